@@ -1,0 +1,1 @@
+namespace Smile; public static class Placeholder {}
