@@ -1,1 +1,14 @@
-System.Console.WriteLine("smile");
+using System.CommandLine;
+using Smile.Cli;
+using Smile.Cli.Commands;
+
+// The `smile` executable: thin verbs over Smile.Core. Flags keep the reference's snake_case
+// names (a reference command line pastes as it is) with kebab-case aliases.
+Smile.Native.AllocatorPolicy.Apply(); // before the first tensor
+
+var root = new RootCommand("Smile: transfer learning on images with SMILE (self-distilled mixup) on TorchSharp.");
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(SelfTestCommand.Create());
+return CliRunner.Run(root, args);

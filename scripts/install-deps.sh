@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing Smile needs on Debian 12, and nothing when it is already there:
+#  - the .NET SDK check (the SDK itself comes with the machine image or from Microsoft's packages),
+#  - Debian's PyTorch, torchvision and Pillow under /usr/bin/python3: the independent reference
+#    that the parity tests compare Smile against (they fail, not skip, without it).
+set -euo pipefail
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK is needed (dotnet not on PATH); see https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+  exit 1
+fi
+
+need=()
+/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1 || need+=(python3-torch python3-torchvision)
+/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 || need+=(python3-pil)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+/usr/bin/python3 -c 'import torch, torchvision; print("reference: PyTorch", torch.__version__, "torchvision", torchvision.__version__)'

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Smile.Models;
+using Smile.Weights;
+
+namespace Smile.Cli;
+
+/// <summary>A user mistake is one line on stderr and exit code 2, never a stack trace; a bug is one line too
+/// (exit 1), with the trace only when SMILE_DEBUG=1.</summary>
+internal static class CliRunner
+{
+    public const int UserError = 2;
+    public const int InternalError = 1;
+
+    public static int Run(RootCommand root, string[] args)
+    {
+        try
+        {
+            return root.Parse(args).Invoke();
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return UserError;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}" +
+                (Environment.GetEnvironmentVariable("SMILE_DEBUG") == "1" ? Environment.NewLine + e : " (SMILE_DEBUG=1 shows the stack trace)"));
+            return InternalError;
+        }
+    }
+
+    private static bool IsUserError(Exception e) =>
+        e is WeightFileException or ModelConfigException or UsageException;
+}
+
+/// <summary>A flag value that cannot be used; the message names the flag.</summary>
+internal sealed class UsageException(string message) : Exception(message);

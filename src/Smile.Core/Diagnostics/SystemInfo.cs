@@ -1,0 +1,78 @@
+using System.Reflection;
+using Smile.Models;
+using Smile.Native;
+using TorchSharp;
+
+namespace Smile.Diagnostics;
+
+/// <summary>Everything `smile info` reports: versions, devices, threads, native libraries and safeguards.</summary>
+public sealed record SystemInfo(
+    string SmileVersion,
+    string TorchSharpVersion,
+    string LibTorchVersion,
+    string? OneDnnVersion,
+    bool CudaAvailable,
+    int CudaDeviceCount,
+    bool CudnnAvailable,
+    int Threads,
+    int InteropThreads,
+    IReadOnlyList<string> NativeLibraries,
+    CpuInfo Cpu,
+    string AllocatorPolicy,
+    IReadOnlyList<string> Safeguards)
+{
+    public static SystemInfo Collect()
+    {
+        var cpu = CpuInfo.Read();
+        int threads = torch.get_num_threads(); // initialises LibTorch first
+        bool cuda = SafeCuda(torch.cuda.is_available);
+        return new SystemInfo(
+            VersionOf(typeof(SystemInfo).Assembly),
+            VersionOf(typeof(torch).Assembly),
+            torch.__version__,
+            OneDnn.Version(),
+            cuda,
+            cuda ? torch.cuda.device_count() : 0,
+            cuda && SafeCuda(torch.cuda.is_cudnn_available),
+            threads,
+            torch.get_num_interop_threads(),
+            LoadedNativeLibraries(),
+            cpu,
+            Native.AllocatorPolicy.State,
+            ActiveSafeguards(cpu));
+    }
+
+    private static IReadOnlyList<string> ActiveSafeguards(CpuInfo cpu) => new[]
+    {
+        $"strided 1x1 convolutions on CPU computed as slice + stride-1 convolution: {(PointwiseConv2d.SlicesStride(torch.CPU) ? "on" : "off")}" +
+            (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
+        "channels-last on CPU: not offered (its 1x1 convolution backward can crash oneDNN on such CPUs)",
+    };
+
+    private static bool SafeCuda(Func<bool> probe)
+    {
+        try { return probe(); }
+        catch (Exception) { return false; } // a missing or broken CUDA install reads as "not available"
+    }
+
+    private static string VersionOf(Assembly assembly) =>
+        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? assembly.GetName().Version?.ToString() ?? "unknown";
+
+    /// <summary>The LibTorch and TorchSharp libraries mapped into this process, by path.</summary>
+    private static IReadOnlyList<string> LoadedNativeLibraries()
+    {
+        try
+        {
+            return File.ReadLines("/proc/self/maps")
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(p => p.Length >= 6)
+                .Select(p => string.Join(' ', p.Skip(5)))
+                .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("libtorch", StringComparison.Ordinal)
+                    || f.StartsWith("libLibTorchSharp", StringComparison.Ordinal) || f.StartsWith("libc10", StringComparison.Ordinal)))
+                .Distinct()
+                .ToArray();
+        }
+        catch (IOException) { return Array.Empty<string>(); }
+    }
+}

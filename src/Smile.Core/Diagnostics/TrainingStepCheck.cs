@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Smile.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Diagnostics;
+
+/// <summary>The result of <see cref="TrainingStepCheck.Run"/>: the loss after each step and the time each took.</summary>
+public sealed record TrainingStepReport(string Arch, int BatchSize, int ImageSize, IReadOnlyList<double> Losses, IReadOnlyList<double> Seconds);
+
+/// <summary>
+/// Full training steps (forward, backward, SGD update) of a model on random data. A native crash in
+/// a convolution's backward (oneDNN on CPUs whose VM hides cache sizes) kills the process, so callers
+/// run this in a child process (`smile selftest`) to turn a signal into a report.
+/// </summary>
+public static class TrainingStepCheck
+{
+    public static TrainingStepReport Run(string arch, int batchSize, int imageSize, int steps, Device? device = null, int seed = 0)
+    {
+        if (batchSize < 2) throw new ModelConfigException($"batch size must be at least 2 for BatchNorm in train mode (got {batchSize})");
+        if (imageSize < 32) throw new ModelConfigException($"image size must be at least 32 (got {imageSize})");
+        if (steps < 1) throw new ModelConfigException($"steps must be at least 1 (got {steps})");
+        device ??= CPU;
+        torch.random.manual_seed(seed);
+        using var model = ModelFactory.Create(arch, numClasses: 10, auxClasses: 1000);
+        model.to(device).train();
+        using var optimizer = optim.SGD(model.parameters(), learningRate: 0.01, momentum: 0.9, nesterov: true, weight_decay: 1e-4);
+        var losses = new List<double>();
+        var seconds = new List<double>();
+        for (int i = 0; i < steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            var x = randn(batchSize, 3, imageSize, imageSize, device: device);
+            var y = randint(0, 10, batchSize, device: device);
+            optimizer.zero_grad();
+            var output = model.call(x);
+            // Both heads and the feature map take part, as in a SMILE step.
+            var loss = nn.functional.cross_entropy(output.Logits, y)
+                + 0.1 * output.AuxLogits!.log_softmax(1).mean().neg()
+                + 0.01 * output.Features.square().mean();
+            loss.backward();
+            optimizer.step();
+            losses.Add(loss.item<float>());
+            seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        return new TrainingStepReport(ModelFactory.Spec(arch).Name, batchSize, imageSize, losses, seconds);
+    }
+}

@@ -1,1 +1,0 @@
-namespace Smile; public static class Placeholder {}

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+
+namespace Smile.Tests;
+
+/// <summary>Runs the `smile` CLI (built beside the tests) as a child process, so that a native crash
+/// (a signal) becomes a failed assertion instead of a dead test run.</summary>
+public static class SmileProcess
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        /// <summary>"exit 0", or "killed by signal N" for the 128+N exit codes a shell would report.</summary>
+        public string Describe() => ExitCode > 128 ? $"killed by signal {ExitCode - 128} (exit {ExitCode})" : $"exit {ExitCode}";
+    }
+
+    public static Result Run(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "smile.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"smile {string.Join(' ', args)} did not finish in 10 minutes");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
