@@ -15,7 +15,8 @@ internal static class CliRunner
     {
         try
         {
-            return root.Parse(args).Invoke();
+            // Our handler, not System.CommandLine's: its default prints the stack trace.
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {

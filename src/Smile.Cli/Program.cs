@@ -11,4 +11,5 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());
+root.Subcommands.Add(InitCommand.Create());
 return CliRunner.Run(root, args);

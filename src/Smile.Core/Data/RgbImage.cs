@@ -1,0 +1,23 @@
+namespace Smile.Data;
+
+/// <summary>
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B (Height * Width * 3 bytes):
+/// what the decoder produces and the transforms consume, before anything becomes a tensor.
+/// </summary>
+public sealed class RgbImage
+{
+    public int Width { get; }
+    public int Height { get; }
+    public byte[] Pixels { get; }
+
+    public RgbImage(int width, int height, byte[]? pixels = null)
+    {
+        if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"image size must be positive (got {width}x{height})");
+        long length = (long)width * height * 3;
+        if (pixels is not null && pixels.Length != length)
+            throw new ArgumentException($"expected {length} bytes for {width}x{height} RGB, got {pixels.Length}", nameof(pixels));
+        Width = width;
+        Height = height;
+        Pixels = pixels ?? new byte[length];
+    }
+}
