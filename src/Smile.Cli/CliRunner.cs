@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Smile.Models;
-using Smile.Weights;
 
 namespace Smile.Cli;
 
@@ -32,7 +31,7 @@ internal static class CliRunner
     }
 
     private static bool IsUserError(Exception e) =>
-        e is WeightFileException or ModelConfigException or UsageException;
+        e is ModelConfigException or UsageException;
 }
 
 /// <summary>A flag value that cannot be used; the message names the flag.</summary>

@@ -1,0 +1,59 @@
+using SkiaSharp;
+
+namespace Smile.Data;
+
+/// <summary>
+/// Photograph-like JPEGs for benchmarks and tests: smooth illumination, textures at several scales,
+/// edges and sensor-like noise, so that the JPEG carries real detail (flat colour would make decoding
+/// and resampling look unrealistically cheap).
+/// </summary>
+public static class SyntheticPhotos
+{
+    public static RgbImage Render(int width, int height, int seed)
+    {
+        var image = new RgbImage(width, height);
+        var rng = new Random(seed);
+        double fx1 = 2 + rng.NextDouble() * 6, fy1 = 2 + rng.NextDouble() * 6, fx2 = 20 + rng.NextDouble() * 40, fy2 = 20 + rng.NextDouble() * 40;
+        double phase = rng.NextDouble() * Math.PI * 2;
+        double cx = width * (0.3 + 0.4 * rng.NextDouble()), cy = height * (0.3 + 0.4 * rng.NextDouble()), radius = Math.Min(width, height) * 0.25;
+        var pixels = image.Pixels;
+        for (int y = 0; y < height; y++)
+        {
+            double v = (double)y / height;
+            for (int x = 0; x < width; x++)
+            {
+                double u = (double)x / width;
+                double light = 0.55 + 0.35 * Math.Sin(fx1 * u + fy1 * v + phase);
+                double texture = 0.12 * Math.Sin(fx2 * Math.PI * u) * Math.Cos(fy2 * Math.PI * v);
+                bool inside = (x - cx) * (x - cx) + (y - cy) * (y - cy) < radius * radius; // an "object" with a sharp edge
+                int o = (y * width + x) * 3;
+                for (int c = 0; c < 3; c++)
+                {
+                    double tint = inside ? 0.25 + 0.2 * c : 0.8 - 0.25 * c;
+                    double value = 255 * (light * tint + texture) + (rng.NextDouble() - 0.5) * 24;
+                    pixels[o + c] = (byte)Math.Clamp((int)value, 0, 255);
+                }
+            }
+        }
+        return image;
+    }
+
+    public static void WriteJpeg(RgbImage image, string path, int quality = 90)
+    {
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var bitmap = new SKBitmap(info);
+        var rgba = new byte[image.Width * image.Height * 4];
+        for (int i = 0, j = 0; i < image.Pixels.Length; i += 3, j += 4)
+        {
+            rgba[j] = image.Pixels[i];
+            rgba[j + 1] = image.Pixels[i + 1];
+            rgba[j + 2] = image.Pixels[i + 2];
+            rgba[j + 3] = 255;
+        }
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, quality)
+            ?? throw new InvalidOperationException($"{path}: JPEG encoding failed");
+        using var file = File.Create(path);
+        data.SaveTo(file);
+    }
+}

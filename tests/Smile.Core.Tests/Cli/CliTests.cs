@@ -1,0 +1,40 @@
+namespace Smile.Tests.Cli;
+
+/// <summary>The `smile` executable as a user meets it: in a child process, reading its output and exit code.</summary>
+public class CliTests
+{
+    [Fact]
+    public void InfoReportsVersionsThreadsNativeLibrariesAndSafeguards()
+    {
+        var r = SmileProcess.Run("info");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Matches(@"TorchSharp\s+0\.107\.0", r.Stdout);
+        Assert.Matches(@"LibTorch\s+2\.10", r.Stdout);
+        Assert.Matches(@"oneDNN\s+.*v3\.", r.Stdout);
+        Assert.Matches(@"CUDA\s+not available", r.Stdout); // the test machines have no GPU
+        Assert.Matches(@"threads\s+\d+ intra-op", r.Stdout);
+        Assert.Matches(@"native\s+/\S*libtorch_cpu\.so", r.Stdout);
+        Assert.Contains("safeguard      strided 1x1 convolutions on CPU computed as slice + stride-1 convolution: on", r.Stdout);
+        Assert.Matches(@"allocator\s+tuned", r.Stdout);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsOneLineAndExitCode2()
+    {
+        var r = SmileProcess.Run("selftest", "--model_arch", "resnet9");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: unknown model architecture 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152", r.Stderr.Trim());
+        Assert.DoesNotContain("   at ", r.Stderr); // no stack trace
+    }
+
+    [Fact]
+    public void ModelsListsEveryDepthWithItsParameterCount()
+    {
+        var r = SmileProcess.Run("models");
+        Assert.Equal(0, r.ExitCode);
+        // torchvision's parameter counts with a 1000-class fc.
+        Assert.Matches(@"resnet18\s+11\.7M", r.Stdout);
+        Assert.Matches(@"resnet50\s+25\.6M", r.Stdout);
+        Assert.Matches(@"resnet152\s+60\.2M", r.Stdout);
+    }
+}
