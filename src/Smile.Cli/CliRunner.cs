@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Smile.Models;
+using Smile.Weights;
 
 namespace Smile.Cli;
 
@@ -31,7 +32,7 @@ internal static class CliRunner
     }
 
     private static bool IsUserError(Exception e) =>
-        e is ModelConfigException or UsageException;
+        e is WeightFileException or ModelConfigException or UsageException;
 }
 
 /// <summary>A flag value that cannot be used; the message names the flag.</summary>

@@ -1,0 +1,115 @@
+using System.Buffers;
+using SkiaSharp;
+
+namespace Smile.Data;
+
+/// <summary>
+/// Decodes image files to 8-bit RGB the way a PyTorch pipeline sees them through Pillow's
+/// <c>Image.open(f).convert("RGB")</c>: no EXIF rotation, no ICC colour conversion, alpha dropped (not composited),
+/// first frame of an animation. JPEGs may be decoded at a reduced DCT scale by Pillow's <c>draft</c> rule.
+/// Stateless: every call owns its SkiaSharp objects, so any number of threads may decode at once.
+/// </summary>
+public static class ImageDecoder
+{
+    /// <summary>Decodes <paramref name="path"/>; a JPEG at least twice (minWidth x minHeight) is decoded at 1/2, 1/4 or 1/8 scale.</summary>
+    public static RgbImage Decode(string path, int minWidth = 0, int minHeight = 0) =>
+        Decode(ReadAll(path), path, minWidth, minHeight);
+
+    public static RgbImage Decode(ReadOnlySpan<byte> encoded, string nameForErrors, int minWidth = 0, int minHeight = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(minWidth);
+        ArgumentOutOfRangeException.ThrowIfNegative(minHeight);
+        if (encoded.IsEmpty) throw Fail(nameForErrors, "empty file");
+
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(data) ?? throw Fail(nameForErrors, "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one");
+        var size = codec.Info.Size;
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
+            size = ReducedJpegSize(codec, minWidth, minHeight);
+
+        // Unpremultiplied RGBA with no colour space: Skia neither converts colours (Pillow applies no ICC profile) nor
+        // multiplies colour by alpha, so dropping A afterwards gives exactly Pillow's RGBA -> RGB.
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul) { ColorSpace = null };
+        long rgbaBytes = (long)info.Width * info.Height * 4;
+        if (rgbaBytes > Array.MaxLength) throw Fail(nameForErrors, $"{info.Width}x{info.Height} is too large to decode");
+
+        var rgba = ArrayPool<byte>.Shared.Rent((int)rgbaBytes);
+        try
+        {
+            SKCodecResult result;
+            unsafe
+            {
+                fixed (byte* p = rgba)
+                    result = codec.GetPixels(info, (IntPtr)p, info.RowBytes, new SKCodecOptions(0)); // frame 0 of a GIF/WebP animation
+            }
+            // IncompleteInput (a truncated file) still "succeeds" with the missing rows filled in: a partial image
+            // would be trained on silently, so it is an error like any other.
+            if (result != SKCodecResult.Success) throw Fail(nameForErrors, Describe(result));
+            return DropAlpha(rgba, info.Width, info.Height);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
+    }
+
+    /// <summary>The full-resolution size from the header alone (as stored: EXIF orientation is not applied).</summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        if (!File.Exists(path)) throw Fail(path, Directory.Exists(path) ? "it is a folder" : "file not found");
+        using var codec = SKCodec.Create(path, out var result) ?? throw Fail(path, result == SKCodecResult.Success
+            ? "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one" : Describe(result));
+        return (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>
+    /// Pillow's <c>JpegImageFile.draft</c>: scale = min(W / minW, H / minH) in whole numbers, rounded down to 8, 4, 2 or 1,
+    /// so the reduced image is never smaller than the target; libjpeg then gives ceil(W / scale) x ceil(H / scale).
+    /// </summary>
+    private static SKSizeI ReducedJpegSize(SKCodec codec, int minWidth, int minHeight)
+    {
+        var full = codec.Info.Size;
+        if (minWidth == 0 || minHeight == 0) return full;
+        int ratio = Math.Min(full.Width / minWidth, full.Height / minHeight);
+        foreach (int scale in (ReadOnlySpan<int>)[8, 4, 2])
+        {
+            if (ratio < scale) continue;
+            var scaled = codec.GetScaledDimensions(1f / scale);
+            // Skia asks libjpeg for scale/8 eighths; check it got the size Pillow would have, else decode at full size.
+            if (scaled.Width == (full.Width + scale - 1) / scale && scaled.Height == (full.Height + scale - 1) / scale)
+                return scaled;
+        }
+        return full;
+    }
+
+    private static RgbImage DropAlpha(byte[] rgba, int width, int height)
+    {
+        var image = new RgbImage(width, height);
+        var rgb = image.Pixels;
+        for (int i = 0, o = 0; o < rgb.Length; i += 4, o += 3)
+        {
+            rgb[o] = rgba[i];
+            rgb[o + 1] = rgba[i + 1];
+            rgb[o + 2] = rgba[i + 2];
+        }
+        return image;
+    }
+
+    private static byte[] ReadAll(string path)
+    {
+        try { return File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { throw Fail(path, "file not found"); }
+        catch (DirectoryNotFoundException) { throw Fail(path, "file not found"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Fail(path, e.Message); }
+    }
+
+    private static string Describe(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "truncated file",
+        SKCodecResult.ErrorInInput => "corrupt data",
+        SKCodecResult.InvalidInput => "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one",
+        _ => $"decoder error: {result}",
+    };
+
+    private static DataException Fail(string name, string reason) => new($"{name}: cannot decode image ({reason})");
+}
