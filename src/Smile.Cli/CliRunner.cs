@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Smile.Data;
 using Smile.Models;
 using Smile.Weights;
 
@@ -32,7 +33,7 @@ internal static class CliRunner
     }
 
     private static bool IsUserError(Exception e) =>
-        e is WeightFileException or ModelConfigException or UsageException;
+        e is WeightFileException or ModelConfigException or DataException or UsageException;
 }
 
 /// <summary>A flag value that cannot be used; the message names the flag.</summary>

@@ -12,4 +12,6 @@ root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());
 root.Subcommands.Add(InitCommand.Create());
+root.Subcommands.Add(CheckDataCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);

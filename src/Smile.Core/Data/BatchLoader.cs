@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Serilog;
+using static TorchSharp.torch;
+
+namespace Smile.Data;
+
+/// <summary>How batches are made. <see cref="DropLast"/> drops a final partial batch (training: BatchNorm
+/// in train mode needs more than one sample); <see cref="Prefetch"/> bounds the batches made ahead.</summary>
+public sealed record LoaderOptions(int BatchSize, int Workers = 0, int Seed = 0, bool Shuffle = true, bool DropLast = true,
+    int Prefetch = 2, bool StrictImages = false)
+{
+    /// <summary>Worker threads actually used: <see cref="Workers"/>, or the number of cores when 0.</summary>
+    public int EffectiveWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
+}
+
+/// <summary>
+/// Decodes and transforms images on worker threads straight into one N x 3 x H x W tensor per batch
+/// (no tensor per image), a bounded number of batches ahead of the consumer. Order and augmentation
+/// depend only on (seed, epoch, index), so the same seed gives the same batches whatever the number
+/// of workers, and a run resumed at (epoch, batch) sees what it would have seen.
+/// An undecodable image is logged once and replaced by another image of the same class (or is an
+/// error with <see cref="LoaderOptions.StrictImages"/>).
+/// </summary>
+public sealed class BatchLoader
+{
+    private const int MaxReplacementTries = 16;
+
+    private readonly ImageFolder data;
+    private readonly TransformSpec transform;
+    private readonly LoaderOptions options;
+    private readonly ILogger log;
+    private readonly int[][] samplesByClass;
+    private readonly ConcurrentDictionary<string, byte> badImages = new(StringComparer.Ordinal);
+
+    public BatchLoader(ImageFolder data, TransformSpec transform, LoaderOptions options, ILogger? log = null)
+    {
+        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"batch size must be at least 1 (got {options.BatchSize})");
+        if (options.Prefetch < 1) throw new ArgumentOutOfRangeException(nameof(options), $"prefetch must be at least 1 (got {options.Prefetch})");
+        if (data.Samples.Count == 0) throw new DataException($"{data.Root}: no images");
+        if (options.DropLast && data.Samples.Count < options.BatchSize)
+            throw new DataException($"{data.Root}: {data.Samples.Count} images, fewer than one batch of {options.BatchSize}");
+        this.data = data;
+        this.transform = transform;
+        this.options = options;
+        this.log = log ?? Serilog.Core.Logger.None;
+        samplesByClass = Enumerable.Range(0, data.Classes.Count)
+            .Select(c => Enumerable.Range(0, data.Samples.Count).Where(i => data.Samples[i].Label == c).ToArray())
+            .ToArray();
+    }
+
+    public int BatchesPerEpoch => options.DropLast
+        ? data.Samples.Count / options.BatchSize
+        : (data.Samples.Count + options.BatchSize - 1) / options.BatchSize;
+
+    /// <summary>Distinct files that could not be decoded so far (each was replaced, and logged once).</summary>
+    public int BadImageCount => badImages.Count;
+    public IReadOnlyCollection<string> BadImages => badImages.Keys.ToArray();
+
+    /// <summary>
+    /// Batches from (<paramref name="startEpoch"/>, <paramref name="startBatch"/>): one epoch's remainder, or,
+    /// with <paramref name="cycle"/>, epoch after epoch without end (iteration-based training).
+    /// Stopping the enumeration early stops the workers and disposes the batches made ahead.
+    /// </summary>
+    public IEnumerable<Batch> Batches(int startEpoch = 0, int startBatch = 0, bool cycle = false, CancellationToken cancel = default)
+    {
+        if (startBatch < 0 || startBatch > BatchesPerEpoch) throw new ArgumentOutOfRangeException(nameof(startBatch));
+        var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(options.Prefetch) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var producer = Task.Run(() => Produce(channel.Writer, startEpoch, startBatch, cycle, stop.Token), stop.Token);
+        try
+        {
+            while (true)
+            {
+                Batch? batch;
+                try
+                {
+                    if (!channel.Reader.WaitToReadAsync(stop.Token).AsTask().GetAwaiter().GetResult()) break;
+                    if (!channel.Reader.TryRead(out batch)) continue;
+                }
+                catch (ChannelClosedException e) when (e.InnerException is not null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                    throw;
+                }
+                yield return batch;
+            }
+            // A producer failure closes the channel with the exception: surface it, unwrapped.
+            if (channel.Reader.Completion.IsFaulted)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(
+                    channel.Reader.Completion.Exception!.InnerException ?? channel.Reader.Completion.Exception).Throw();
+        }
+        finally
+        {
+            stop.Cancel();
+            try { producer.Wait(); } catch (AggregateException) { } // cancelled or already reported
+            while (channel.Reader.TryRead(out var left)) left.Dispose();
+        }
+    }
+
+    private async Task Produce(ChannelWriter<Batch> writer, int epoch, int batchIndex, bool cycle, CancellationToken stop)
+    {
+        try
+        {
+            do
+            {
+                var order = options.Shuffle ? SampleRandom.Permutation(data.Samples.Count, options.Seed, epoch) : Enumerable.Range(0, data.Samples.Count).ToArray();
+                for (; batchIndex < BatchesPerEpoch; batchIndex++)
+                {
+                    stop.ThrowIfCancellationRequested();
+                    int begin = batchIndex * options.BatchSize;
+                    var indices = order[begin..Math.Min(begin + options.BatchSize, order.Length)];
+                    var batch = Build(indices, epoch, stop);
+                    try { await writer.WriteAsync(batch, stop).ConfigureAwait(false); }
+                    catch { batch.Dispose(); throw; }
+                }
+                batchIndex = 0;
+                epoch++;
+            } while (cycle);
+            writer.Complete();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            writer.TryComplete(e);
+        }
+    }
+
+    /// <summary>Makes one batch; public so that evaluation and tests can build a batch from chosen indices.</summary>
+    public Batch Build(int[] indices, int epoch, CancellationToken stop = default)
+    {
+        int n = indices.Length, size = transform.CropSize;
+        int perImage = 3 * size * size;
+        var images = empty(n, 3, size, size);
+        try
+        {
+            var used = (int[])indices.Clone();
+            unsafe
+            {
+                fixed (byte* raw = images.bytes)
+                {
+                    var basePtr = (IntPtr)raw;
+                    var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveWorkers, CancellationToken = stop };
+                    try
+                    {
+                        Parallel.For(0, n, parallel, slot =>
+                        {
+                            var destination = new Span<float>((float*)basePtr + (long)slot * perImage, perImage);
+                            used[slot] = LoadInto(indices[slot], epoch, destination);
+                        });
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                    }
+                }
+            }
+            var labels = tensor(used.Select(i => (long)data.Samples[i].Label).ToArray());
+            return new Batch(images, labels, used, epoch);
+        }
+        catch
+        {
+            images.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Decodes and transforms sample <paramref name="index"/> (or a same-class replacement); returns the index used.</summary>
+    private int LoadInto(int index, int epoch, Span<float> destination)
+    {
+        int current = index;
+        for (int attempt = 0; ; attempt++)
+        {
+            var sample = data.Samples[current];
+            RgbImage image;
+            try
+            {
+                image = ImageDecoder.Decode(sample.Path, transform.ResizeSize, transform.ResizeSize);
+            }
+            catch (DataException e)
+            {
+                if (options.StrictImages) throw;
+                if (badImages.TryAdd(sample.Path, 0))
+                    log.Warning("Unreadable image replaced by another of its class: {Reason}", e.Message);
+                var sameClass = samplesByClass[sample.Label];
+                if (attempt + 1 >= MaxReplacementTries || sameClass.Length <= 1)
+                    throw new DataException($"{data.Root}: class '{data.Classes[sample.Label]}' has no readable image to replace {sample.Path}");
+                // The replacement depends only on (seed, epoch, index, attempt): deterministic whatever the threads.
+                var rng = new Random(SampleRandom.Seed(options.Seed, epoch, index, attempt + 1));
+                current = sameClass[rng.Next(sameClass.Length)];
+                continue;
+            }
+            // The augmentation is drawn for the slot's original index, so a replacement does not shift other samples' randomness.
+            var augmentation = transform.Train
+                ? Augmentation.Draw(new Random(SampleRandom.Seed(options.Seed, epoch, index)), transform)
+                : Augmentation.Center(transform);
+            ImageTransform.Apply(image, transform, augmentation, destination);
+            return current;
+        }
+    }
+}

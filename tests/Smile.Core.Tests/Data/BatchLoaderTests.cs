@@ -1,0 +1,124 @@
+using Smile.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Tests.Data;
+
+public sealed class BatchLoaderTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("smile-loader-").FullName;
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    /// <summary>classes a, b, c with 5, 4, 3 small photo-like JPEGs of varied sizes.</summary>
+    private ImageFolder MakeFolder(string? corruptClass = null)
+    {
+        int seed = 0;
+        foreach (var (name, count) in new[] { ("a", 5), ("b", 4), ("c", 3) })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, name)).FullName;
+            for (int i = 0; i < count; i++)
+                SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(40 + 7 * i, 30 + 5 * i, seed++), Path.Combine(dir, $"{i}.jpg"));
+        }
+        if (corruptClass is not null)
+            File.WriteAllBytes(Path.Combine(root, corruptClass, "broken.jpg"), new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 });
+        return ImageFolder.ForTraining(root);
+    }
+
+    private static List<(float[] Images, long[] Labels, int[] Indices)> Collect(BatchLoader loader, int count, bool cycle = true)
+    {
+        var seen = new List<(float[], long[], int[])>();
+        foreach (var batch in loader.Batches(cycle: cycle))
+        {
+            using (batch)
+                seen.Add((batch.Images.data<float>().ToArray(), batch.Labels.data<long>().ToArray(), batch.Indices.ToArray()));
+            if (seen.Count == count) break;
+        }
+        return seen;
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameBatchesWhateverTheNumberOfWorkers()
+    {
+        var data = MakeFolder();
+        var spec = TransformSpec.ForTraining(16);
+        var one = Collect(new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 1, Seed: 7)), 7);
+        var three = Collect(new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 3, Seed: 7)), 7);
+        Assert.Equal(7, one.Count);
+        for (int i = 0; i < one.Count; i++)
+        {
+            Assert.Equal(one[i].Indices, three[i].Indices);
+            Assert.Equal(one[i].Labels, three[i].Labels);
+            Assert.Equal(one[i].Images, three[i].Images); // bitwise: augmentation depends on (seed, epoch, index) only
+        }
+        var other = Collect(new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 2, Seed: 8)), 7);
+        Assert.NotEqual(one.SelectMany(b => b.Indices), other.SelectMany(b => b.Indices));
+    }
+
+    [Fact]
+    public void BatchesAreOneTensorPerBatchWithLabelsOfTheirImages()
+    {
+        var data = MakeFolder();
+        var loader = new BatchLoader(data, TransformSpec.ForEvaluation(16), new LoaderOptions(BatchSize: 5, Shuffle: false, DropLast: false));
+        Assert.Equal(3, loader.BatchesPerEpoch); // 12 images: 5, 5, 2
+        var batches = Collect(loader, 10, cycle: false);
+        Assert.Equal(new[] { 5, 5, 2 }, batches.Select(b => b.Indices.Length));
+        Assert.Equal(Enumerable.Range(0, 12), batches.SelectMany(b => b.Indices)); // unshuffled, every image once
+        Assert.Equal(batches.SelectMany(b => b.Indices).Select(i => (long)data.Samples[i].Label), batches.SelectMany(b => b.Labels));
+        Assert.Equal(5 * 3 * 16 * 16, batches[0].Images.Length);
+    }
+
+    [Fact]
+    public void EachEpochIsAPermutationAndCyclingGoesOnAcrossEpochs()
+    {
+        var data = MakeFolder();
+        var loader = new BatchLoader(data, TransformSpec.ForTraining(16), new LoaderOptions(BatchSize: 4, Seed: 1));
+        var batches = Collect(loader, 6); // 3 per epoch
+        var epoch0 = batches.Take(3).SelectMany(b => b.Indices).ToArray();
+        var epoch1 = batches.Skip(3).SelectMany(b => b.Indices).ToArray();
+        Assert.Equal(Enumerable.Range(0, 12), epoch0.Order());
+        Assert.Equal(Enumerable.Range(0, 12), epoch1.Order());
+        Assert.NotEqual(epoch0, epoch1); // reshuffled
+    }
+
+    [Fact]
+    public void ResumingAtABatchSeesWhatTheUninterruptedRunSaw()
+    {
+        var data = MakeFolder();
+        var spec = TransformSpec.ForTraining(16);
+        var options = new LoaderOptions(BatchSize: 4, Seed: 3);
+        var full = Collect(new BatchLoader(data, spec, options), 5);
+        var resumed = new List<float[]>();
+        foreach (var batch in new BatchLoader(data, spec, options).Batches(startEpoch: 1, startBatch: 1, cycle: true))
+        {
+            using (batch) resumed.Add(batch.Images.data<float>().ToArray());
+            if (resumed.Count == 1) break;
+        }
+        Assert.Equal(full[4].Images, resumed[0]); // epoch 1, batch 1 = the fifth batch
+    }
+
+    [Fact]
+    public void AnUnreadableImageIsReplacedByOneOfItsClassAndCounted()
+    {
+        var data = MakeFolder(corruptClass: "b");
+        var loader = new BatchLoader(data, TransformSpec.ForTraining(16), new LoaderOptions(BatchSize: 13, Seed: 0));
+        var batches = Collect(loader, 3);
+        int broken = data.Samples.Select((s, i) => (s, i)).Single(p => p.s.Path.EndsWith("broken.jpg", StringComparison.Ordinal)).i;
+        foreach (var b in batches)
+        {
+            Assert.DoesNotContain(broken, b.Indices); // replaced ...
+            Assert.Equal(5, b.Labels.Count(l => l == 1)); // ... by an image of its class: b keeps its 5 slots
+        }
+        Assert.Equal(1, loader.BadImageCount);
+        Assert.EndsWith("broken.jpg", Assert.Single(loader.BadImages));
+    }
+
+    [Fact]
+    public void StrictImagesMakesAnUnreadableImageAnErrorNamingIt()
+    {
+        var data = MakeFolder(corruptClass: "c");
+        var loader = new BatchLoader(data, TransformSpec.ForTraining(16), new LoaderOptions(BatchSize: 13, StrictImages: true));
+        var e = Assert.Throws<DataException>(() => Collect(loader, 1));
+        Assert.Contains("broken.jpg", e.Message);
+    }
+}
