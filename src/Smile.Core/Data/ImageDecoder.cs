@@ -21,7 +21,7 @@ public static class ImageDecoder
         ArgumentOutOfRangeException.ThrowIfNegative(minHeight);
         if (encoded.IsEmpty) throw Fail(nameForErrors, "empty file");
 
-        using var data = SKData.CreateCopy(encoded);
+        using var data = SKData.CreateCopy(WithoutGifTransparency(encoded) ?? encoded);
         using var codec = SKCodec.Create(data) ?? throw Fail(nameForErrors, "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one");
         var size = codec.Info.Size;
         if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
@@ -80,6 +80,34 @@ public static class ImageDecoder
                 return scaled;
         }
         return full;
+    }
+
+    /// <summary>
+    /// Pillow's <c>convert("RGB")</c> of a GIF's first frame gives the transparent colour index its palette colour (the
+    /// transparency is dropped like any alpha), where Skia decodes it as transparent black. Clearing the transparency
+    /// flag in the first frame's Graphic Control Extension makes Skia decode that index as its palette colour too.
+    /// Returns a patched copy, or null when the data is not a GIF with a transparent first frame (or is not understood).
+    /// </summary>
+    private static byte[]? WithoutGifTransparency(ReadOnlySpan<byte> gif)
+    {
+        if (gif.Length < 13 || !gif.StartsWith("GIF8"u8)) return null;
+        int pos = 13; // header (6) and logical screen descriptor (7)
+        if ((gif[10] & 0x80) != 0) pos += 3 << ((gif[10] & 7) + 1); // global colour table
+        // Extension blocks (0x21, label, sub-blocks ended by a 0 size) until the first image descriptor (0x2C).
+        while (pos + 3 < gif.Length && gif[pos] == 0x21)
+        {
+            if (gif[pos + 1] == 0xF9 && gif[pos + 2] == 4) // Graphic Control Extension: 4 bytes, packed flags first
+            {
+                if ((gif[pos + 3] & 1) == 0) return null;
+                var patched = gif.ToArray();
+                patched[pos + 3] &= 0xFE;
+                return patched;
+            }
+            pos += 2;
+            while (pos < gif.Length && gif[pos] != 0) pos += gif[pos] + 1;
+            pos++;
+        }
+        return null;
     }
 
     private static RgbImage DropAlpha(byte[] rgba, int width, int height)

@@ -133,12 +133,11 @@ public sealed class ImageFolder
                     var real = IsLink(entry) ? RealPath(entry) : Path.Combine(realDir, Path.GetFileName(entry));
                     pending.Push((entry, real));
                 }
-                else if (File.Exists(entry))
+                else if (ImageExtensions.Contains(Path.GetExtension(entry)))
                 {
-                    if (ImageExtensions.Contains(Path.GetExtension(entry))) images.Add(entry);
+                    if (!IsLink(entry) || LinkLeadsToAFile(entry)) images.Add(entry);
+                    else warnings.Add($"{entry}: broken symlink, skipped");
                 }
-                else if (IsLink(entry) && ImageExtensions.Contains(Path.GetExtension(entry)))
-                    warnings.Add($"{entry}: broken symlink, skipped");
             }
         }
         return images;
@@ -147,6 +146,16 @@ public sealed class ImageFolder
     private static bool IsHidden(string path) => Path.GetFileName(path).StartsWith('.');
 
     private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
+
+    /// <summary>
+    /// Whether a symlink ends at an existing file. File.Exists cannot tell: .NET reports a dangling or cyclic link as an
+    /// existing file (it falls back to the link itself), which would only fail later, when the image is decoded.
+    /// </summary>
+    private static bool LinkLeadsToAFile(string path)
+    {
+        try { return File.ResolveLinkTarget(path, returnFinalTarget: true) is { Exists: true }; }
+        catch (IOException) { return false; } // a cycle: too many levels of symbolic links
+    }
 
     private static List<string> List(string dir)
     {

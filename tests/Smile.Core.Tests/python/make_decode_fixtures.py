@@ -85,6 +85,7 @@ add("gray.jpg", base.convert("L"), "jpeg", quality=95)
 add("cmyk.jpg", base.convert("CMYK"), "jpeg", quality=95)
 exif = Image.Exif()
 exif[0x0112] = 6  # Orientation: rotate 90 CW to display; Pillow's open/convert ignores it, and so must we
+add("progressive.jpg", base, "jpeg", quality=90, progressive=True)
 add("exif_rotated.jpg", base, "jpeg", quality=95, exif=exif.tobytes())
 add("icc_gamma1.jpg", base, "jpeg", quality=95, icc_profile=gamma_one_icc())
 # Large enough for reduced-scale (DCT) decoding: 2000x1300 -> 1/4 for a 256 target; 500x375 stays full size.
@@ -94,6 +95,7 @@ add("mid.jpg", photo(500, 375, 3), "jpeg", draft=256, quality=90)
 # Lossless formats: must match Pillow exactly.
 add("rgb.png", base, "exact")
 add("gray.png", base.convert("L"), "exact")
+add("gray_alpha.png", base.convert("LA"), "exact")
 add("palette.png", base.quantize(colors=200), "exact")
 alpha = Image.frombytes("L", base.size, bytes(rng.randrange(256) if i % 7 else 0 for i in range(base.width * base.height)))
 rgba = base.copy()
@@ -105,6 +107,8 @@ add("lossless.webp", base, "exact", lossless=True)
 add("lossless_rgba.webp", rgba, "exact", lossless=True)
 frames = [base.quantize(colors=64), base.transpose(Image.Transpose.ROTATE_180).quantize(colors=64)]
 add("anim.gif", frames[0], "exact", save_all=True, append_images=frames[1:], duration=100, loop=0)
+# Pillow gives the transparent index its palette colour; Skia alone would give transparent black.
+add("transparent.gif", frames[0], "exact", transparency=5)
 
 with open(os.path.join(OUT, "index.json"), "w") as f:
     json.dump({"pillow": PIL.__version__, "images": index}, f, indent=1)
