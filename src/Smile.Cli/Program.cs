@@ -8,6 +8,9 @@ Smile.Native.AllocatorPolicy.Apply(); // before the first tensor
 
 var root = new RootCommand("Smile: transfer learning on images with SMILE (self-distilled mixup) on TorchSharp.");
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(FinetuneCommand.Create());
+root.Subcommands.Add(TestCommand.Create());
+root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());

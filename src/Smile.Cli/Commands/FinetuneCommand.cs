@@ -1,0 +1,119 @@
+using System.CommandLine;
+using Serilog;
+using Smile.Models;
+using Smile.Training;
+
+namespace Smile.Cli.Commands;
+
+/// <summary>`smile finetune`: the reference's finetune.py flags and defaults, plus Smile's own.</summary>
+internal static class FinetuneCommand
+{
+    public static Command Create()
+    {
+        var name = Flags.Make("name", "Run name: files are {save}/{name}_{regularizer}_Best.safetensors etc.", "flower102");
+        var trainDir = Flags.Optional<string>("train_dir", "Training ImageFolder (one subfolder per class).");
+        var evalDir = Flags.Optional<string>("eval_dir", "Evaluation ImageFolder; without it the last checkpoint is the result.");
+        var save = Flags.Make("save", "Output folder for checkpoints, log and summary.", "./output");
+        var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{regularizer}).", "./visual_log");
+        var arch = Flags.Make("model_arch", $"Architecture: {string.Join(", ", ModelFactory.Names)}.", "resnet50");
+        var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", 224);
+        var batchSize = Flags.Make("batch_size", "Training batch size.", 48);
+        var batchSizeEval = Flags.Make("batch_size_eval", "Evaluation batch size.", 8);
+        var maxIters = Flags.Make("max_iters", "Training iterations.", 9000L);
+        var plainIters = Flags.Make("plain_iters", "SMILE's final plain (l2) iterations (the reference's fixed 1000).", 1000L);
+        var lr = Flags.Make("lr", "Learning rate (x0.1 at floor(2*(max_iters+1000)/3)).", 0.01);
+        var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD).", 1e-4);
+        var alpha = Flags.Make("alpha", "Mixup Beta(alpha, alpha) coefficient.", 0.2);
+        var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
+        var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", 2022);
+        var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", 50);
+        var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", 500);
+        var regLambda = Flags.Make("reg_lambda", "Weight of SMILE's feature-mixup distillation.", 0.01);
+        var auxLambda = Flags.Make("aux_lambda", "Weight of SMILE's aux-head distillation.", 0.1);
+        var clsLambda = Flags.Make("cls_lambda", "Weight of the classifier L2 (fc and aux_fc).", 1e-4);
+        var emaDecay = Flags.Make("ema_decay", "Mean-teacher decay (>= 1 turns the EMA off).", 0.999);
+        var l2spLambda = Flags.Optional<double?>("l2sp_lambda", "L2-SP weight (default 0.01 for --regularizer l2sp, else 0: off).");
+        var regularizer = Flags.Make("regularizer", $"One of {string.Join(", ", Regularizers.Names)}.", "smile");
+        var pretrained = Flags.Optional<string>("pretrained", "Pre-trained weights: .pth, safetensors, or a Smile checkpoint.");
+        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
+        var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
+
+        var command = new Command("finetune", "Fine-tune a pre-trained ResNet with SMILE or a baseline (the reference's finetune.py).")
+        {
+            name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
+            seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages,
+        };
+        command.SetAction(parse =>
+        {
+            // Every flag is checked before any work starts, each with its own one-line error.
+            string reg = parse.GetValue(regularizer)!.Trim().ToLowerInvariant();
+            Flags.Require(Regularizers.Names.Contains(reg), "regularizer", $"unknown '{reg}'; known: {string.Join(", ", Regularizers.Names)}");
+            Flags.Require(ModelFactory.IsKnown(parse.GetValue(arch)!), "model_arch", $"unknown '{parse.GetValue(arch)}'; known: {string.Join(", ", ModelFactory.Names)}");
+            string train = Flags.ExistingDirectory(parse.GetValue(trainDir), "train_dir");
+            string? evalPath = parse.GetValue(evalDir) is { } e ? Flags.ExistingDirectory(e, "eval_dir") : null;
+            string? weights = parse.GetValue(pretrained) is { } p ? Flags.ExistingFile(p, "pretrained") : null;
+            Flags.Require(weights is not null || reg is not "smile", "pretrained", "--regularizer smile distils from the pre-trained model: give its weights");
+            Flags.Require(parse.GetValue(imageSize) >= 32, "image_size", "must be at least 32");
+            Flags.Require(parse.GetValue(batchSize) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
+            Flags.Require(parse.GetValue(batchSizeEval) >= 1, "batch_size_eval", "must be at least 1");
+            Flags.Require(parse.GetValue(maxIters) >= 1, "max_iters", "must be at least 1");
+            Flags.Require(parse.GetValue(plainIters) >= 0, "plain_iters", "must be 0 or more");
+            Flags.Require(parse.GetValue(lr) > 0 && double.IsFinite(parse.GetValue(lr)), "lr", "must be a positive number");
+            Flags.Require(parse.GetValue(wd) >= 0, "wd", "must be 0 or more");
+            Flags.Require(parse.GetValue(alpha) >= 0, "alpha", "must be 0 or more");
+            Flags.Require(parse.GetValue(emaDecay) >= 0, "ema_decay", "must be 0 or more (>= 1 turns the EMA off)");
+            Flags.Require(parse.GetValue(regLambda) >= 0, "reg_lambda", "must be 0 or more");
+            Flags.Require(parse.GetValue(auxLambda) >= 0, "aux_lambda", "must be 0 or more");
+            Flags.Require(parse.GetValue(clsLambda) >= 0, "cls_lambda", "must be 0 or more");
+            Flags.Require(parse.GetValue(l2spLambda) is null or >= 0, "l2sp_lambda", "must be 0 or more");
+            Flags.Require(parse.GetValue(printFrequency) >= 1, "print_frequency", "must be at least 1");
+            Flags.Require(parse.GetValue(evalFrequency) >= 1, "eval_frequency", "must be at least 1");
+            Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
+            DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
+
+            var options = new FinetuneOptions
+            {
+                Name = parse.GetValue(name)!, TrainDir = train, EvalDir = evalPath, Save = parse.GetValue(save)!, LogDir = parse.GetValue(logDir)!,
+                ModelArch = parse.GetValue(arch)!, ImageSize = parse.GetValue(imageSize), BatchSize = parse.GetValue(batchSize),
+                BatchSizeEval = parse.GetValue(batchSizeEval), MaxIters = parse.GetValue(maxIters), PlainIters = parse.GetValue(plainIters),
+                Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = reg, Seed = parse.GetValue(seed),
+                PrintFrequency = parse.GetValue(printFrequency), EvalFrequency = parse.GetValue(evalFrequency), Pretrained = weights,
+                Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages),
+                Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
+                    parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0)),
+            };
+            Directory.CreateDirectory(options.Save);
+            using var log = Logging.Create(options.LogPath);
+            log.Information("{Args}", string.Join(" ", options.Arguments().Select(a => $"--{a.Key} {a.Value}")));
+            using var display = new ProgressDisplay();
+            using var interrupt = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+            Console.CancelKeyPress += onCtrlC;
+            try
+            {
+                var summary = new Trainer(options, log, display).Run(interrupt.Token);
+                display.Clear();
+                Console.WriteLine(summary.LastEval is { } last
+                    ? $"done: {summary.Iterations} iterations, best eval top-1 {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}; {summary.ImagesPerSecond:F1} images/s"
+                    : $"done: {summary.Iterations} iterations, {summary.ImagesPerSecond:F1} images/s; checkpoint {summary.LastCheckpoint}");
+                Console.WriteLine($"summary: {options.SummaryPath}");
+                return summary.Interrupted ? 130 : 0;
+            }
+            catch (DivergedException d)
+            {
+                display.Clear();
+                log.Error("{Message}", d.Message);
+                Console.Error.WriteLine($"error: {d.Message}");
+                return 3;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCtrlC;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Smile.Data;
+using Smile.Evaluation;
+using Smile.Training;
+
+namespace Smile.Cli.Commands;
+
+/// <summary>`smile predict`: class names and probabilities per image, as CSV (default) or JSON.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors).");
+        var input = Flags.Optional<string>("input", "An image file, or a folder searched recursively for images.");
+        var topk = Flags.Make("topk", "Classes per image.", 5);
+        var output = Flags.Optional<string>("output", "Write here instead of stdout; .json for JSON, otherwise CSV.");
+        var format = Flags.Make("format", "csv or json (when writing to stdout).", "csv");
+        var batch = Flags.Make("batch_size", "Images per forward pass.", 16);
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
+        var command = new Command("predict", "Predict the classes of images with a checkpoint.") { ckpts, input, topk, output, format, batch, device };
+        command.SetAction(parse =>
+        {
+            string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
+            string? path = parse.GetValue(input);
+            Flags.Require(!string.IsNullOrWhiteSpace(path), "input", "is required");
+            Flags.Require(File.Exists(path) || Directory.Exists(path), "input", $"no such file or folder: {Path.GetFullPath(path!)}");
+            Flags.Require(parse.GetValue(topk) >= 1, "topk", "must be at least 1");
+            Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
+            string? outPath = parse.GetValue(output);
+            bool asJson = outPath?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ?? parse.GetValue(format) == "json";
+            Flags.Require(outPath is not null || parse.GetValue(format) is "csv" or "json", "format", "must be csv or json");
+            var files = File.Exists(path)
+                ? new[] { Path.GetFullPath(path!) }
+                : Directory.EnumerateFiles(path!, "*", SearchOption.AllDirectories)
+                    .Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal).ToArray();
+            Flags.Require(files.Length > 0, "input", $"no images in {Path.GetFullPath(path!)}");
+
+            var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            using var trained = TrainedModel.Load(checkpoint, target);
+            var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target).ToList();
+            string text = asJson ? Json(predictions) : Csv(predictions);
+            if (outPath is null) Console.Write(text);
+            else File.WriteAllText(outPath, text);
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Csv(IEnumerable<Prediction> predictions)
+    {
+        var sb = new StringBuilder("path,rank,class,probability\n");
+        foreach (var p in predictions)
+            for (int i = 0; i < p.Top.Count; i++)
+                sb.Append(Quote(p.Path)).Append(',').Append(i + 1).Append(',').Append(Quote(p.Top[i].Class)).Append(',')
+                  .Append(p.Top[i].Probability.ToString("G6", CultureInfo.InvariantCulture)).Append('\n');
+        return sb.ToString();
+    }
+
+    private static string Quote(string s) => s.IndexOfAny(new[] { ',', '"', '\n' }) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";
+
+    private static string Json(IEnumerable<Prediction> predictions) =>
+        JsonSerializer.Serialize(predictions.Select(p => new { path = p.Path, top = p.Top.Select(t => new { @class = t.Class, probability = t.Probability }) }),
+            new JsonSerializerOptions { WriteIndented = true }) + "\n";
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using System.Text.Json;
+using Smile.Data;
+using Smile.Evaluation;
+using Smile.Training;
+
+namespace Smile.Cli.Commands;
+
+/// <summary>`smile test`: the reference's test.py line (loss, top-1, time) plus top-5, NLL and ECE.</summary>
+internal static class TestCommand
+{
+    public static Command Create()
+    {
+        var testDir = Flags.Optional<string>("test_dir", "Test ImageFolder; class folders are matched to the checkpoint's classes by name.");
+        var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors).");
+        var arch = Flags.Optional<string>("model_arch", "Accepted for the reference's command lines; checked against the checkpoint.");
+        var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
+        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var json = Flags.Optional<string>("json", "Also write the figures to this JSON file.");
+        var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py).") { testDir, ckpts, arch, batch, device, workers, json };
+        command.SetAction(parse =>
+        {
+            string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
+            string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
+            Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
+            Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            using var trained = TrainedModel.Load(checkpoint, target, parse.GetValue(arch));
+            var folder = ImageFolder.ForEvaluation(dir, trained.Info.Classes);
+            foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(parse.GetValue(batch), parse.GetValue(workers), Shuffle: false, DropLast: false));
+            var r = Evaluator.Evaluate(trained.Model, loader, target);
+            Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
+            Console.WriteLine($"Acc@5: {r.Top5:F4}, NLL: {r.Nll:F4}, ECE (15 bins): {r.Ece:F4}, images: {r.Count}");
+            if (parse.GetValue(json) is { } path)
+            {
+                var figures = new { checkpoint, test_dir = dir, images = r.Count, loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds };
+                File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+            }
+            return 0;
+        });
+        return command;
+    }
+}

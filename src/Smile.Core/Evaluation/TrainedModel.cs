@@ -1,0 +1,85 @@
+using Smile.Data;
+using Smile.Models;
+using Smile.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Evaluation;
+
+/// <summary>A model rebuilt from a Smile checkpoint, with the classes and transform it was trained with.</summary>
+public sealed class TrainedModel : IDisposable
+{
+    public ResNet Model { get; }
+    public CheckpointInfo Info { get; }
+    public TransformSpec Transform { get; }
+
+    private TrainedModel(ResNet model, CheckpointInfo info)
+    {
+        Model = model;
+        Info = info;
+        Transform = TransformSpec.ForEvaluation(info.ImageSize, new Normalization(info.Mean, info.Std));
+    }
+
+    /// <summary>Loads a checkpoint (strictly); <paramref name="expectedArch"/>, when given, must match the checkpoint's.</summary>
+    public static TrainedModel Load(string path, Device device, string? expectedArch = null)
+    {
+        var info = Checkpoint.ReadInfo(path);
+        if (expectedArch is not null && !string.Equals(ModelFactory.Spec(expectedArch).Name, info.Architecture, StringComparison.Ordinal))
+            throw new WeightFileException(path, $"--model_arch {expectedArch} does not match the checkpoint's {info.Architecture}");
+        var model = ModelFactory.Create(info.Architecture, info.Classes.Count, info.AuxClasses);
+        try
+        {
+            using (var scope = NewDisposeScope())
+            {
+                var (_, tensors) = Checkpoint.Load(path);
+                StateDictLoader.Load(model, Checkpoint.StudentTensors(tensors), path);
+            }
+            model.to(device).eval();
+            return new TrainedModel(model, info);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>One image's top-k classes and probabilities.</summary>
+public sealed record Prediction(string Path, IReadOnlyList<(string Class, double Probability)> Top);
+
+public static class Predictor
+{
+    /// <summary>Predicts every image (decoded and transformed as at evaluation), <paramref name="batchSize"/> at a time.</summary>
+    public static IEnumerable<Prediction> Predict(TrainedModel trained, IReadOnlyList<string> paths, int topK, int batchSize, Device device)
+    {
+        int k = Math.Clamp(topK, 1, trained.Info.Classes.Count);
+        var spec = trained.Transform;
+        for (int start = 0; start < paths.Count; start += batchSize)
+        {
+            var chunk = paths.Skip(start).Take(batchSize).ToArray();
+            var buffer = new float[chunk.Length * spec.ElementCount];
+            Parallel.For(0, chunk.Length, i =>
+            {
+                var image = ImageDecoder.Decode(chunk[i], spec.ResizeSize, spec.ResizeSize);
+                ImageTransform.Apply(image, spec, Augmentation.Center(spec), buffer.AsSpan(i * spec.ElementCount, spec.ElementCount));
+            });
+            float[] v;
+            long[] ix;
+            // The scope closes before anything is yielded: a dispose scope must not span the caller's code.
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+            {
+                var images = tensor(buffer, new long[] { chunk.Length, 3, spec.CropSize, spec.CropSize }).to(device);
+                var probabilities = trained.Model.call(images).Logits.softmax(1).cpu();
+                var (values, indexes) = probabilities.topk(k, dim: 1);
+                v = values.data<float>().ToArray();
+                ix = indexes.data<long>().ToArray();
+            }
+            for (int i = 0; i < chunk.Length; i++)
+                yield return new Prediction(chunk[i], Enumerable.Range(0, k).Select(j => (trained.Info.Classes[(int)ix[i * k + j]], (double)v[i * k + j])).ToArray());
+        }
+    }
+}

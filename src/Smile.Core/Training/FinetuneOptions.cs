@@ -1,0 +1,58 @@
+namespace Smile.Training;
+
+/// <summary>
+/// One fine-tuning run: the reference's flags (finetune.py) and Smile's additions. The CLI validates
+/// them; <see cref="Validate"/> repeats the checks that do not touch the disk, for library callers.
+/// </summary>
+public sealed record FinetuneOptions
+{
+    public string Name { get; init; } = "flower102";
+    public required string TrainDir { get; init; }
+    public string? EvalDir { get; init; }
+    public string Save { get; init; } = "./output";
+    public string LogDir { get; init; } = "./visual_log";
+    public string ModelArch { get; init; } = "resnet50";
+    public int ImageSize { get; init; } = 224;
+    public int BatchSize { get; init; } = 48;
+    public int BatchSizeEval { get; init; } = 8;
+    public long MaxIters { get; init; } = 9000;
+    /// <summary>SMILE's final plain (l2) iterations; the reference hard-codes 1000.</summary>
+    public long PlainIters { get; init; } = 1000;
+    public double Lr { get; init; } = 0.01;
+    public double Wd { get; init; } = 1e-4;
+    public string Regularizer { get; init; } = "smile";
+    public RegularizerOptions Regularization { get; init; } = new();
+    public int Seed { get; init; } = 2022;
+    public int PrintFrequency { get; init; } = 50;
+    public int EvalFrequency { get; init; } = 500;
+    public string? Pretrained { get; init; }
+    public string Device { get; init; } = "cpu";
+    public int Workers { get; init; }
+    public bool Resume { get; init; }
+    public bool StrictImages { get; init; }
+    /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint.</summary>
+    public IReadOnlyDictionary<string, string> Arguments()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var r = Regularization;
+        return new Dictionary<string, string>
+        {
+            ["name"] = Name, ["train_dir"] = TrainDir, ["eval_dir"] = EvalDir ?? "", ["save"] = Save, ["log_dir"] = LogDir,
+            ["model_arch"] = ModelArch, ["image_size"] = ImageSize.ToString(c), ["batch_size"] = BatchSize.ToString(c),
+            ["batch_size_eval"] = BatchSizeEval.ToString(c), ["max_iters"] = MaxIters.ToString(c), ["plain_iters"] = PlainIters.ToString(c),
+            ["lr"] = Lr.ToString("R", c), ["wd"] = Wd.ToString("R", c), ["alpha"] = r.Alpha.ToString("R", c),
+            ["reg_lambda"] = r.RegLambda.ToString("R", c), ["aux_lambda"] = r.AuxLambda.ToString("R", c), ["cls_lambda"] = r.ClsLambda.ToString("R", c),
+            ["ema_decay"] = r.EmaDecay.ToString("R", c), ["l2sp_lambda"] = r.L2spLambda.ToString("R", c), ["regularizer"] = Regularizer,
+            ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
+            ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
+            ["strict_images"] = StrictImages ? "true" : "false",
+        };
+    }
+
+    public string RunName => $"{Name}_{Regularizer}";
+    public string BestPath => Path.Combine(Save, $"{RunName}_Best.safetensors");
+    public string LastPath => Path.Combine(Save, $"{RunName}_Last.safetensors");
+    public string LogPath => Path.Combine(Save, $"{RunName}.txt");
+    public string SummaryPath => Path.Combine(Save, $"{RunName}_summary.json");
+    public string TensorBoardDir => Path.Combine(LogDir, Regularizer);
+}

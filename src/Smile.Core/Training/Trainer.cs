@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Serilog;
+using Smile.Data;
+using Smile.Evaluation;
+using Smile.Models;
+using Smile.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// The reference's finetune.py loop, iteration-based: one regularizer step per batch, the learning-rate
+/// drop, SMILE's plain final iterations, evaluation every eval_frequency iterations and after the last,
+/// the best checkpoint kept, and a rolling _Last checkpoint (with optimizer state and mean teacher) from
+/// which --resume continues exactly: batches, augmentation and mixup draws depend only on (seed, iteration).
+/// </summary>
+public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonitor? monitor = null)
+{
+    private readonly ITrainingMonitor monitor = monitor ?? new NullMonitor();
+
+    private sealed class NullMonitor : ITrainingMonitor;
+
+    public TrainingSummary Run(CancellationToken cancel = default)
+    {
+        var o = options;
+        var device = DeviceSelection.Parse(o.Device);
+        torch.random.manual_seed(o.Seed);
+        Directory.CreateDirectory(o.Save);
+
+        var train = ImageFolder.ForTraining(o.TrainDir);
+        foreach (var warning in train.Warnings) log.Warning("{Warning}", warning);
+        ImageFolder? eval = null;
+        if (o.EvalDir is not null)
+        {
+            eval = ImageFolder.ForEvaluation(o.EvalDir, train.Classes);
+            foreach (var warning in eval.Warnings) log.Warning("{Warning}", warning);
+        }
+        var regularizer = Regularizers.Create(o.Regularizer);
+        var plain = Regularizers.Create("l2");
+        var spec = TransformSpec.ForTraining(o.ImageSize);
+        var loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages), log);
+        var evalLoader = eval is null ? null
+            : new BatchLoader(eval, TransformSpec.ForEvaluation(o.ImageSize), new LoaderOptions(o.BatchSizeEval, o.Workers, o.Seed, Shuffle: false, DropLast: false, StrictImages: o.StrictImages), log);
+
+        using var models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, regularizer.NeedsTeacher, device);
+        var student = models.Student;
+        using var context = new TrainingContext(student, models.Teacher, o.Regularization);
+        using var sgd = new NesterovSgd(
+            student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, 0.9, o.Wd);
+
+        long start = 0;
+        double best = 0;
+        long bestIteration = -1;
+        if (o.Resume) (start, best, bestIteration) = Restore(models, sgd);
+
+        log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}",
+            o.RunName, student.Spec.Name, train.Classes.Count, train.Samples.Count, regularizer.Name, o.MaxIters, start, device);
+        var board = torch.utils.tensorboard.SummaryWriter(o.TensorBoardDir); // writes each scalar through to its event file
+
+        var clock = Stopwatch.StartNew();
+        var window = Stopwatch.StartNew();
+        long imagesSeen = 0, windowImages = 0;
+        EvalResult? lastEval = null;
+        long iteration = start;
+        bool interrupted = false;
+        student.train();
+        int perEpoch = loader.BatchesPerEpoch;
+        try
+        {
+            foreach (var batch in loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true, cancel))
+            {
+                if (iteration >= o.MaxIters) { batch.Dispose(); break; }
+                if (cancel.IsCancellationRequested) { batch.Dispose(); interrupted = true; break; }
+                bool isPlainTail = regularizer.Name == "smile" && iteration >= o.MaxIters - o.PlainIters;
+                var current = isPlainTail ? plain : regularizer;
+                sgd.LearningRate = LearningRateSchedule.At(iteration, o.Lr, o.MaxIters);
+                if (iteration % 500 == 0) log.Information("Now training iter {Iteration}. LR={Lr:F6}", iteration, sgd.LearningRate);
+
+                double loss, accuracy;
+                Dictionary<string, double> terms;
+                using (var scope = NewDisposeScope())
+                using (batch)
+                {
+                    var images = batch.Images.to(device);
+                    var labels = batch.Labels.to(device);
+                    var mix = current.UsesMixup ? MixPlan.Draw(new Random(SeedOf(o.Seed, iteration)), o.Regularization.Alpha, batch.Count) : null;
+                    sgd.ZeroGrad();
+                    var losses = current.Loss(context, images, labels, mix);
+                    loss = losses.Total.item<float>();
+                    if (!double.IsFinite(loss))
+                        throw new DivergedException($"the loss became {loss} at iteration {iteration} ({string.Join(", ", losses.Terms.Select(t => $"{t.Key} {t.Value.item<float>()}"))}); " +
+                            $"the best checkpoint{(bestIteration >= 0 ? $" ({o.BestPath})" : "")} is kept; try a lower --lr");
+                    terms = losses.Terms.ToDictionary(t => t.Key, t => (double)t.Value.item<float>());
+                    losses.Total.backward();
+                    sgd.Step();
+                    current.AfterStep(context, iteration);
+                    accuracy = double.NaN; // the reference re-runs an eval forward to log this; Smile does not pay for it
+                }
+                imagesSeen += batch.Count;
+                windowImages += batch.Count;
+
+                board.add_scalar("train_loss", (float)loss, (int)iteration);
+                foreach (var (name, value) in terms) board.add_scalar($"train_{name}", (float)value, (int)iteration);
+                board.add_scalar("lr", (float)sgd.LearningRate, (int)iteration);
+
+                double rate = windowImages / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
+                var remaining = TimeSpan.FromSeconds((o.MaxIters - iteration - 1) * o.BatchSize / Math.Max(rate, 1e-9));
+                var report = new StepReport(iteration, o.MaxIters, current.Name, loss, terms, accuracy, sgd.LearningRate, rate, remaining);
+                monitor.OnStep(report);
+                if (iteration % o.PrintFrequency == 0)
+                {
+                    log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) lr {Lr:G4} {Rate:F1} images/s",
+                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), sgd.LearningRate, rate);
+                    window.Restart();
+                    windowImages = 0;
+                }
+
+                bool last = iteration + 1 == o.MaxIters;
+                if ((iteration % o.EvalFrequency == 0 && iteration != 0) || last)
+                {
+                    string? saved = null;
+                    bool isBest = false;
+                    if (evalLoader is not null)
+                    {
+                        lastEval = Evaluator.Evaluate(student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel);
+                        log.Information("----- Iter[{Iteration:D3}/{Max:D3}], Validation Loss: {Loss:F4}, Validation Acc@1: {Top1:F4}, Acc@5: {Top5:F4}, ECE: {Ece:F4}, time: {Time:F2}",
+                            iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
+                        board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);
+                        board.add_scalar("val_acc", (float)lastEval.Top1, (int)iteration);
+                        if (lastEval.Top1 > best || bestIteration < 0)
+                        {
+                            isBest = true;
+                            best = lastEval.Top1;
+                            bestIteration = iteration;
+                            Checkpoint.Save(o.BestPath, student, Info(student, train, iteration, best), sgd.MomentumBuffers);
+                            saved = o.BestPath;
+                            log.Information("----- Save model: {Path}", o.BestPath);
+                        }
+                    }
+                    SaveLast(student, models.Teacher, sgd, train, iteration, best, bestIteration);
+                    if (lastEval is not null) monitor.OnEval(new EvalReport(iteration, lastEval, isBest, saved));
+                }
+                iteration++;
+            }
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            interrupted = true;
+        }
+        if (interrupted && iteration > start)
+        {
+            SaveLast(student, models.Teacher, sgd, train, iteration - 1, best, bestIteration);
+            log.Warning("Interrupted at iteration {Iteration}: {Path} written; continue with --resume", iteration, o.LastPath);
+        }
+        if (evalLoader is null && !interrupted)
+            log.Information("No --eval_dir: the last checkpoint {Path} is the result", o.LastPath);
+        if (loader.BadImageCount > 0)
+            log.Warning("{Count} unreadable training image(s) were replaced by others of their class", loader.BadImageCount);
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        var summary = new TrainingSummary(o.Name, regularizer.Name, student.Spec.Name, iteration, start, best, bestIteration, lastEval,
+            seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount, bestIteration >= 0 ? o.BestPath : null, o.LastPath, interrupted);
+        WriteSummary(summary);
+        return summary;
+    }
+
+    private CheckpointInfo Info(ResNet student, ImageFolder train, long iteration, double best) =>
+        new(student.Spec.Name, train.Classes, student.AuxClasses, options.ImageSize,
+            Normalization.ImageNet.Mean, Normalization.ImageNet.Std, iteration, best, options.Regularizer,
+            new Dictionary<string, string>(options.Arguments()));
+
+    private void SaveLast(ResNet student, ResNet? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration)
+    {
+        var info = Info(student, train, iteration, best) with
+        {
+            Arguments = new Dictionary<string, string>(options.Arguments()) { ["best_iteration"] = bestIteration.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        };
+        Checkpoint.Save(options.LastPath, student, info, sgd.MomentumBuffers, teacher);
+    }
+
+    /// <summary>Loads _Last: student, mean teacher, momentum; returns the iteration to continue from.</summary>
+    private (long Start, double Best, long BestIteration) Restore(RunModels models, NesterovSgd sgd)
+    {
+        var path = options.LastPath;
+        if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
+        using var scope = NewDisposeScope();
+        var (info, all) = Checkpoint.Load(path);
+        if (!string.Equals(info.Architecture, models.Student.Spec.Name, StringComparison.Ordinal))
+            throw new WeightFileException(path, $"--resume: the checkpoint is a {info.Architecture}, this run a {models.Student.Spec.Name}");
+        StateDictLoader.Load(models.Student, Checkpoint.StudentTensors(all), path);
+        if (models.Teacher is not null)
+        {
+            var teacher = Checkpoint.WithPrefix(all, Checkpoint.TeacherPrefix);
+            if (teacher.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no mean teacher");
+            StateDictLoader.Load(models.Teacher, teacher, path);
+        }
+        sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
+        long bestIteration = info.Arguments.TryGetValue("best_iteration", out var b) ? long.Parse(b, System.Globalization.CultureInfo.InvariantCulture) : -1;
+        log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", options.RunName, info.Iteration, info.BestAccuracy);
+        return (info.Iteration + 1, info.BestAccuracy, bestIteration);
+    }
+
+    private void WriteSummary(TrainingSummary summary)
+    {
+        var temp = options.SummaryPath + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        File.Move(temp, options.SummaryPath, overwrite: true);
+    }
+
+    /// <summary>The mixup draw of an iteration depends on (seed, iteration) only, so a resumed run draws the same.</summary>
+    private static int SeedOf(int seed, long iteration) => HashCode.Combine(seed, iteration, 0x5E1F);
+}

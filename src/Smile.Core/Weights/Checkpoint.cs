@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Smile.Models;
+using TorchSharp;
+
+namespace Smile.Weights;
+
+/// <summary>
+/// What a Smile checkpoint says about itself (the safetensors header's metadata): enough to rebuild the
+/// model, map classes, reproduce the transform and resume the run.
+/// </summary>
+public sealed record CheckpointInfo(
+    string Architecture,
+    IReadOnlyList<string> Classes,
+    int? AuxClasses,
+    int ImageSize,
+    float[] Mean,
+    float[] Std,
+    long Iteration,
+    double BestAccuracy,
+    string Regularizer,
+    IReadOnlyDictionary<string, string> Arguments)
+{
+    public const string FormatName = "smile-checkpoint";
+    public const int FormatVersion = 1;
+}
+
+/// <summary>
+/// One safetensors file per checkpoint (DESIGN.md): the student's tensors under torchvision names, the
+/// optimizer's momentum buffers under "optimizer.momentum.", the mean teacher (for resuming SMILE) under
+/// "teacher.", and <see cref="CheckpointInfo"/> as JSON strings in the header. Written atomically, so a
+/// crash never leaves half a checkpoint. A PyTorch user reads it with safetensors.torch.load_file.
+/// </summary>
+public static class Checkpoint
+{
+    public const string OptimizerPrefix = "optimizer.momentum.";
+    public const string TeacherPrefix = "teacher.";
+
+    public static void Save(string path, ResNet student, CheckpointInfo info,
+        IReadOnlyDictionary<string, torch.Tensor>? momentum = null, ResNet? teacher = null)
+    {
+        var tensors = new Dictionary<string, torch.Tensor>(student.state_dict());
+        if (momentum is not null)
+            foreach (var (name, buffer) in momentum) tensors[OptimizerPrefix + name] = buffer;
+        if (teacher is not null)
+            foreach (var (name, value) in teacher.state_dict()) tensors[TeacherPrefix + name] = value;
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt", // what the Python safetensors library expects for torch tensors
+            ["smile_format"] = CheckpointInfo.FormatName,
+            ["smile_format_version"] = CheckpointInfo.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["architecture"] = info.Architecture,
+            ["classes"] = JsonSerializer.Serialize(info.Classes),
+            ["aux_classes"] = info.AuxClasses?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+            ["image_size"] = info.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["normalization"] = JsonSerializer.Serialize(new { mean = info.Mean, std = info.Std }),
+            ["iteration"] = info.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["best_accuracy"] = info.BestAccuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            ["regularizer"] = info.Regularizer,
+            ["arguments"] = JsonSerializer.Serialize(info.Arguments),
+        };
+        SafetensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>True when the file is a safetensors file written by <see cref="Save"/>.</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        try { return SafetensorsFile.ReadMetadata(path).GetValueOrDefault("smile_format") == CheckpointInfo.FormatName; }
+        catch (WeightFileException) { return false; }
+    }
+
+    public static CheckpointInfo ReadInfo(string path) => Parse(path, SafetensorsFile.ReadMetadata(path));
+
+    /// <summary>The info and all tensors (student under plain names, the rest under their prefixes).</summary>
+    public static (CheckpointInfo Info, Dictionary<string, torch.Tensor> Tensors) Load(string path)
+    {
+        var (tensors, metadata) = SafetensorsFile.ReadWithMetadata(path);
+        try { return (Parse(path, metadata), tensors); }
+        catch { foreach (var t in tensors.Values) t.Dispose(); throw; }
+    }
+
+    /// <summary>The student's own tensors: everything without an optimizer or teacher prefix.</summary>
+    public static Dictionary<string, torch.Tensor> StudentTensors(IReadOnlyDictionary<string, torch.Tensor> all) =>
+        all.Where(p => !p.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal) && !p.Key.StartsWith(TeacherPrefix, StringComparison.Ordinal))
+           .ToDictionary(p => p.Key, p => p.Value);
+
+    public static Dictionary<string, torch.Tensor> WithPrefix(IReadOnlyDictionary<string, torch.Tensor> all, string prefix) =>
+        all.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
+
+    private static CheckpointInfo Parse(string path, IReadOnlyDictionary<string, string> m)
+    {
+        if (m.GetValueOrDefault("smile_format") != CheckpointInfo.FormatName)
+            throw new WeightFileException(path, "not a Smile checkpoint (no smile_format metadata); plain weights are read with --pretrained");
+        try
+        {
+            var norm = JsonDocument.Parse(m["normalization"]).RootElement;
+            return new CheckpointInfo(
+                m["architecture"],
+                JsonSerializer.Deserialize<string[]>(m["classes"]) ?? throw new FormatException("classes"),
+                m.GetValueOrDefault("aux_classes") is { Length: > 0 } aux ? int.Parse(aux, System.Globalization.CultureInfo.InvariantCulture) : null,
+                int.Parse(m["image_size"], System.Globalization.CultureInfo.InvariantCulture),
+                norm.GetProperty("mean").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                norm.GetProperty("std").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                long.Parse(m["iteration"], System.Globalization.CultureInfo.InvariantCulture),
+                double.Parse(m["best_accuracy"], System.Globalization.CultureInfo.InvariantCulture),
+                m["regularizer"],
+                JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>());
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
+        {
+            throw new WeightFileException(path, $"damaged Smile checkpoint metadata ({e.Message})", e);
+        }
+    }
+}
