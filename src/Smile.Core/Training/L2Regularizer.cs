@@ -1,0 +1,27 @@
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// Plain fine-tuning, the paper's "L2" baseline: CE on clean images plus cls_lambda * L_cls, and weight decay
+/// on every parameter. SMILE's last 1000 iterations train with this loss too.
+/// </summary>
+public sealed class L2Regularizer : IRegularizer
+{
+    public string Name => "l2";
+    public bool NeedsTeacher => false;
+    public bool UsesMixup => false;
+
+    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        using var scope = NewDisposeScope();
+        var terms = LossTerms.Plain(ctx, images, labels);
+        L2SpTerm.AddIfEnabled(ctx, terms);
+        return LossTerms.Finish(terms);
+    }
+
+    public bool WeightDecayApplies(string parameterName) => true;
+
+    public void AfterStep(TrainingContext ctx, long iteration) { }
+}

@@ -1,0 +1,73 @@
+using Smile.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>The loss pieces the regularizers share, each written once, with the reference's mean reductions.</summary>
+internal static class LossTerms
+{
+    /// <summary>The permutation as an index tensor on the batch's device (validated against the batch first).</summary>
+    public static Tensor PermutationIndex(MixPlan plan, Tensor images)
+    {
+        plan.Validate(images.shape[0]);
+        return torch.tensor(plan.Permutation, device: images.device);
+    }
+
+    /// <summary>lam * x + (1 - lam) * x[p] along the batch dimension.</summary>
+    public static Tensor Mix(Tensor x, double lam, Tensor permutation) =>
+        x * lam + x.index_select(0, permutation) * (1.0 - lam);
+
+    /// <summary>Mixup's label loss: lam * CE(logits, y) + (1 - lam) * CE(logits, y[p]), each CE a batch mean.
+    /// Equal to CE against the mixed one-hot target, without building it.</summary>
+    public static Tensor MixedCrossEntropy(Tensor logits, Tensor labels, double lam, Tensor permutation) =>
+        nn.functional.cross_entropy(logits, labels) * lam
+        + nn.functional.cross_entropy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
+
+    /// <summary>Cross-entropy against a soft target: mean over the batch of -sum_k target_k log_softmax(logits)_k.</summary>
+    public static Tensor SoftCrossEntropy(Tensor logits, Tensor target) =>
+        (target * logits.log_softmax(1)).sum(1).mean().neg();
+
+    /// <summary>SMILE's classifier L2: 0.5 * the sum of squared entries of fc and aux_fc (weights and biases).
+    /// Unweighted; the caller multiplies by cls_lambda.</summary>
+    public static Tensor ClassifierL2(TrainingContext ctx)
+    {
+        Tensor sum = zeros(Array.Empty<long>(), device: ParameterDevice(ctx.Student));
+        foreach (var parameter in ctx.HeadParameters)
+            sum = sum + parameter.square().sum();
+        return sum * 0.5;
+    }
+
+    /// <summary>
+    /// The plain fine-tuning loss on clean images (the l2 baseline, SMILE's last 1000 iterations, and L2-SP's
+    /// label part): "main" = CE(logits, y) and "cls" = cls_lambda * L_cls.
+    /// </summary>
+    public static List<(string Name, Tensor Value)> Plain(TrainingContext ctx, Tensor images, Tensor labels)
+    {
+        var output = ctx.Student.call(images);
+        var terms = new List<(string, Tensor)>
+        {
+            ("main", nn.functional.cross_entropy(output.Logits, labels)),
+            ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
+        };
+        return terms;
+    }
+
+    /// <summary>Sums the terms into the total and moves exactly the returned tensors out of the
+    /// regularizer's dispose scope; everything else made in that scope dies with it.</summary>
+    public static StepLosses Finish(List<(string Name, Tensor Value)> terms)
+    {
+        Tensor total = terms[0].Value;
+        for (int i = 1; i < terms.Count; i++) total = total + terms[i].Value;
+        if (terms.Count == 1) total = total.alias();
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, value) in terms)
+        {
+            if (value.dim() != 0) throw new InvalidOperationException($"loss term '{name}' is not a scalar (shape [{string.Join(", ", value.shape)}])");
+            result.Add(name, value.MoveToOuterDisposeScope());
+        }
+        return new StepLosses(total.MoveToOuterDisposeScope(), result);
+    }
+
+    public static Device ParameterDevice(ResNet model) => model.parameters().First().device;
+}

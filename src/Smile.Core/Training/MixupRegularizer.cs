@@ -1,0 +1,34 @@
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// Mixup (Zhang et al. 2018) alone: SMILE's label term on mixed images plus cls_lambda * L_cls, without the
+/// teacher. The ablation that separates what the mixing buys from what the distillation buys.
+/// </summary>
+public sealed class MixupRegularizer : IRegularizer
+{
+    public string Name => "mixup";
+    public bool NeedsTeacher => false;
+    public bool UsesMixup => true;
+
+    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        if (mix is null) throw new ArgumentNullException(nameof(mix), "the mixup regularizer mixes its batch: pass a MixPlan");
+        using var scope = NewDisposeScope();
+        var permutation = LossTerms.PermutationIndex(mix, images);
+        var output = ctx.Student.call(LossTerms.Mix(images, mix.Lambda, permutation));
+        var terms = new List<(string, Tensor)>
+        {
+            ("main", LossTerms.MixedCrossEntropy(output.Logits, labels, mix.Lambda, permutation)),
+            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+        };
+        L2SpTerm.AddIfEnabled(ctx, terms);
+        return LossTerms.Finish(terms);
+    }
+
+    public bool WeightDecayApplies(string parameterName) => true;
+
+    public void AfterStep(TrainingContext ctx, long iteration) { }
+}

@@ -1,0 +1,18 @@
+namespace Smile.Training;
+
+/// <summary>
+/// Which student parameters are the classifier heads and which are the backbone, by torchvision name.
+/// The heads are new (fc) or re-purposed (aux_fc) for the target task; everything else came from the
+/// pre-trained source model, which is what L2-SP anchors to.
+/// </summary>
+public static class ParameterGroups
+{
+    private static readonly string[] HeadPrefixes = ["fc.", "aux_fc."];
+
+    /// <summary>fc.* and aux_fc.*: the parameters of SMILE's classifier L2 term.</summary>
+    public static bool IsHead(string parameterName) =>
+        HeadPrefixes.Any(p => parameterName.StartsWith(p, StringComparison.Ordinal));
+
+    /// <summary>Every parameter that is not a head parameter.</summary>
+    public static bool IsBackbone(string parameterName) => !IsHead(parameterName);
+}

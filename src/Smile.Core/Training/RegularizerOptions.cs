@@ -1,0 +1,19 @@
+namespace Smile.Training;
+
+/// <summary>
+/// The weights of SMILE's loss terms and of the other regularizers, with the reference's defaults.
+/// </summary>
+/// <param name="Alpha">Mixup's Beta(alpha, alpha) parameter; 0 or less turns mixing off (lam = 1).</param>
+/// <param name="AuxLambda">Weight of the aux-head distillation term (soft CE against the teacher's softmax).</param>
+/// <param name="RegLambda">Weight of the feature-mixup distillation term (Frobenius distance of feature maps).</param>
+/// <param name="ClsLambda">Weight of 0.5 * ||fc||^2 + 0.5 * ||aux_fc||^2, added by every regularizer.</param>
+/// <param name="EmaDecay">Mean-teacher decay; 1 or more turns the teacher update off.</param>
+/// <param name="L2spLambda">L2-SP strength (alpha in Li et al. 2018). Any regularizer adds the L2-SP term when it
+/// is above 0; the <c>l2sp</c> regularizer uses it as is, so the caller chooses its default (the CLI: 0.01).</param>
+public sealed record RegularizerOptions(
+    double Alpha = 0.2,
+    double AuxLambda = 0.1,
+    double RegLambda = 0.01,
+    double ClsLambda = 1e-4,
+    double EmaDecay = 0.999,
+    double L2spLambda = 0.0);

@@ -1,0 +1,71 @@
+using Smile.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// Everything a regularizer may need for a step: the student being trained, the frozen teacher (SMILE's
+/// source model; null for regularizers that do not distil), the options, and the pre-trained values of the
+/// student's backbone (L2-SP's anchor). The context does not own the two models; it owns only its copies of
+/// the pre-trained values, which <see cref="Dispose"/> frees.
+/// </summary>
+public sealed class TrainingContext : IDisposable
+{
+    private readonly Dictionary<string, Tensor> pretrained;
+    private bool disposed;
+
+    public ResNet Student { get; }
+    public ResNet? Teacher { get; }
+    public RegularizerOptions Options { get; }
+
+    /// <summary>Pre-trained values of the student's backbone parameters (every parameter not under fc./aux_fc.),
+    /// detached copies taken at construction, by name; used by L2-SP.</summary>
+    public IReadOnlyDictionary<string, Tensor> PretrainedBackbone => pretrained;
+
+    /// <summary>The student's fc.* and aux_fc.* parameters, looked up once (the classifier L2 term sums them every step).</summary>
+    internal IReadOnlyList<Parameter> HeadParameters { get; }
+
+    /// <summary>Each backbone parameter with its pre-trained value, in the module's order.</summary>
+    internal IReadOnlyList<(Parameter Current, Tensor Pretrained)> BackbonePairs { get; }
+
+    /// <summary>Call after the pre-trained weights are loaded into <paramref name="student"/>: its backbone's
+    /// values at this moment become <see cref="PretrainedBackbone"/>.</summary>
+    public TrainingContext(ResNet student, ResNet? teacher, RegularizerOptions options)
+    {
+        Student = student ?? throw new ArgumentNullException(nameof(student));
+        Teacher = teacher;
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+
+        var heads = new List<Parameter>();
+        var pairs = new List<(Parameter, Tensor)>();
+        pretrained = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            foreach (var (name, parameter) in student.named_parameters())
+            {
+                if (ParameterGroups.IsHead(name))
+                {
+                    heads.Add(parameter);
+                    continue;
+                }
+                // Detached from any dispose scope the caller may be in: the copy lives as long as the context.
+                var copy = parameter.detach().clone().DetachFromDisposeScope();
+                pretrained[name] = copy;
+                pairs.Add((parameter, copy));
+            }
+        }
+        HeadParameters = heads;
+        BackbonePairs = pairs;
+    }
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        foreach (var tensor in pretrained.Values) tensor.Dispose();
+        pretrained.Clear();
+    }
+}
