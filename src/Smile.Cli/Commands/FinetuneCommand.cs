@@ -39,11 +39,12 @@ internal static class FinetuneCommand
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
+        var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
 
         var command = new Command("finetune", "Fine-tune a pre-trained ResNet with SMILE or a baseline (the reference's finetune.py).")
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
-            seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages,
+            seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
         };
         command.SetAction(parse =>
         {
@@ -71,6 +72,7 @@ internal static class FinetuneCommand
             Flags.Require(parse.GetValue(printFrequency) >= 1, "print_frequency", "must be at least 1");
             Flags.Require(parse.GetValue(evalFrequency) >= 1, "eval_frequency", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            Flags.Require(parse.GetValue(stopAfter) is null or >= 1, "stop_after", "must be at least 1");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
 
@@ -81,7 +83,7 @@ internal static class FinetuneCommand
                 BatchSizeEval = parse.GetValue(batchSizeEval), MaxIters = parse.GetValue(maxIters), PlainIters = parse.GetValue(plainIters),
                 Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = reg, Seed = parse.GetValue(seed),
                 PrintFrequency = parse.GetValue(printFrequency), EvalFrequency = parse.GetValue(evalFrequency), Pretrained = weights,
-                Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages),
+                Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
                 Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
                     parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0)),
             };

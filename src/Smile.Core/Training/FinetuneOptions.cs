@@ -30,6 +30,8 @@ public sealed record FinetuneOptions
     public int Workers { get; init; }
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }
+    /// <summary>Stop (writing _Last) once this many iterations are done, to split a long run into sessions; --resume continues.</summary>
+    public long? StopAfter { get; init; }
     /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint.</summary>
     public IReadOnlyDictionary<string, string> Arguments()
     {
@@ -45,7 +47,7 @@ public sealed record FinetuneOptions
             ["ema_decay"] = r.EmaDecay.ToString("R", c), ["l2sp_lambda"] = r.L2spLambda.ToString("R", c), ["regularizer"] = Regularizer,
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
-            ["strict_images"] = StrictImages ? "true" : "false",
+            ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
         };
     }
 

@@ -24,7 +24,7 @@ public sealed class L2SpRegularizer : IRegularizer
         return LossTerms.Finish(terms);
     }
 
-    public bool WeightDecayApplies(string parameterName) => true;
+    public bool WeightDecayApplies(string parameterName) => ParameterGroups.IsHead(parameterName);
 
     public void AfterStep(TrainingContext ctx, long iteration) { }
 }

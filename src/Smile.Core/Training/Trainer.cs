@@ -143,6 +143,11 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                     if (lastEval is not null) monitor.OnEval(new EvalReport(iteration, lastEval, isBest, saved));
                 }
                 iteration++;
+                if (o.StopAfter is long stopAfter && iteration >= stopAfter && iteration < o.MaxIters)
+                {
+                    interrupted = true;
+                    break;
+                }
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -152,7 +157,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         if (interrupted && iteration > start)
         {
             SaveLast(student, models.Teacher, sgd, train, iteration - 1, best, bestIteration);
-            log.Warning("Interrupted at iteration {Iteration}: {Path} written; continue with --resume", iteration, o.LastPath);
+            log.Warning("Stopped after {Done} of {Max} iterations: {Path} written; continue with --resume", iteration, o.MaxIters, o.LastPath);
         }
         if (evalLoader is null && !interrupted)
             log.Information("No --eval_dir: the last checkpoint {Path} is the result", o.LastPath);
@@ -210,5 +215,5 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
     }
 
     /// <summary>The mixup draw of an iteration depends on (seed, iteration) only, so a resumed run draws the same.</summary>
-    private static int SeedOf(int seed, long iteration) => HashCode.Combine(seed, iteration, 0x5E1F);
+    private static int SeedOf(int seed, long iteration) => SampleRandom.Seed(seed, iteration, 0x5E1F); // not HashCode: it is salted per process
 }

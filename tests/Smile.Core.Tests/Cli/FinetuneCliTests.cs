@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Smile.Data;
+using Smile.Weights;
+
+namespace Smile.Tests.Cli;
+
+/// <summary>A tiny generated ImageFolder and a seeded "pre-trained" ResNet-18 source, shared by the tests of a class.</summary>
+public sealed class TinyTransferFixture : IDisposable
+{
+    public string Root { get; } = Directory.CreateTempSubdirectory("smile-e2e-").FullName;
+    public string Train => Path.Combine(Root, "train");
+    public string Test => Path.Combine(Root, "test");
+    public string Source => Path.Combine(Root, "source.safetensors");
+
+    public TinyTransferFixture()
+    {
+        int seed = 0;
+        foreach (var (split, count) in new[] { ("train", 6), ("test", 3) })
+            foreach (var cls in new[] { "ant", "bee", "cat" })
+            {
+                var dir = Directory.CreateDirectory(Path.Combine(Root, split, cls)).FullName;
+                for (int i = 0; i < count; i++)
+                    SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(48 + i, 40 + 2 * i, seed++ * (cls.Length + 1)), Path.Combine(dir, $"{i}.jpg"));
+            }
+        var r = SmileProcess.Run("init", "--model_arch", "resnet18", "--num_classes", "10", "--output", Source, "--seed", "1");
+        if (r.ExitCode != 0) throw new InvalidOperationException(r.Stderr);
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<TinyTransferFixture>
+{
+    private string[] Finetune(string save, string regularizer, long maxIters, params string[] extra) =>
+        new[]
+        {
+            "finetune", "--name", "tiny", "--train_dir", data.Train, "--eval_dir", data.Test, "--model_arch", "resnet18",
+            "--pretrained", data.Source, "--image_size", "32", "--batch_size", "6", "--batch_size_eval", "4",
+            "--max_iters", maxIters.ToString(System.Globalization.CultureInfo.InvariantCulture), "--plain_iters", "2",
+            "--eval_frequency", "3", "--print_frequency", "1", "--save", save, "--log_dir", Path.Combine(save, "tb"),
+            "--regularizer", regularizer, "--seed", "5", "--workers", "2",
+        }.Concat(extra).ToArray();
+
+    [Theory]
+    [InlineData("smile")]
+    [InlineData("l2")]
+    [InlineData("mixup")]
+    [InlineData("l2sp")]
+    public void FinetuneTestAndPredictWithEachRegularizer(string regularizer)
+    {
+        var save = Path.Combine(data.Root, "run-" + regularizer);
+        var r = SmileProcess.Run(Finetune(save, regularizer, 5));
+        Assert.True(r.ExitCode == 0, r.Describe() + "\n" + r.Stdout + r.Stderr);
+        var best = Path.Combine(save, $"tiny_{regularizer}_Best.safetensors");
+        Assert.True(File.Exists(best));
+        Assert.True(File.Exists(Path.Combine(save, $"tiny_{regularizer}_Last.safetensors")));
+        Assert.True(File.Exists(Path.Combine(save, $"tiny_{regularizer}.txt")));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(save, "tb", regularizer), "events.out.tfevents.*"));
+        Assert.Empty(Directory.GetFiles(save, "*.tmp*")); // atomic writes leave nothing behind
+        using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(save, $"tiny_{regularizer}_summary.json"))))
+            Assert.Equal(5, summary.RootElement.GetProperty("Iterations").GetInt64());
+        var info = Checkpoint.ReadInfo(best);
+        Assert.Equal(new[] { "ant", "bee", "cat" }, info.Classes);
+        Assert.Equal("resnet18", info.Architecture);
+        Assert.Equal(regularizer, info.Regularizer);
+
+        var test = SmileProcess.Run("test", "--test_dir", data.Test, "--ckpts", best, "--model_arch", "resnet18", "--json", Path.Combine(save, "test.json"));
+        Assert.True(test.ExitCode == 0, test.Describe() + test.Stderr);
+        Assert.Matches(@"Test Loss: [\d.]+, Test Acc@1: [\d.]+, time: [\d.]+", test.Stdout);
+        Assert.Matches(@"Acc@5: [\d.]+, NLL: [\d.]+, ECE \(15 bins\): [\d.]+, images: 9", test.Stdout);
+
+        var predict = SmileProcess.Run("predict", "--ckpts", best, "--input", data.Test, "--topk", "2");
+        Assert.True(predict.ExitCode == 0, predict.Describe() + predict.Stderr);
+        var lines = predict.Stdout.Trim().Split('\n');
+        Assert.Equal("path,rank,class,probability", lines[0]);
+        Assert.Equal(1 + 9 * 2, lines.Length);
+        Assert.All(lines.Skip(1), l => Assert.Matches(@",(1|2),(ant|bee|cat),[\d.eE-]+$", l));
+    }
+
+    [Fact]
+    public void ResumeGivesTheSameLossesAsAnUninterruptedRun()
+    {
+        // 8 iterations straight, against a run stopped after 5 (--stop_after writes _Last) and resumed to 8.
+        // Same seed, CPU: the logged losses of iterations 5..7 (two of them SMILE's plain tail) must agree.
+        var straight = Path.Combine(data.Root, "straight");
+        var a = SmileProcess.Run(Finetune(straight, "smile", 8));
+        Assert.True(a.ExitCode == 0, a.Stdout + a.Stderr);
+
+        var interrupted = Path.Combine(data.Root, "interrupted");
+        var b1 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--stop_after", "5"));
+        Assert.True(b1.ExitCode == 130, b1.Describe() + b1.Stdout + b1.Stderr); // stopped, not finished
+        Assert.Contains("Stopped after 5 of 8 iterations", b1.Stderr);
+        var b2 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--resume"));
+        Assert.True(b2.ExitCode == 0, b2.Stdout + b2.Stderr);
+        Assert.Contains("Resuming tiny_smile after iteration 4", b2.Stderr);
+
+        var expected = Losses(a.Stderr).Where(p => p.Key >= 5).ToArray();
+        var resumed = Losses(b2.Stderr).ToArray();
+        Assert.Equal(3, expected.Length);
+        Assert.Equal(expected, resumed);
+    }
+
+    /// <summary>Iteration and the logged loss line ("Step[0005/0008] smile loss 1.2345 (...)").</summary>
+    private static IEnumerable<KeyValuePair<int, string>> Losses(string log) =>
+        System.Text.RegularExpressions.Regex.Matches(log, @"Step\[(\d+)/\d+\] (\S+ loss [\d.]+ \([^)]*\))")
+            .Select(m => KeyValuePair.Create(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value));
+
+    [Theory]
+    [InlineData("--train_dir", "/nonexistent/train", "--train_dir: folder not found: /nonexistent/train")]
+    [InlineData("--eval_dir", "/nonexistent/eval", "--eval_dir: folder not found: /nonexistent/eval")]
+    [InlineData("--pretrained", "/nonexistent/w.pth", "--pretrained: file not found: /nonexistent/w.pth")]
+    [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152")]
+    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp")]
+    [InlineData("--image_size", "16", "--image_size: must be at least 32")]
+    [InlineData("--batch_size", "1", "--batch_size: must be at least 2 (BatchNorm in train mode)")]
+    [InlineData("--batch_size_eval", "0", "--batch_size_eval: must be at least 1")]
+    [InlineData("--max_iters", "0", "--max_iters: must be at least 1")]
+    [InlineData("--plain_iters", "-1", "--plain_iters: must be 0 or more")]
+    [InlineData("--lr", "-0.1", "--lr: must be a positive number")]
+    [InlineData("--wd", "-1", "--wd: must be 0 or more")]
+    [InlineData("--alpha", "-1", "--alpha: must be 0 or more")]
+    [InlineData("--ema_decay", "-0.5", "--ema_decay: must be 0 or more (>= 1 turns the EMA off)")]
+    [InlineData("--reg_lambda", "-1", "--reg_lambda: must be 0 or more")]
+    [InlineData("--aux_lambda", "-1", "--aux_lambda: must be 0 or more")]
+    [InlineData("--cls_lambda", "-1", "--cls_lambda: must be 0 or more")]
+    [InlineData("--l2sp_lambda", "-1", "--l2sp_lambda: must be 0 or more")]
+    [InlineData("--print_frequency", "0", "--print_frequency: must be at least 1")]
+    [InlineData("--eval_frequency", "0", "--eval_frequency: must be at least 1")]
+    [InlineData("--workers", "-2", "--workers: must be 0 (all cores) or more")]
+    [InlineData("--device", "tpu", "--device tpu: expected cpu, cuda, cuda:N or auto")]
+    [InlineData("--device", "cuda", "--device cuda: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`")]
+    [InlineData("--gpu", "0", "--device cuda:0: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`")]
+    public void EveryBadFlagIsOneLineNamingItAndExitCode2(string flag, string value, string message)
+    {
+        var args = Finetune(Path.Combine(data.Root, "bad"), "smile", 2).ToList();
+        int at = args.IndexOf(flag);
+        if (at >= 0) args[at + 1] = value;
+        else args.AddRange(new[] { flag, value });
+        var r = SmileProcess.Run(args.ToArray());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: " + message, r.Stderr.Trim());
+        Assert.False(Directory.Exists(Path.Combine(data.Root, "bad")), "nothing may be written before the flags are checked");
+    }
+
+    [Fact]
+    public void SmileWithoutPretrainedWeightsIsAClearError()
+    {
+        var args = Finetune(Path.Combine(data.Root, "nopre"), "smile", 2).ToList();
+        int at = args.IndexOf("--pretrained");
+        args.RemoveRange(at, 2);
+        var r = SmileProcess.Run(args.ToArray());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: --pretrained: --regularizer smile distils from the pre-trained model: give its weights", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void PretrainedWeightsOfAnotherArchitectureAreRejectedBeforeTraining()
+    {
+        var args = Finetune(Path.Combine(data.Root, "wrongarch"), "l2", 2).ToList();
+        args[args.IndexOf("--model_arch") + 1] = "resnet34";
+        var r = SmileProcess.Run(args.ToArray());
+        Assert.Equal(2, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Trim().Split((char)10), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains(data.Source, line);
+        Assert.Contains("missing", line);
+    }
+}
