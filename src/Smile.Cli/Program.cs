@@ -5,6 +5,7 @@ using Smile.Cli.Commands;
 // The `smile` executable: thin verbs over Smile.Core. Flags keep the reference's snake_case
 // names (a reference command line pastes as it is) with kebab-case aliases.
 Smile.Native.AllocatorPolicy.Apply(); // before the first tensor
+Smile.Native.ThreadPolicy.Apply();    // before LibTorch (and its OpenMP) loads
 
 var root = new RootCommand("Smile: transfer learning on images with SMILE (self-distilled mixup) on TorchSharp.");
 root.Subcommands.Add(InfoCommand.Create());
@@ -16,5 +17,6 @@ root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());
 root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(CheckDataCommand.Create());
+root.Subcommands.Add(DemoDataCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);

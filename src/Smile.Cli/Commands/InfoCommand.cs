@@ -22,6 +22,7 @@ internal static class InfoCommand
             Console.WriteLine($"CPU ISA        {(info.Cpu.Isa.Count == 0 ? "none of avx/avx2/avx512/amx" : string.Join(' ', info.Cpu.Isa))}");
             Console.WriteLine($"CPU caches     {(info.Cpu.CachesHidden ? "hidden by the (virtual) machine" : string.Join(", ", info.Cpu.Caches))}");
             Console.WriteLine($"allocator      {info.AllocatorPolicy}");
+            Console.WriteLine($"OpenMP         {Smile.Native.ThreadPolicy.State}");
             foreach (var safeguard in info.Safeguards)
                 Console.WriteLine($"safeguard      {safeguard}");
             if (info.NativeLibraries.Count == 0)

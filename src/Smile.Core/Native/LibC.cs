@@ -10,4 +10,9 @@ internal static partial class LibC
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     internal static partial int MallOpt(int param, int value);
+
+    // .NET's Environment.SetEnvironmentVariable changes only the managed copy on Unix; native libraries
+    // (libgomp reads OMP_* when it loads) see the C environment, which only setenv changes.
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int SetEnv(string name, string value, int overwrite);
 }

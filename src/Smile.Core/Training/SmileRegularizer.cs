@@ -49,7 +49,7 @@ public sealed class SmileRegularizer : IRegularizer
                 + LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, permutation)) * (1.0 - lam);
         // The Frobenius norm of the whole N x C x H x W difference, not squared, divided by H * W.
         long spatial = student.Features.shape[2] * student.Features.shape[3];
-        var reg = (featureTarget + student.Features).norm() / spatial;
+        var reg = (featureTarget - student.Features).norm() / spatial;
         var cls = LossTerms.ClassifierL2(ctx);
 
         var options = ctx.Options;
