@@ -21,7 +21,7 @@ internal static class LossTerms
     /// <summary>Mixup's label loss: lam * CE(logits, y) + (1 - lam) * CE(logits, y[p]), each CE a batch mean.
     /// Equal to CE against the mixed one-hot target, without building it.</summary>
     public static Tensor MixedCrossEntropy(Tensor logits, Tensor labels, double lam, Tensor permutation) =>
-        nn.functional.cross_entropy(logits, labels) * (1.0 - lam)
+        nn.functional.cross_entropy(logits, labels) * lam
         + nn.functional.cross_entropy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
 
     /// <summary>Cross-entropy against a soft target: mean over the batch of -sum_k target_k log_softmax(logits)_k.</summary>

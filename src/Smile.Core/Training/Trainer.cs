@@ -111,8 +111,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 monitor.OnStep(report);
                 if (iteration % o.PrintFrequency == 0)
                 {
-                    log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) lr {Lr:G4} {Rate:F1} images/s",
-                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), sgd.LearningRate, rate);
+                    log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) lr {Lr:G4} {Rate:F1} images/s, RSS {Rss} MiB",
+                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), sgd.LearningRate, rate, ResidentMiB());
                     window.Restart();
                     windowImages = 0;
                 }
@@ -212,6 +212,13 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         var temp = options.SummaryPath + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         File.Move(temp, options.SummaryPath, overwrite: true);
+    }
+
+    /// <summary>Resident memory of this process: it must stay flat over a run (every step's tensors are disposed).</summary>
+    private static long ResidentMiB()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.WorkingSet64 >> 20;
     }
 
     /// <summary>The mixup draw of an iteration depends on (seed, iteration) only, so a resumed run draws the same.</summary>
