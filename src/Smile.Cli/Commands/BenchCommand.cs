@@ -34,14 +34,25 @@ internal static class BenchCommand
             var dir = Directory.CreateTempSubdirectory("smile-bench-data-").FullName;
             try
             {
-                Console.WriteLine($"decode + train transform (resize to {Math.Round(crop * 256 / 224.0)}, flip, crop {crop}, normalise); {count} images x {passes} passes; {threads} workers");
+                Console.WriteLine($"decode + train transform (resize to {TransformSpec.ResizeFor(crop)}, flip, crop {crop}, normalise); {count} images x {passes} passes; {threads} workers; medians of 3 interleaved rounds");
                 Console.WriteLine($"{"size",-16} {"Smile 1 thread",15} {"Pillow 1 thread",16} {"ratio/core",11} {$"Smile {threads} thr.",15}");
                 foreach (var (w, h, like) in Sizes)
                 {
                     var files = DataBenchmark.GenerateJpegs(Path.Combine(dir, $"{w}x{h}"), w, h, count);
-                    var smile = DataBenchmark.Measure(files, crop, threads, passes);
-                    double? pillow = RunPillow(files, crop, passes);
-                    string ratio = pillow is double p ? $"{smile.SingleThreadPerSecond / p,10:F2}x" : "       n/a";
+                    // Smile and Pillow alternate, three rounds, medians: machine drift hits both alike.
+                    var smileSingle = new List<double>();
+                    var smileAll = new List<double>();
+                    var pillowSingle = new List<double>();
+                    for (int round = 0; round < 3; round++)
+                    {
+                        var measured = DataBenchmark.Measure(files, crop, threads, passes);
+                        smileSingle.Add(measured.SingleThreadPerSecond);
+                        smileAll.Add(measured.AllWorkersPerSecond);
+                        if (RunPillow(files, crop, passes) is double p) pillowSingle.Add(p);
+                    }
+                    var smile = new DataThroughput(count * passes, Median(smileSingle), threads, Median(smileAll));
+                    double? pillow = pillowSingle.Count > 0 ? Median(pillowSingle) : null;
+                    string ratio = pillow is double q0 ? $"{smile.SingleThreadPerSecond / q0,10:F2}x" : "       n/a";
                     string pil = pillow is double q ? $"{q,12:F1} im/s" : "   (no Pillow)";
                     Console.WriteLine($"{$"{w}x{h} ({like})",-16} {smile.SingleThreadPerSecond,10:F1} im/s {pil} {ratio} {smile.AllWorkersPerSecond,10:F1} im/s");
                 }
@@ -53,6 +64,12 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>The reference pipeline in Pillow 9.4 (Debian's python3-pil) on one core; null when it cannot run.</summary>

@@ -1,0 +1,49 @@
+using Smile.Training;
+
+namespace Smile.Tests.Training;
+
+public sealed class RegularizersTests
+{
+    [Fact]
+    public void TheRegistryKnowsTheFourMethods()
+    {
+        Assert.Equal(["smile", "l2", "mixup", "l2sp"], Regularizers.Names);
+        foreach (var name in Regularizers.Names) Assert.Equal(name, Regularizers.Create(name).Name);
+        Assert.Equal("smile", Regularizers.Create(" SMILE ").Name);
+    }
+
+    [Fact]
+    public void AnUnknownNameListsTheKnownOnes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("delta"));
+        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp", error.Message);
+    }
+
+    [Theory]
+    [InlineData("smile", true, true)]
+    [InlineData("l2", false, false)]
+    [InlineData("mixup", false, true)]
+    [InlineData("l2sp", false, false)]
+    public void TeacherAndMixupNeeds(string name, bool needsTeacher, bool usesMixup)
+    {
+        var regularizer = Regularizers.Create(name);
+        Assert.Equal(needsTeacher, regularizer.NeedsTeacher);
+        Assert.Equal(usesMixup, regularizer.UsesMixup);
+    }
+
+    [Theory]
+    [InlineData("conv1.weight", false)]
+    [InlineData("bn1.bias", false)]
+    [InlineData("layer4.1.bn2.weight", false)]
+    [InlineData("layer2.0.downsample.0.weight", false)]
+    [InlineData("fc.weight", true)]
+    [InlineData("fc.bias", true)]
+    [InlineData("aux_fc.weight", true)]
+    [InlineData("aux_fc.bias", true)]
+    public void OnlyL2SpSparesTheBackboneFromWeightDecay(string parameter, bool l2spDecays)
+    {
+        Assert.Equal(l2spDecays, Regularizers.Create("l2sp").WeightDecayApplies(parameter));
+        foreach (var name in new[] { "smile", "l2", "mixup" })
+            Assert.True(Regularizers.Create(name).WeightDecayApplies(parameter), $"{name} decays {parameter}");
+    }
+}

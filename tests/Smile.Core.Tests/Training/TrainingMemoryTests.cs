@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Smile.Models;
+using Smile.Training;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Smile.Tests.Training;
+
+/// <summary>Runs alone: it measures this process's memory, which parallel tests would disturb.</summary>
+[CollectionDefinition(nameof(TrainingMemoryCollection), DisableParallelization = true)]
+public sealed class TrainingMemoryCollection;
+
+/// <summary>
+/// A training run is thousands of steps; a tensor leaked per step is a slow, certain out-of-memory. Runs 200
+/// SMILE steps (resnet18, 32x32, batch 8; loss, backward, SGD step, mean-teacher update) with no dispose scope
+/// around them, disposing only what the API hands back, and checks that the number of live tensors on this
+/// thread (TorchSharp's DisposeScopeManager statistics: created minus disposed, finalizer or not) is the same
+/// after step 200 as after the warm-up, and that the resident set (after malloc_trim) grows by less than 5%.
+/// Measured: 372 live tensors after step 20 and after step 600; RSS 455-467 MiB throughout.
+/// </summary>
+[Collection(nameof(TrainingMemoryCollection))]
+public sealed class TrainingMemoryTests(ITestOutputHelper output)
+{
+    private const int Steps = 200, WarmUp = 20, Batch = 8, Size = 32;
+
+    [Fact]
+    public void SmileStepsLeaveNoTensorBehind()
+    {
+        torch.random.manual_seed(17);
+        using var student = ModelFactory.Create("resnet18", 10, 1000);
+        using var teacher = ModelFactory.Create("resnet18", 1000);
+        student.train();
+        var smile = Regularizers.Create("smile");
+        using var ctx = new TrainingContext(student, teacher, new RegularizerOptions());
+        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, smile.WeightDecayApplies(p.name))), lr: 0.01);
+        using var images = randn(Batch, 3, Size, Size);
+        using var labels = randint(0, 10, Batch);
+        var rng = new Random(17);
+        var statistics = DisposeScopeManager.Statistics;
+
+        long liveAfterWarmUp = 0, rssAfterWarmUp = 0;
+        for (int step = 0; step < Steps; step++)
+        {
+            sgd.ZeroGrad();
+            using (var losses = smile.Loss(ctx, images, labels, MixPlan.Draw(rng, 0.2, Batch)))
+                losses.Total.backward();
+            sgd.Step();
+            smile.AfterStep(ctx, step);
+            if (step == WarmUp - 1)
+            {
+                liveAfterWarmUp = statistics.ThreadTotalLiveCount;
+                rssAfterWarmUp = Rss();
+            }
+        }
+        long live = statistics.ThreadTotalLiveCount;
+        long rss = Rss();
+        output.WriteLine($"live tensors on this thread after {WarmUp} steps: {liveAfterWarmUp}, after {Steps}: {live}; " +
+                         $"RSS {rssAfterWarmUp / (1 << 20)} MiB -> {rss / (1 << 20)} MiB");
+        Assert.True(live <= liveAfterWarmUp,
+            $"{live - liveAfterWarmUp} tensors leaked over {Steps - WarmUp} steps ({statistics})");
+        Assert.True(rss < rssAfterWarmUp * 1.05,
+            $"resident set grew from {rssAfterWarmUp / (1 << 20)} MiB to {rss / (1 << 20)} MiB over {Steps - WarmUp} steps");
+    }
+
+    /// <summary>The resident set after handing glibc's free pages back to the kernel: without the trim, what is
+    /// measured is mostly how glibc's arenas happen to be fragmented (it swings by hundreds of MiB from step to
+    /// step with a flat tensor count), not what is alive.</summary>
+    private static long Rss()
+    {
+        try { MallocTrim(0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+}
