@@ -16,9 +16,9 @@ public sealed class L2Regularizer : IRegularizer
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = NewDisposeScope();
-        var terms = LossTerms.Plain(ctx, images, labels);
+        var terms = LossTerms.Plain(ctx, images, labels, out var accuracy);
         L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms);
+        return LossTerms.Finish(terms, accuracy);
     }
 
     public bool WeightDecayApplies(string parameterName) => true;

@@ -18,10 +18,10 @@ public sealed class L2SpRegularizer : IRegularizer
     {
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = NewDisposeScope();
-        var terms = LossTerms.Plain(ctx, images, labels);
+        var terms = LossTerms.Plain(ctx, images, labels, out var accuracy);
         // Always present here, even at strength 0, so a log of an l2sp run always shows the term.
         terms.Add(("l2sp", L2SpTerm.Compute(ctx)));
-        return LossTerms.Finish(terms);
+        return LossTerms.Finish(terms, accuracy);
     }
 
     public bool WeightDecayApplies(string parameterName) => ParameterGroups.IsHead(parameterName);

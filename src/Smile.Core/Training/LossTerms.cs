@@ -42,9 +42,10 @@ internal static class LossTerms
     /// The plain fine-tuning loss on clean images (the l2 baseline, SMILE's last 1000 iterations, and L2-SP's
     /// label part): "main" = CE(logits, y) and "cls" = cls_lambda * L_cls.
     /// </summary>
-    public static List<(string Name, Tensor Value)> Plain(TrainingContext ctx, Tensor images, Tensor labels)
+    public static List<(string Name, Tensor Value)> Plain(TrainingContext ctx, Tensor images, Tensor labels, out Tensor accuracy)
     {
         var output = ctx.Student.call(images);
+        accuracy = Accuracy(output.Logits, labels);
         var terms = new List<(string, Tensor)>
         {
             ("main", nn.functional.cross_entropy(output.Logits, labels)),
@@ -53,9 +54,20 @@ internal static class LossTerms
         return terms;
     }
 
+    /// <summary>Top-1 accuracy of logits against labels, without a graph.</summary>
+    public static Tensor Accuracy(Tensor logits, Tensor labels)
+    {
+        using var noGrad = no_grad();
+        return logits.argmax(1).eq(labels).to(ScalarType.Float32).mean();
+    }
+
+    /// <summary>Mixup's accuracy: lam * acc(y) + (1 - lam) * acc(y[p]).</summary>
+    public static Tensor MixedAccuracy(Tensor logits, Tensor labels, double lam, Tensor permutation) =>
+        Accuracy(logits, labels) * lam + Accuracy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
+
     /// <summary>Sums the terms into the total and moves exactly the returned tensors out of the
     /// regularizer's dispose scope; everything else made in that scope dies with it.</summary>
-    public static StepLosses Finish(List<(string Name, Tensor Value)> terms)
+    public static StepLosses Finish(List<(string Name, Tensor Value)> terms, Tensor accuracy)
     {
         Tensor total = terms[0].Value;
         for (int i = 1; i < terms.Count; i++) total = total + terms[i].Value;
@@ -66,7 +78,7 @@ internal static class LossTerms
             if (value.dim() != 0) throw new InvalidOperationException($"loss term '{name}' is not a scalar (shape [{string.Join(", ", value.shape)}])");
             result.Add(name, value.MoveToOuterDisposeScope());
         }
-        return new StepLosses(total.MoveToOuterDisposeScope(), result);
+        return new StepLosses(total.MoveToOuterDisposeScope(), result) { Accuracy = accuracy.detach().MoveToOuterDisposeScope() };
     }
 
     public static Device ParameterDevice(ResNet model) => model.parameters().First().device;

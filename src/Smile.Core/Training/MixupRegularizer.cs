@@ -25,7 +25,7 @@ public sealed class MixupRegularizer : IRegularizer
             ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms);
+        return LossTerms.Finish(terms, LossTerms.MixedAccuracy(output.Logits, labels, mix.Lambda, permutation));
     }
 
     public bool WeightDecayApplies(string parameterName) => true;

@@ -61,7 +61,7 @@ public sealed class SmileRegularizer : IRegularizer
             ("cls", cls * options.ClsLambda),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms);
+        return LossTerms.Finish(terms, LossTerms.MixedAccuracy(student.Logits, labels, lam, permutation));
     }
 
     public bool WeightDecayApplies(string parameterName) => true;

@@ -10,9 +10,14 @@ namespace Smile.Training;
 /// </summary>
 public sealed record StepLosses(Tensor Total, IReadOnlyDictionary<string, Tensor> Terms) : IDisposable
 {
+    /// <summary>Training accuracy of the step's own logits (0-dim, no graph): against the mixed labels
+    /// (lam * acc(y) + (1 - lam) * acc(y[p])) when the batch was mixed. Free: no extra forward.</summary>
+    public Tensor? Accuracy { get; init; }
+
     public void Dispose()
     {
         Total.Dispose();
+        Accuracy?.Dispose();
         foreach (var term in Terms.Values) term.Dispose();
     }
 }

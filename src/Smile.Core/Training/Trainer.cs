@@ -96,7 +96,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                     losses.Total.backward();
                     sgd.Step();
                     current.AfterStep(context, iteration);
-                    accuracy = double.NaN; // the reference re-runs an eval forward to log this; Smile does not pay for it
+                    // From the step's own logits: the reference re-runs an eval-mode forward to log this; Smile does not pay for it.
+                    accuracy = losses.Accuracy?.item<float>() ?? double.NaN;
                 }
                 imagesSeen += batch.Count;
                 windowImages += batch.Count;
@@ -104,6 +105,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 board.add_scalar("train_loss", (float)loss, (int)iteration);
                 foreach (var (name, value) in terms) board.add_scalar($"train_{name}", (float)value, (int)iteration);
                 board.add_scalar("lr", (float)sgd.LearningRate, (int)iteration);
+                board.add_scalar("train_acc", (float)accuracy, (int)iteration);
 
                 double rate = windowImages / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
                 var remaining = TimeSpan.FromSeconds((o.MaxIters - iteration - 1) * o.BatchSize / Math.Max(rate, 1e-9));
@@ -111,8 +113,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 monitor.OnStep(report);
                 if (iteration % o.PrintFrequency == 0)
                 {
-                    log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) lr {Lr:G4} {Rate:F1} images/s, RSS {Rss} MiB",
-                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), sgd.LearningRate, rate, ResidentMiB());
+                    log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) train acc {Acc:F3} lr {Lr:G4} {Rate:F1} images/s, RSS {Rss} MiB",
+                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), accuracy, sgd.LearningRate, rate, ResidentMiB());
                     window.Restart();
                     windowImages = 0;
                 }

@@ -41,6 +41,19 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
             "--regularizer", regularizer, "--seed", "5", "--workers", "2",
         }.Concat(extra).ToArray();
 
+    /// <summary>The arguments with the given flags' values replaced (a flag given twice is a usage error).</summary>
+    private static string[] With(string[] args, params (string Flag, string Value)[] changes)
+    {
+        var list = args.ToList();
+        foreach (var (flag, value) in changes)
+        {
+            int at = list.IndexOf(flag);
+            if (at >= 0) list[at + 1] = value;
+            else list.AddRange(new[] { flag, value });
+        }
+        return list.ToArray();
+    }
+
     [Theory]
     [InlineData("smile")]
     [InlineData("l2")]
@@ -163,5 +176,76 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         var line = Assert.Single(r.Stderr.Trim().Split((char)10), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains(data.Source, line);
         Assert.Contains("missing", line);
+    }
+
+    [Fact]
+    public void ADivergingLossStopsWithAClearMessageAndLeavesTheBestCheckpointAsItWas()
+    {
+        var save = Path.Combine(data.Root, "diverge");
+        var first = SmileProcess.Run(Finetune(save, "l2", 4));
+        Assert.True(first.ExitCode == 0, first.Stdout + first.Stderr);
+        var best = Path.Combine(save, "tiny_l2_Best.safetensors");
+        var before = File.ReadAllBytes(best);
+
+        var r = SmileProcess.Run(With(Finetune(save, "l2", 50), ("--lr", "1e30"), ("--eval_frequency", "1000")));
+        Assert.Equal(3, r.ExitCode);
+        Assert.Matches(@"error: the loss became (NaN|∞|-∞|Infinity|-Infinity) at iteration \d+", r.Stderr);
+        Assert.Equal(before, File.ReadAllBytes(best));
+    }
+
+    [Fact]
+    public void CtrlCWritesTheLastCheckpointAndExitsCleanly()
+    {
+        var save = Path.Combine(data.Root, "interrupt");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smile.dll"));
+        foreach (var a in With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"))) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var log = new System.Text.StringBuilder();
+        string? line;
+        while ((line = process.StandardError.ReadLine()) is not null)
+        {
+            log.AppendLine(line);
+            if (line.Contains("Step[0003/", StringComparison.Ordinal)) break;
+        }
+        Assert.NotNull(line);
+        using (var kill = System.Diagnostics.Process.Start("kill", new[] { "-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
+            kill.WaitForExit();
+        log.Append(process.StandardError.ReadToEnd());
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "smile did not stop after SIGINT");
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("Stopped after", log.ToString());
+        var last = Path.Combine(save, "tiny_smile_Last.safetensors");
+        Assert.True(Checkpoint.ReadInfo(last).Iteration >= 3);
+        Assert.Empty(Directory.GetFiles(save, "*.tmp*"));
+    }
+
+    [Fact]
+    public void TestAndPredictFlagErrorsAreOneLineEach()
+    {
+        var save = Path.Combine(data.Root, "flags");
+        var run = SmileProcess.Run(Finetune(save, "l2", 2));
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        var best = Path.Combine(save, "tiny_l2_Best.safetensors");
+        var cases = new (string[] Args, string Message)[]
+        {
+            (new[] { "test", "--ckpts", best }, "--test_dir: is required"),
+            (new[] { "test", "--test_dir", "/nonexistent", "--ckpts", best }, "--test_dir: folder not found: /nonexistent"),
+            (new[] { "test", "--test_dir", data.Test, "--ckpts", "/nonexistent.safetensors" }, "--ckpts: file not found: /nonexistent.safetensors"),
+            (new[] { "test", "--test_dir", data.Test, "--ckpts", best, "--batch_size", "0" }, "--batch_size: must be at least 1"),
+            (new[] { "test", "--test_dir", data.Test, "--ckpts", best, "--model_arch", "resnet50" }, $"{best}: --model_arch resnet50 does not match the checkpoint's resnet18"),
+            (new[] { "test", "--test_dir", data.Test, "--ckpts", data.Source }, $"{data.Source}: not a Smile checkpoint (no smile_format metadata); plain weights are read with --pretrained"),
+            (new[] { "predict", "--ckpts", best }, "--input: is required"),
+            (new[] { "predict", "--ckpts", best, "--input", "/nonexistent.jpg" }, "--input: no such file or folder: /nonexistent.jpg"),
+            (new[] { "predict", "--ckpts", best, "--input", data.Test, "--topk", "0" }, "--topk: must be at least 1"),
+            (new[] { "predict", "--ckpts", best, "--input", data.Test, "--format", "xml" }, "--format: must be csv or json"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var r = SmileProcess.Run(args);
+            Assert.True(r.ExitCode == 2, $"{string.Join(' ', args)}: {r.Describe()} {r.Stderr}");
+            Assert.Equal("error: " + message, r.Stderr.Trim());
+        }
     }
 }
