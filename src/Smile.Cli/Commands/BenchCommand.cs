@@ -15,6 +15,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks that print figures with a same-machine baseline beside them.");
         bench.Subcommands.Add(Data());
+        bench.Subcommands.Add(Train());
         return bench;
     }
 
@@ -64,6 +65,80 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    private static Command Train()
+    {
+        var arch = Flags.Make("model_arch", "Architecture.", "resnet50");
+        var size = Flags.Make("image_size", "Input size.", 224);
+        var batch = Flags.Make("batch_size", "Batch size.", 16);
+        var steps = Flags.Make("steps", "Timed steps per measurement (SMILE: steps/4 samples of 10 iterations).", 4);
+        var rounds = Flags.Make("rounds", "Interleaved Smile / PyTorch rounds.", 2);
+        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds };
+        command.SetAction(parse =>
+        {
+            string a = Smile.Models.ModelFactory.Spec(parse.GetValue(arch)!).Name;
+            int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(steps), r = parse.GetValue(rounds);
+            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.Require(b >= 2, "batch_size", "must be at least 2");
+            Flags.Require(n >= 1, "steps", "must be at least 1");
+            Flags.Require(r >= 1, "rounds", "must be at least 1");
+            int threads = TorchSharp.torch.get_num_threads();
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout) against PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB");
+            var smile = new List<Smile.Diagnostics.StepThroughput>();
+            var nchw = new List<JsonElement>();
+            var cl = new List<JsonElement>();
+            for (int round = 0; round < r; round++)
+            {
+                smile.Add(Smile.Diagnostics.TrainingBenchmark.Run(a, s, b, n));
+                if (RunTorch(a, s, b, n, threads, "nchw") is JsonElement t1) nchw.Add(t1);
+                if (RunTorch(a, s, b, n, threads, "channels_last") is JsonElement t2) cl.Add(t2);
+                Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
+                    (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
+                    (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));
+            }
+            Console.WriteLine($"{"step",-6} {"Smile",10} {"PyTorch NCHW",13} {"PyTorch CL",11} {"Smile/NCHW min/med/max",24} {"Smile/CL min/med/max",22}");
+            foreach (var (step, pick) in new (string, Func<Smile.Diagnostics.StepThroughput, double>)[] { ("l2", t => t.L2), ("smile", t => t.Smile), ("eval", t => t.Eval) })
+            {
+                var mine = smile.Select(pick).ToList();
+                var theirs = nchw.Select(j => j.GetProperty(step).GetDouble()).ToList();
+                var theirsCl = cl.Select(j => j.GetProperty(step).GetDouble()).ToList();
+                Console.WriteLine($"{step,-6} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
+            }
+            Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
+                (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
+                (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Smile / PyTorch per round (rounds paired in order): min/median/max.</summary>
+    private static string Ratios(List<double> mine, List<double> theirs)
+    {
+        if (theirs.Count == 0) return "n/a";
+        var ratios = mine.Zip(theirs, (m, t) => m / t).ToList();
+        return $"{ratios.Min():F2}/{Median(ratios):F2}/{ratios.Max():F2}x";
+    }
+
+    private static JsonElement? RunTorch(string arch, int size, int batch, int steps, int threads, string layout)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
+        if (!File.Exists("/usr/bin/python3") || !File.Exists(script)) return null;
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script);
+        foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
+        start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"warning: the PyTorch baseline ({layout}) failed: {error.Result.Trim().Split('\n').LastOrDefault()}; run scripts/install-deps.sh");
+            return null;
+        }
+        return JsonDocument.Parse(output).RootElement.Clone();
     }
 
     private static double Median(List<double> values)

@@ -1,0 +1,113 @@
+"""The PyTorch side of `smile bench train`: the reference's training steps, timed (Debian's PyTorch 1.13).
+
+usage: torch_step.py ARCH IMAGE_SIZE BATCH STEPS THREADS LAYOUT
+LAYOUT: nchw or channels_last. Prints one JSON line with images/s (median over STEPS after one warm-up
+step) of the l2 step, the smile step (student forward/backward on mixed images, teacher forward on clean
+ones, the four loss terms, Nesterov SGD, the mean-teacher EMA amortised over its 10-iteration period)
+and the eval forward, and the process's peak resident memory. Run it with the tuned allocator
+(GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184), as `smile bench train` does.
+"""
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+
+class WithFeatures(torch.nn.Module):
+    """torchvision ResNet returning (logits, last feature map, aux logits)."""
+
+    def __init__(self, net, aux):
+        super().__init__()
+        self.net, self.aux = net, aux
+
+    def forward(self, x):
+        n = self.net
+        f = n.layer4(n.layer3(n.layer2(n.layer1(n.maxpool(n.relu(n.bn1(n.conv1(x))))))))
+        pooled = torch.flatten(n.avgpool(f), 1)
+        return n.fc(pooled), f, (self.aux(pooled) if self.aux is not None else None)
+
+
+def main():
+    arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    source = getattr(torchvision.models, arch)(weights=None, num_classes=1000)
+    teacher = WithFeatures(source, None).to(memory_format=fmt).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    student_net = getattr(torchvision.models, arch)(weights=None, num_classes=200)
+    student = WithFeatures(student_net, torch.nn.Linear(student_net.fc.in_features, 1000)).to(memory_format=fmt).train()
+    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=fmt)
+    y = torch.randint(0, 200, (batch,))
+    heads = [p for n, p in student.named_parameters() if n.startswith("net.fc.") or n.startswith("aux.")]
+    pairs = [(tp, sp) for (tn, tp), (sn, sp) in zip(teacher.named_parameters(), student.named_parameters()) if not tn.startswith("net.fc.")]
+
+    def cls():
+        return 0.5 * sum((p ** 2).sum() for p in heads)
+
+    def l2_step():
+        logits, _, _ = student(x)
+        loss = F.cross_entropy(logits, y) + 1e-4 * cls()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def smile_step(i):
+        lam = 0.7
+        perm = torch.randperm(batch)
+        xm = lam * x + (1 - lam) * x[perm]
+        logits, feat, aux = student(xm)
+        with torch.no_grad():
+            src_logits, src_feat, _ = teacher(x)
+            q = F.softmax(src_logits, 1)
+            target = lam * src_feat + (1 - lam) * src_feat[perm]
+        main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
+        logp = F.log_softmax(aux, 1)
+        aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
+        reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
+        loss = main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i % 10 == 0:
+            with torch.no_grad():
+                for tp, sp in pairs:
+                    tp.mul_(0.999).add_(sp, alpha=0.001)
+
+    def eval_forward():
+        student.eval()
+        with torch.no_grad():
+            student(x)
+        student.train()
+
+    def timed(fn, n):
+        fn(0)  # warm-up
+        times = []
+        for i in range(n):
+            t = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - t)
+        return batch / statistics.median(times)
+
+    # The EMA runs every 10th step: time 10 SMILE steps per sample so that it is amortised as in training.
+    smile = timed(lambda i: [smile_step(k) for k in range(10)], max(1, steps // 4)) * 10
+    result = {
+        "l2": timed(lambda i: l2_step(), steps),
+        "smile": smile,
+        "eval": timed(lambda i: eval_forward(), steps),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch": torch.__version__,
+        "layout": layout,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
