@@ -58,9 +58,10 @@ public static class TrainingBenchmark
         return new StepThroughput(l2Rate, smileRate, evalRate, PeakRssMiB());
     }
 
-    /// <summary>Median images/s over <paramref name="samples"/> timed calls after one warm-up call.</summary>
+    /// <summary>Median images/s over <paramref name="samples"/> timed calls after two warm-up calls.</summary>
     private static double Timed(Action<int> action, int samples, int imagesPerCall)
     {
+        action(-1); // warm-up: JIT, allocator growth, oneDNN primitive creation
         action(-1);
         var seconds = new List<double>();
         for (int i = 0; i < samples; i++)
