@@ -17,6 +17,8 @@ root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());
 root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(CheckDataCommand.Create());
+root.Subcommands.Add(Smile.Cli.Commands.Prepare.PrepareCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(DemoDataCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);

@@ -15,4 +15,8 @@ internal static partial class LibC
     // (libgomp reads OMP_* when it loads) see the C environment, which only setenv changes.
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int SetEnv(string name, string value, int overwrite);
+
+    // .NET has no hard-link API; dataset preparation links images instead of copying them where it can.
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Link(string existingPath, string newPath);
 }
