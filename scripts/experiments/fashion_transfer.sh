@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The transfer experiment of docs/RESULTS.md on Fashion-MNIST (Debian's dataset-fashion-mnist):
+#   source task = classes 0-4, all 30,000 training images; a ResNet trained on it from scratch (seed 1);
+#   target task = classes 5-9, SIZES seeded training images per class (a new draw per seed), evaluated on
+#   all 5,000 target test images once, after the last iteration (no model selection on the test set);
+#   each of METHODS fine-tunes the target from the source model, for each seed in SEEDS.
+# Finished runs are skipped, so an interrupted experiment continues where it stopped.
+# The table: `smile report $OUT/runs` (mean ± std over seeds per target size and method).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${OUT:-output/fashion-transfer}"
+ARCH="${ARCH:-resnet18}"
+IMAGE_SIZE="${IMAGE_SIZE:-32}"
+SOURCE_ITERS="${SOURCE_ITERS:-1200}"
+TARGET_ITERS="${TARGET_ITERS:-300}"
+SIZES="${SIZES:-10 40}"
+SEEDS="${SEEDS:-1 2 3}"
+METHODS="${METHODS:-l2 mixup l2sp smile}"
+data=/usr/share/datasets/fashion-mnist
+
+dotnet build src/Smile.Cli -c Release -v quiet -nologo
+smile() { dotnet src/Smile.Cli/bin/Release/net10.0/smile.dll "$@"; }
+common=(--model_arch "$ARCH" --image_size "$IMAGE_SIZE" --batch_size 64 --batch_size_eval 250 --print_frequency 100
+        --save "$OUT/runs" --log_dir "$OUT/tensorboard")
+
+smile prepare fashion-mnist --src "$data" --out "$OUT/data/source" --classes 0,1,2,3,4
+if [ ! -e "$OUT/runs/source_l2_summary.json" ]; then
+  smile finetune --name source --train_dir "$OUT/data/source/train" --eval_dir "$OUT/data/source/test" --regularizer l2 \
+    --max_iters "$SOURCE_ITERS" --eval_frequency "$SOURCE_ITERS" --lr 0.05 --seed 1 "${common[@]}"
+fi
+
+for size in $SIZES; do
+  for seed in $SEEDS; do
+    name="t${size}_s${seed}"
+    smile prepare fashion-mnist --src "$data" --out "$OUT/data/$name" --classes 5,6,7,8,9 --per_class "$size" --seed "$seed"
+    for method in $METHODS; do
+      [ -e "$OUT/runs/${name}_${method}_summary.json" ] && continue
+      echo "== $name $method"
+      smile finetune --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
+        --pretrained "$OUT/runs/source_l2_Best.safetensors" --max_iters "$TARGET_ITERS" --plain_iters $((TARGET_ITERS / 4)) \
+        --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}"
+    done
+  done
+done
+smile report "$OUT/runs"
