@@ -40,11 +40,15 @@ internal static class FinetuneCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
         var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
+        var smoothing = Flags.Make("smoothing", "Label smoothing eps of --regularizer ls and ils.", 0.1);
+        var ilsTeacher = Flags.Optional<string>("ils_teacher", "--regularizer ils: a checkpoint of this task trained with plain CE (e.g. --regularizer l2).");
+        var ilsTemperature = Flags.Make("ils_temperature", "--regularizer ils: temperature of the teacher's softmax.", 1.0);
 
         var command = new Command("finetune", "Fine-tune a pre-trained ResNet with SMILE or a baseline (the reference's finetune.py).")
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
             seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
+            smoothing, ilsTeacher, ilsTemperature,
         };
         command.SetAction(parse =>
         {
@@ -73,6 +77,11 @@ internal static class FinetuneCommand
             Flags.Require(parse.GetValue(evalFrequency) >= 1, "eval_frequency", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             Flags.Require(parse.GetValue(stopAfter) is null or >= 1, "stop_after", "must be at least 1");
+            Flags.Require(parse.GetValue(smoothing) is >= 0 and < 1, "smoothing", "must be in [0, 1)");
+            Flags.Require(parse.GetValue(ilsTemperature) > 0 && double.IsFinite(parse.GetValue(ilsTemperature)), "ils_temperature", "must be a positive number");
+            string? ilsCheckpoint = parse.GetValue(ilsTeacher) is { } it ? Flags.ExistingFile(it, "ils_teacher") : null;
+            Flags.Require(ilsCheckpoint is not null || reg != "ils", "ils_teacher", "--regularizer ils needs a checkpoint of this task trained with plain CE");
+            Flags.Require(ilsCheckpoint is null || reg == "ils", "ils_teacher", $"is used only by --regularizer ils, not {reg}");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
 
@@ -85,7 +94,10 @@ internal static class FinetuneCommand
                 PrintFrequency = parse.GetValue(printFrequency), EvalFrequency = parse.GetValue(evalFrequency), Pretrained = weights,
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
                 Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
-                    parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0)),
+                    parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0),
+                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature)),
+                FrozenNetworkFiles = ilsCheckpoint is null ? new Dictionary<string, string>()
+                    : new Dictionary<string, string> { [InstanceLabelSmoothingRegularizer.TeacherRole] = ilsCheckpoint },
             };
             Directory.CreateDirectory(options.Save);
             using var log = Logging.Create(options.LogPath);

@@ -1,8 +1,7 @@
 namespace Smile.Training;
 
 /// <summary>
-/// One fine-tuning run: the reference's flags (finetune.py) and Smile's additions. The CLI validates
-/// them; <see cref="Validate"/> repeats the checks that do not touch the disk, for library callers.
+/// One fine-tuning run: the reference's flags (finetune.py) and Smile's additions. The CLI validates them.
 /// </summary>
 public sealed record FinetuneOptions
 {
@@ -26,6 +25,8 @@ public sealed record FinetuneOptions
     public int PrintFrequency { get; init; } = 50;
     public int EvalFrequency { get; init; } = 500;
     public string? Pretrained { get; init; }
+    /// <summary>Checkpoints of the extra frozen networks the regularizer needs, by role (ILS: "ils_teacher").</summary>
+    public IReadOnlyDictionary<string, string> FrozenNetworkFiles { get; init; } = new Dictionary<string, string>();
     public string Device { get; init; } = "cpu";
     public int Workers { get; init; }
     public bool Resume { get; init; }
@@ -48,6 +49,8 @@ public sealed record FinetuneOptions
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
+            ["smoothing"] = r.Smoothing.ToString("R", c), ["ils_temperature"] = r.IlsTemperature.ToString("R", c),
+            ["ils_teacher"] = FrozenNetworkFiles.TryGetValue(InstanceLabelSmoothingRegularizer.TeacherRole, out var t) ? t : "",
         };
     }
 

@@ -14,6 +14,10 @@ public interface IRegularizer
     /// <summary>Whether <see cref="TrainingContext.Teacher"/> must be set (SMILE distils from it).</summary>
     bool NeedsTeacher { get; }
 
+    /// <summary>The extra frozen networks the method needs, by role (ILS: "ils_teacher"); the trainer loads each
+    /// from the file the run names for that role into <see cref="TrainingContext.FrozenNetworks"/>.</summary>
+    IReadOnlyList<string> FrozenNetworks => [];
+
     /// <summary>Whether the trainer must draw a <see cref="MixPlan"/> for each batch.</summary>
     bool UsesMixup { get; }
 

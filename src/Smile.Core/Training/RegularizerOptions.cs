@@ -10,10 +10,14 @@ namespace Smile.Training;
 /// <param name="EmaDecay">Mean-teacher decay; 1 or more turns the teacher update off.</param>
 /// <param name="L2spLambda">L2-SP strength (alpha in Li et al. 2018). Any regularizer adds the L2-SP term when it
 /// is above 0; the <c>l2sp</c> regularizer uses it as is, so the caller chooses its default (the CLI: 0.01).</param>
+/// <param name="Smoothing">The eps of label smoothing and instance-based label smoothing (ls, ils).</param>
+/// <param name="IlsTemperature">The temperature T of the ILS teacher's softmax.</param>
 public sealed record RegularizerOptions(
     double Alpha = 0.2,
     double AuxLambda = 0.1,
     double RegLambda = 0.01,
     double ClsLambda = 1e-4,
     double EmaDecay = 0.999,
-    double L2spLambda = 0.0);
+    double L2spLambda = 0.0,
+    double Smoothing = 0.1,
+    double IlsTemperature = 1.0);

@@ -9,12 +9,14 @@ public static class Regularizers
         ("l2", () => new L2Regularizer()),
         ("mixup", () => new MixupRegularizer()),
         ("l2sp", () => new L2SpRegularizer()),
+        ("ls", () => new LabelSmoothingRegularizer()),
+        ("ils", () => new InstanceLabelSmoothingRegularizer()),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
 
     /// <summary>A new instance by name (case-insensitive, surrounding blanks ignored).</summary>
-    /// <exception cref="ArgumentException">"unknown regularizer 'x'; known: smile, l2, mixup, l2sp" (user-facing).</exception>
+    /// <exception cref="ArgumentException">"unknown regularizer 'x'; known: smile, l2, mixup, l2sp, ls, ils" (user-facing).</exception>
     public static IRegularizer Create(string name)
     {
         var key = name?.Trim() ?? "";

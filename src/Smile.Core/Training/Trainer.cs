@@ -46,7 +46,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
 
         using var models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, regularizer.NeedsTeacher, device);
         var student = models.Student;
-        using var context = new TrainingContext(student, models.Teacher, o.Regularization);
+        using var frozen = FrozenNetworkSet.Load(regularizer, o.FrozenNetworkFiles, train.Classes, device);
+        using var context = new TrainingContext(student, models.Teacher, o.Regularization) { FrozenNetworks = frozen.Networks };
         using var sgd = new NesterovSgd(
             student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, 0.9, o.Wd);
 

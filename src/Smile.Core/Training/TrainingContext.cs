@@ -20,6 +20,9 @@ public sealed class TrainingContext : IDisposable
     public ResNet? Teacher { get; }
     public RegularizerOptions Options { get; }
 
+    /// <summary>Extra frozen networks by role (ILS's "ils_teacher"), in eval mode without gradients; not owned.</summary>
+    public IReadOnlyDictionary<string, ResNet> FrozenNetworks { get; init; } = new Dictionary<string, ResNet>();
+
     /// <summary>Pre-trained values of the student's backbone parameters (every parameter not under fc./aux_fc.),
     /// detached copies taken at construction, by name; used by L2-SP.</summary>
     public IReadOnlyDictionary<string, Tensor> PretrainedBackbone => pretrained;

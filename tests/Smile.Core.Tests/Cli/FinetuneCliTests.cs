@@ -59,10 +59,13 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("l2")]
     [InlineData("mixup")]
     [InlineData("l2sp")]
+    [InlineData("ls")]
+    [InlineData("ils")]
     public void FinetuneTestAndPredictWithEachRegularizer(string regularizer)
     {
         var save = Path.Combine(data.Root, "run-" + regularizer);
-        var r = SmileProcess.Run(Finetune(save, regularizer, 5));
+        var extra = regularizer == "ils" ? new[] { "--ils_teacher", PlainTeacher(), "--ils_temperature", "2", "--smoothing", "0.15" } : [];
+        var r = SmileProcess.Run(Finetune(save, regularizer, 5, extra));
         Assert.True(r.ExitCode == 0, r.Describe() + "\n" + r.Stdout + r.Stderr);
         var best = Path.Combine(save, $"tiny_{regularizer}_Best.safetensors");
         Assert.True(File.Exists(best));
@@ -88,6 +91,52 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.Equal("path,rank,class,probability", lines[0]);
         Assert.Equal(1 + 9 * 2, lines.Length);
         Assert.All(lines.Skip(1), l => Assert.Matches(@",(1|2),(ant|bee|cat),[\d.eE-]+$", l));
+    }
+
+    private static readonly object TeacherLock = new();
+
+    /// <summary>A checkpoint of the tiny task trained with plain CE (l2): the ILS teacher of the tests.</summary>
+    private string PlainTeacher()
+    {
+        var save = Path.Combine(data.Root, "ils-teacher");
+        var path = Path.Combine(save, "tiny_l2_Best.safetensors");
+        lock (TeacherLock)
+        {
+            if (File.Exists(path)) return path;
+            var r = SmileProcess.Run(Finetune(save, "l2", 2));
+            Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        }
+        return path;
+    }
+
+    [Fact]
+    public void IlsChecksItsTeacher()
+    {
+        var noTeacher = SmileProcess.Run(Finetune(Path.Combine(data.Root, "ils-none"), "ils", 2));
+        Assert.Equal(2, noTeacher.ExitCode);
+        Assert.Equal("error: --ils_teacher: --regularizer ils needs a checkpoint of this task trained with plain CE", noTeacher.Stderr.Trim());
+
+        var unused = SmileProcess.Run(Finetune(Path.Combine(data.Root, "ils-unused"), "l2", 2, "--ils_teacher", PlainTeacher()));
+        Assert.Equal(2, unused.ExitCode);
+        Assert.Equal("error: --ils_teacher: is used only by --regularizer ils, not l2", unused.Stderr.Trim());
+
+        // A checkpoint of another task (its classes differ) would give wrong targets: refused, naming the file.
+        var otherTask = Path.Combine(data.Root, "other-task");
+        foreach (var split in new[] { "train", "test" })
+            foreach (var cls in new[] { "dog", "eel", "fox" })
+                foreach (var f in Directory.GetFiles(Path.Combine(split == "train" ? data.Train : data.Test, "ant")))
+                {
+                    Directory.CreateDirectory(Path.Combine(otherTask, split, cls));
+                    File.Copy(f, Path.Combine(otherTask, split, cls, Path.GetFileName(f)), overwrite: true);
+                }
+        var otherSave = Path.Combine(data.Root, "other-save");
+        var other = SmileProcess.Run(With(Finetune(otherSave, "l2", 2), ("--train_dir", Path.Combine(otherTask, "train")), ("--eval_dir", Path.Combine(otherTask, "test"))));
+        Assert.True(other.ExitCode == 0, other.Stderr);
+        string foreign = Path.Combine(otherSave, "tiny_l2_Best.safetensors");
+        var wrong = SmileProcess.Run(Finetune(Path.Combine(data.Root, "ils-wrong"), "ils", 2, "--ils_teacher", foreign));
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains(foreign, wrong.Stderr);
+        Assert.Contains("trained on other classes", wrong.Stderr);
     }
 
     [Fact]
@@ -123,7 +172,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--eval_dir", "/nonexistent/eval", "--eval_dir: folder not found: /nonexistent/eval")]
     [InlineData("--pretrained", "/nonexistent/w.pth", "--pretrained: file not found: /nonexistent/w.pth")]
     [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152")]
-    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp")]
+    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp, ls, ils")]
     [InlineData("--image_size", "16", "--image_size: must be at least 32")]
     [InlineData("--batch_size", "1", "--batch_size: must be at least 2 (BatchNorm in train mode)")]
     [InlineData("--batch_size_eval", "0", "--batch_size_eval: must be at least 1")]
@@ -140,6 +189,9 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--print_frequency", "0", "--print_frequency: must be at least 1")]
     [InlineData("--eval_frequency", "0", "--eval_frequency: must be at least 1")]
     [InlineData("--workers", "-2", "--workers: must be 0 (all cores) or more")]
+    [InlineData("--smoothing", "1", "--smoothing: must be in [0, 1)")]
+    [InlineData("--ils_temperature", "0", "--ils_temperature: must be a positive number")]
+    [InlineData("--ils_teacher", "/nonexistent/t.safetensors", "--ils_teacher: file not found: /nonexistent/t.safetensors")]
     [InlineData("--device", "tpu", "--device tpu: expected cpu, cuda, cuda:N or auto")]
     [InlineData("--device", "cuda", "--device cuda: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`")]
     [InlineData("--gpu", "0", "--device cuda:0: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`")]

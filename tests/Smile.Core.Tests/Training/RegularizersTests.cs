@@ -5,9 +5,9 @@ namespace Smile.Tests.Training;
 public sealed class RegularizersTests
 {
     [Fact]
-    public void TheRegistryKnowsTheFourMethods()
+    public void TheRegistryKnowsEveryMethod()
     {
-        Assert.Equal(["smile", "l2", "mixup", "l2sp"], Regularizers.Names);
+        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils"], Regularizers.Names);
         foreach (var name in Regularizers.Names) Assert.Equal(name, Regularizers.Create(name).Name);
         Assert.Equal("smile", Regularizers.Create(" SMILE ").Name);
     }
@@ -16,7 +16,7 @@ public sealed class RegularizersTests
     public void AnUnknownNameListsTheKnownOnes()
     {
         var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("delta"));
-        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp", error.Message);
+        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils", error.Message);
     }
 
     [Theory]
@@ -24,6 +24,8 @@ public sealed class RegularizersTests
     [InlineData("l2", false, false)]
     [InlineData("mixup", false, true)]
     [InlineData("l2sp", false, false)]
+    [InlineData("ls", false, false)]
+    [InlineData("ils", false, false)]
     public void TeacherAndMixupNeeds(string name, bool needsTeacher, bool usesMixup)
     {
         var regularizer = Regularizers.Create(name);
@@ -43,7 +45,7 @@ public sealed class RegularizersTests
     public void OnlyL2SpSparesTheBackboneFromWeightDecay(string parameter, bool l2spDecays)
     {
         Assert.Equal(l2spDecays, Regularizers.Create("l2sp").WeightDecayApplies(parameter));
-        foreach (var name in new[] { "smile", "l2", "mixup" })
+        foreach (var name in new[] { "smile", "l2", "mixup", "ls", "ils" })
             Assert.True(Regularizers.Create(name).WeightDecayApplies(parameter), $"{name} decays {parameter}");
     }
 }

@@ -1,0 +1,34 @@
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// Label smoothing (Szegedy et al. 2016): CE against (1 - eps) one-hot + eps / K on clean images, plus
+/// cls_lambda * L_cls as every method here. The uniform mass on wrong classes calibrates but erases the
+/// similarity between classes, which <see cref="InstanceLabelSmoothingRegularizer"/> keeps.
+/// </summary>
+public sealed class LabelSmoothingRegularizer : IRegularizer
+{
+    public string Name => "ls";
+    public bool NeedsTeacher => false;
+    public bool UsesMixup => false;
+
+    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        using var scope = NewDisposeScope();
+        var logits = ctx.Student.call(images).Logits;
+        var target = SmoothedTargets.Uniform(labels, logits.shape[1], ctx.Options.Smoothing, logits.dtype);
+        var terms = new List<(string, Tensor)>
+        {
+            ("main", LossTerms.SoftCrossEntropy(logits, target)),
+            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+        };
+        L2SpTerm.AddIfEnabled(ctx, terms);
+        return LossTerms.Finish(terms, LossTerms.Accuracy(logits, labels));
+    }
+
+    public bool WeightDecayApplies(string parameterName) => true;
+
+    public void AfterStep(TrainingContext ctx, long iteration) { }
+}

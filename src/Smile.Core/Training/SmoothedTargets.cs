@@ -1,0 +1,45 @@
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// The soft targets of label smoothing and instance-based label smoothing (METHODS.md section 1), without a
+/// graph: the student's loss is <see cref="LossTerms.SoftCrossEntropy"/> against them.
+/// </summary>
+public static class SmoothedTargets
+{
+    /// <summary>LS: q_k = (1 - eps) 1[k = y] + eps / K for every k (the true class gets 1 - eps + eps / K).</summary>
+    public static Tensor Uniform(Tensor labels, long classes, double epsilon, ScalarType dtype = ScalarType.Float32)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var oneHot = nn.functional.one_hot(labels, classes).to(dtype);
+        return (oneHot * (1.0 - epsilon) + epsilon / classes).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// ILS (the authors' ILS2): q_y = 1 - eps and, for k != y, q_k = eps * p_k / (1 - p_y) with
+    /// p = softmax(teacherLogits / T). The non-target mass keeps the teacher's similarity structure.
+    /// Worked example: p = (0.95, 0.04, 0.01), y = 0, eps = 0.1 gives q = (0.90, 0.08, 0.02).
+    /// </summary>
+    public static Tensor Instance(Tensor teacherLogits, Tensor labels, double epsilon, double temperature)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var p = (teacherLogits / temperature).softmax(1);
+        return FromProbabilities(p, labels, epsilon).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The ILS target from teacher probabilities p (rows sum to 1).</summary>
+    public static Tensor FromProbabilities(Tensor p, Tensor labels, double epsilon)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var oneHot = nn.functional.one_hot(labels, p.shape[1]).to(p.dtype);
+        var pTrue = (p * oneHot).sum(1, keepdim: true);
+        // A teacher that is certain of the true class (p_y = 1 in float) leaves no mass to spread: the
+        // clamp keeps 0/0 out, and those rows' non-target entries are 0 * eps / tiny = 0 anyway.
+        var rest = p * (1.0 - oneHot) / (1.0 - pTrue).clamp_min(1e-12);
+        return (oneHot * (1.0 - epsilon) + rest * epsilon).MoveToOuterDisposeScope();
+    }
+}
