@@ -40,6 +40,9 @@ internal static class FinetuneCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
         var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
+        var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", 0.0);
+        var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", "acc");
+        var earlyStop = Flags.Optional<int?>("early_stop", "Stop after N evaluations without a better validation score.");
         var smoothing = Flags.Make("smoothing", "Label smoothing eps of --regularizer ls and ils.", 0.1);
         var ilsTeacher = Flags.Optional<string>("ils_teacher", "--regularizer ils: a checkpoint of this task trained with plain CE (e.g. --regularizer l2).");
         var ilsTemperature = Flags.Make("ils_temperature", "--regularizer ils: temperature of the teacher's softmax.", 1.0);
@@ -48,7 +51,7 @@ internal static class FinetuneCommand
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
             seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            smoothing, ilsTeacher, ilsTemperature,
+            smoothing, ilsTeacher, ilsTemperature, valSplit, selectBy, earlyStop,
         };
         command.SetAction(parse =>
         {
@@ -77,6 +80,12 @@ internal static class FinetuneCommand
             Flags.Require(parse.GetValue(evalFrequency) >= 1, "eval_frequency", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             Flags.Require(parse.GetValue(stopAfter) is null or >= 1, "stop_after", "must be at least 1");
+            Flags.Require(parse.GetValue(valSplit) is >= 0 and < 1, "val_split", "must be in [0, 1) (0: off)");
+            Flags.Require(parse.GetValue(valSplit) == 0 || evalPath is null, "val_split", "and --eval_dir are alternatives: the held-out part is the validation set (run `smile test` on the test set afterwards)");
+            string select = parse.GetValue(selectBy)!.Trim().ToLowerInvariant();
+            Flags.Require(select is "acc" or "nll", "select_by", $"must be acc or nll, not '{select}'");
+            Flags.Require(parse.GetValue(earlyStop) is null or >= 1, "early_stop", "must be at least 1");
+            Flags.Require(parse.GetValue(earlyStop) is null || evalPath is not null || parse.GetValue(valSplit) > 0, "early_stop", "needs a validation set (--eval_dir or --val_split)");
             Flags.Require(parse.GetValue(smoothing) is >= 0 and < 1, "smoothing", "must be in [0, 1)");
             Flags.Require(parse.GetValue(ilsTemperature) > 0 && double.IsFinite(parse.GetValue(ilsTemperature)), "ils_temperature", "must be a positive number");
             string? ilsCheckpoint = parse.GetValue(ilsTeacher) is { } it ? Flags.ExistingFile(it, "ils_teacher") : null;
@@ -96,6 +105,7 @@ internal static class FinetuneCommand
                 Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
                     parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0),
                     parse.GetValue(smoothing), parse.GetValue(ilsTemperature)),
+                ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 FrozenNetworkFiles = ilsCheckpoint is null ? new Dictionary<string, string>()
                     : new Dictionary<string, string> { [InstanceLabelSmoothingRegularizer.TeacherRole] = ilsCheckpoint },
             };

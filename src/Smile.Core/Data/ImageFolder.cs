@@ -38,6 +38,9 @@ public sealed class ImageFolder
         Warnings = warnings;
     }
 
+    /// <summary>A folder of some of this folder's samples (same root and classes), e.g. one side of a validation split.</summary>
+    public ImageFolder Subset(IEnumerable<ImageSample> samples) => new(Root, Classes, samples.ToList(), []);
+
     public int CountOf(int label) =>
         (uint)label < (uint)_counts.Length ? _counts[label] : throw new ArgumentOutOfRangeException(nameof(label), $"label {label} is not in 0..{_counts.Length - 1}");
 

@@ -25,6 +25,12 @@ public sealed record FinetuneOptions
     public int PrintFrequency { get; init; } = 50;
     public int EvalFrequency { get; init; } = 500;
     public string? Pretrained { get; init; }
+    /// <summary>Fraction of each training class held out (seeded, stratified) for validation; 0: off, eval_dir is the validation set.</summary>
+    public double ValSplit { get; init; }
+    /// <summary>What picks the best checkpoint: "acc" (highest top-1, the reference) or "nll" (lowest NLL).</summary>
+    public string SelectBy { get; init; } = "acc";
+    /// <summary>Stop after this many evaluations without improvement of the selection metric; null: never.</summary>
+    public int? EarlyStop { get; init; }
     /// <summary>Checkpoints of the extra frozen networks the regularizer needs, by role (ILS: "ils_teacher").</summary>
     public IReadOnlyDictionary<string, string> FrozenNetworkFiles { get; init; } = new Dictionary<string, string>();
     public string Device { get; init; } = "cpu";
@@ -49,6 +55,7 @@ public sealed record FinetuneOptions
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
+            ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
             ["smoothing"] = r.Smoothing.ToString("R", c), ["ils_temperature"] = r.IlsTemperature.ToString("R", c),
             ["ils_teacher"] = FrozenNetworkFiles.TryGetValue(InstanceLabelSmoothingRegularizer.TeacherRole, out var t) ? t : "",
         };

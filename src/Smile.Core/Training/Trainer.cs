@@ -32,11 +32,19 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         var train = ImageFolder.ForTraining(o.TrainDir);
         foreach (var warning in train.Warnings) log.Warning("{Warning}", warning);
         ImageFolder? eval = null;
-        if (o.EvalDir is not null)
+        if (o.ValSplit > 0)
+        {
+            if (o.EvalDir is not null) throw new DataException("--val_split and --eval_dir are alternatives: with --val_split the held-out part is the validation set (run `smile test` on the test set afterwards)");
+            (train, eval) = ValidationSplit.Split(train, o.ValSplit, o.Seed);
+            log.Information("Validation split: {Val} of the training folder's images held out ({Fraction:P0} per class, seed {Seed}); {Train} left for training",
+                eval.Samples.Count, o.ValSplit, o.Seed, train.Samples.Count);
+        }
+        else if (o.EvalDir is not null)
         {
             eval = ImageFolder.ForEvaluation(o.EvalDir, train.Classes);
             foreach (var warning in eval.Warnings) log.Warning("{Warning}", warning);
         }
+        bool byNll = o.SelectBy == "nll";
         var regularizer = Regularizers.Create(o.Regularizer);
         var plain = Regularizers.Create("l2");
         var spec = TransformSpec.ForTraining(o.ImageSize);
@@ -52,9 +60,12 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, 0.9, o.Wd);
 
         long start = 0;
-        double best = 0;
+        double best = 0;                          // top-1 of the selected checkpoint
+        double bestScore = double.NegativeInfinity; // the selection metric, higher is better (-NLL for --select_by nll)
         long bestIteration = -1;
-        if (o.Resume) (start, best, bestIteration) = Restore(models, sgd);
+        int sinceBest = 0;                        // evaluations without improvement, for --early_stop
+        bool earlyStopped = false;
+        if (o.Resume) (start, best, bestIteration, bestScore, sinceBest) = Restore(models, sgd);
 
         log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}",
             o.RunName, student.Spec.Name, train.Classes.Count, train.Samples.Count, regularizer.Name, o.MaxIters, start, device);
@@ -132,9 +143,12 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                             iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
                         board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);
                         board.add_scalar("val_acc", (float)lastEval.Top1, (int)iteration);
-                        if (lastEval.Top1 > best || bestIteration < 0)
+                        double score = byNll ? -lastEval.Nll : lastEval.Top1;
+                        if (score > bestScore || bestIteration < 0)
                         {
                             isBest = true;
+                            bestScore = score;
+                            sinceBest = 0;
                             best = lastEval.Top1;
                             bestIteration = iteration;
                             Checkpoint.Save(o.BestPath, student, Info(student, train, iteration, best), sgd.MomentumBuffers);
@@ -142,8 +156,17 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                             log.Information("----- Save model: {Path}", o.BestPath);
                         }
                     }
-                    SaveLast(student, models.Teacher, sgd, train, iteration, best, bestIteration);
+                    if (evalLoader is not null && !isBest) sinceBest++;
+                    SaveLast(student, models.Teacher, sgd, train, iteration, best, bestIteration, bestScore, sinceBest);
                     if (lastEval is not null) monitor.OnEval(new EvalReport(iteration, lastEval, isBest, saved));
+                    if (o.EarlyStop is int patience && sinceBest >= patience && !last)
+                    {
+                        log.Information("Early stop after iteration {Iteration}: {N} evaluations without a better validation {Metric} (best at iteration {Best})",
+                            iteration, sinceBest, byNll ? "NLL" : "top-1", bestIteration);
+                        earlyStopped = true;
+                        iteration++;
+                        break;
+                    }
                 }
                 iteration++;
                 if (o.StopAfter is long stopAfter && iteration >= stopAfter && iteration < o.MaxIters)
@@ -159,7 +182,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         }
         if (interrupted && iteration > start)
         {
-            SaveLast(student, models.Teacher, sgd, train, iteration - 1, best, bestIteration);
+            SaveLast(student, models.Teacher, sgd, train, iteration - 1, best, bestIteration, bestScore, sinceBest);
             log.Warning("Stopped after {Done} of {Max} iterations: {Path} written; continue with --resume", iteration, o.MaxIters, o.LastPath);
         }
         if (evalLoader is null && !interrupted)
@@ -169,7 +192,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
 
         double seconds = clock.Elapsed.TotalSeconds;
         var summary = new TrainingSummary(o.Name, regularizer.Name, student.Spec.Name, iteration, start, best, bestIteration, lastEval,
-            seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount, bestIteration >= 0 ? o.BestPath : null, o.LastPath, interrupted);
+            seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount, bestIteration >= 0 ? o.BestPath : null, o.LastPath, interrupted, earlyStopped);
         WriteSummary(summary);
         return summary;
     }
@@ -179,17 +202,22 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             Normalization.ImageNet.Mean, Normalization.ImageNet.Std, iteration, best, options.Regularizer,
             new Dictionary<string, string>(options.Arguments()));
 
-    private void SaveLast(ResNet student, ResNet? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration)
+    private void SaveLast(ResNet student, ResNet? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration, double bestScore, int sinceBest)
     {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
         var info = Info(student, train, iteration, best) with
         {
-            Arguments = new Dictionary<string, string>(options.Arguments()) { ["best_iteration"] = bestIteration.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            // The selection state, so that --resume continues selection and early stopping exactly.
+            Arguments = new Dictionary<string, string>(options.Arguments())
+            {
+                ["best_iteration"] = bestIteration.ToString(c), ["best_score"] = bestScore.ToString("R", c), ["evals_since_best"] = sinceBest.ToString(c),
+            },
         };
         Checkpoint.Save(options.LastPath, student, info, sgd.MomentumBuffers, teacher);
     }
 
     /// <summary>Loads _Last: student, mean teacher, momentum; returns the iteration to continue from.</summary>
-    private (long Start, double Best, long BestIteration) Restore(RunModels models, NesterovSgd sgd)
+    private (long Start, double Best, long BestIteration, double BestScore, int SinceBest) Restore(RunModels models, NesterovSgd sgd)
     {
         var path = options.LastPath;
         if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
@@ -205,9 +233,12 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             StateDictLoader.Load(models.Teacher, teacher, path);
         }
         sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
-        long bestIteration = info.Arguments.TryGetValue("best_iteration", out var b) ? long.Parse(b, System.Globalization.CultureInfo.InvariantCulture) : -1;
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        long bestIteration = info.Arguments.TryGetValue("best_iteration", out var b) ? long.Parse(b, c) : -1;
+        double bestScore = info.Arguments.TryGetValue("best_score", out var bs) ? double.Parse(bs, c) : info.BestAccuracy;
+        int sinceBest = info.Arguments.TryGetValue("evals_since_best", out var sb) ? int.Parse(sb, c) : 0;
         log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", options.RunName, info.Iteration, info.BestAccuracy);
-        return (info.Iteration + 1, info.BestAccuracy, bestIteration);
+        return (info.Iteration + 1, info.BestAccuracy, bestIteration, bestScore, sinceBest);
     }
 
     private void WriteSummary(TrainingSummary summary)

@@ -11,7 +11,7 @@ public sealed record EvalReport(long Iteration, EvalResult Result, bool IsBest, 
 /// <summary>The end of a run: what the JSON summary holds.</summary>
 public sealed record TrainingSummary(string Name, string Regularizer, string Architecture, long Iterations, long StartIteration,
     double BestAccuracy, long BestIteration, EvalResult? LastEval, double Seconds, double ImagesPerSecond, int BadImages,
-    string? BestCheckpoint, string LastCheckpoint, bool Interrupted);
+    string? BestCheckpoint, string LastCheckpoint, bool Interrupted, bool EarlyStopped = false);
 
 /// <summary>How a caller (the CLI's progress display, a notebook) follows a run; every member is optional.</summary>
 public interface ITrainingMonitor

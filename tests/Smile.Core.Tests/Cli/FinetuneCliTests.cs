@@ -140,6 +140,29 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     }
 
     [Fact]
+    public void ValidationSplitSelectsByNllAndStopsEarly()
+    {
+        var save = Path.Combine(data.Root, "valsplit");
+        var args = Finetune(save, "l2", 20, "--val_split", "0.34", "--select_by", "nll", "--early_stop", "1").ToList();
+        int at = args.IndexOf("--eval_dir");
+        args.RemoveRange(at, 2);
+        var r = SmileProcess.Run(With(args.ToArray(), ("--eval_frequency", "1")));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("Validation split: 6 of the training folder's images held out", r.Stderr); // 2 of 6 per class
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(save, "tiny_l2_summary.json")));
+        var root = summary.RootElement;
+        Assert.True(root.GetProperty("EarlyStopped").GetBoolean(), r.Stderr);
+        Assert.True(root.GetProperty("Iterations").GetInt64() < 20);
+        Assert.Contains("Early stop after iteration", r.Stderr);
+        // The kept checkpoint is the evaluation with the lowest validation NLL (the logged loss), not the best top-1.
+        var evals = System.Text.RegularExpressions.Regex.Matches(r.Stderr, @"Iter\[(\d+)/\d+\], Validation Loss: ([\d.]+)")
+            .Select(m => (Iteration: long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Loss: double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.True(evals.Count >= 2);
+        Assert.Equal(evals.OrderBy(e => e.Loss).First().Iteration, root.GetProperty("BestIteration").GetInt64());
+    }
+
+    [Fact]
     public void ResumeGivesTheSameLossesAsAnUninterruptedRun()
     {
         // 8 iterations straight, against a run stopped after 5 (--stop_after writes _Last) and resumed to 8.
@@ -190,6 +213,10 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--eval_frequency", "0", "--eval_frequency: must be at least 1")]
     [InlineData("--workers", "-2", "--workers: must be 0 (all cores) or more")]
     [InlineData("--smoothing", "1", "--smoothing: must be in [0, 1)")]
+    [InlineData("--val_split", "0.3", "--val_split: and --eval_dir are alternatives: the held-out part is the validation set (run `smile test` on the test set afterwards)")]
+    [InlineData("--val_split", "1", "--val_split: must be in [0, 1) (0: off)")]
+    [InlineData("--select_by", "loss", "--select_by: must be acc or nll, not 'loss'")]
+    [InlineData("--early_stop", "0", "--early_stop: must be at least 1")]
     [InlineData("--ils_temperature", "0", "--ils_temperature: must be a positive number")]
     [InlineData("--ils_teacher", "/nonexistent/t.safetensors", "--ils_teacher: file not found: /nonexistent/t.safetensors")]
     [InlineData("--device", "tpu", "--device tpu: expected cpu, cuda, cuda:N or auto")]
