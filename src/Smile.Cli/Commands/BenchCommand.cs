@@ -77,7 +77,7 @@ internal static class BenchCommand
         var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds };
         command.SetAction(parse =>
         {
-            string a = Smile.Models.ModelFactory.Spec(parse.GetValue(arch)!).Name;
+            string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(steps), r = parse.GetValue(rounds);
             Flags.Require(s >= 32, "image_size", "must be at least 32");
             Flags.Require(b >= 2, "batch_size", "must be at least 2");

@@ -33,7 +33,7 @@ internal static class ConvertCommand
             if (archName is not null)
                 Verify(archName, tensors, source.FullName);
             var metadata = new Dictionary<string, string> { ["converted_from"] = source.Name, ["format"] = "pt" };
-            if (archName is not null) metadata["architecture"] = ModelFactory.Spec(archName).Name;
+            if (archName is not null) metadata["architecture"] = ModelFactory.CanonicalName(archName);
             SafetensorsFile.Write(target.FullName, tensors, metadata);
             long count = tensors.Values.Sum(t => t.numel());
             Console.WriteLine($"wrote {target.FullName}: {tensors.Count} tensors, {count / 1e6:F1}M values");
@@ -44,12 +44,12 @@ internal static class ConvertCommand
 
     private static void Verify(string archName, IReadOnlyDictionary<string, Tensor> tensors, string path)
     {
-        var spec = ModelFactory.Spec(archName);
-        if (!tensors.TryGetValue("fc.weight", out var fcWeight) || fcWeight.dim() != 2)
-            throw new WeightFileException(path, "no 2-D fc.weight: not a ResNet classifier state dict");
+        string name = ModelFactory.CanonicalName(archName), head = ModelFactory.HeadName(archName);
+        if (!tensors.TryGetValue(head + ".weight", out var fcWeight) || fcWeight.dim() != 2)
+            throw new WeightFileException(path, $"no 2-D {head}.weight: not a {name} classifier state dict");
         int? aux = tensors.TryGetValue("aux_fc.weight", out var auxWeight) ? (int)auxWeight.shape[0] : null;
-        using var model = ModelFactory.Create(spec.Name, (int)fcWeight.shape[0], aux);
+        using var model = ModelFactory.Create(name, (int)fcWeight.shape[0], aux);
         StateDictLoader.Load(model, tensors, path);
-        Console.WriteLine($"verified: loads strictly into {spec.Name} ({fcWeight.shape[0]} classes{(aux is int a ? $", aux head {a}" : "")})");
+        Console.WriteLine($"verified: loads strictly into {name} ({fcWeight.shape[0]} classes{(aux is int a ? $", aux head {a}" : "")})");
     }
 }

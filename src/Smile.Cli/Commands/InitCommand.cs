@@ -22,9 +22,9 @@ internal static class InitCommand
                 throw new UsageException($"--output: {target.FullName}: Smile writes safetensors; use a .safetensors name");
             random.manual_seed(parse.GetValue(seed));
             using var model = ModelFactory.Create(parse.GetValue(arch)!, parse.GetValue(classes));
-            var metadata = new Dictionary<string, string> { ["architecture"] = model.Spec.Name, ["format"] = "pt" };
+            var metadata = new Dictionary<string, string> { ["architecture"] = model.Architecture, ["format"] = "pt" };
             SafetensorsFile.Write(target.FullName, model.state_dict(), metadata);
-            Console.WriteLine($"wrote {target.FullName}: {model.Spec.Name}, {model.NumClasses} classes");
+            Console.WriteLine($"wrote {target.FullName}: {model.Architecture}, {model.NumClasses} classes");
             return 0;
         });
         return command;

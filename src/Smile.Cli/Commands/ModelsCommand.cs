@@ -11,11 +11,11 @@ internal static class ModelsCommand
         var command = new Command("models", "List the model architectures (--model_arch values) with their parameter counts.");
         command.SetAction(_ =>
         {
-            foreach (var spec in ResNetSpec.All)
+            foreach (var name in ModelFactory.Names)
             {
-                using var model = new ResNet(spec, 1000);
+                using var model = ModelFactory.Create(name, 1000);
                 long parameters = model.parameters().Sum(p => p.numel());
-                Console.WriteLine($"{spec.Name,-10} {parameters / 1e6,6:F1}M parameters with a 1000-class fc, features {model.FeatureChannels} channels");
+                Console.WriteLine($"{name,-12} {parameters / 1e6,6:F1}M parameters with a 1000-class {model.HeadName}, features {model.FeatureChannels} channels");
             }
             return 0;
         });

@@ -44,6 +44,6 @@ public static class TrainingStepCheck
             losses.Add(loss.item<float>());
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
-        return new TrainingStepReport(ModelFactory.Spec(arch).Name, batchSize, imageSize, losses, seconds);
+        return new TrainingStepReport(ModelFactory.CanonicalName(arch), batchSize, imageSize, losses, seconds);
     }
 }

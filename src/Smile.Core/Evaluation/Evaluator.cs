@@ -8,7 +8,7 @@ namespace Smile.Evaluation;
 /// <summary>Eval-mode forward over a whole folder, without autograd.</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(ResNet model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default)
+    public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
         var metrics = new MetricAccumulator();

@@ -9,11 +9,11 @@ namespace Smile.Evaluation;
 /// <summary>A model rebuilt from a Smile checkpoint, with the classes and transform it was trained with.</summary>
 public sealed class TrainedModel : IDisposable
 {
-    public ResNet Model { get; }
+    public ImageClassifier Model { get; }
     public CheckpointInfo Info { get; }
     public TransformSpec Transform { get; }
 
-    private TrainedModel(ResNet model, CheckpointInfo info)
+    private TrainedModel(ImageClassifier model, CheckpointInfo info)
     {
         Model = model;
         Info = info;
@@ -24,7 +24,7 @@ public sealed class TrainedModel : IDisposable
     public static TrainedModel Load(string path, Device device, string? expectedArch = null)
     {
         var info = Checkpoint.ReadInfo(path);
-        if (expectedArch is not null && !string.Equals(ModelFactory.Spec(expectedArch).Name, info.Architecture, StringComparison.Ordinal))
+        if (expectedArch is not null && !string.Equals(ModelFactory.CanonicalName(expectedArch), info.Architecture, StringComparison.Ordinal))
             throw new WeightFileException(path, $"--model_arch {expectedArch} does not match the checkpoint's {info.Architecture}");
         var model = ModelFactory.Create(info.Architecture, info.Classes.Count, info.AuxClasses);
         try

@@ -3,28 +3,42 @@ namespace Smile.Models;
 /// <summary>An unknown architecture name, or options a model cannot be built with. The message is user-facing.</summary>
 public sealed class ModelConfigException(string message) : Exception(message);
 
-/// <summary>Builds models by name, so the CLI's <c>--model_arch</c> maps straight onto it.</summary>
+/// <summary>Builds models by name, so the CLI's <c>--model_arch</c> maps straight onto it: one line per architecture.</summary>
 public static class ModelFactory
 {
-    private static readonly Dictionary<string, ResNetSpec> Specs =
-        ResNetSpec.All.ToDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
+    private sealed record Entry(string Name, string HeadName, Func<int, int?, ImageClassifier> Create);
 
-    public static IReadOnlyList<string> Names { get; } = ResNetSpec.All.Select(s => s.Name).ToArray();
+    private static readonly Entry[] All =
+    [
+        .. ResNetSpec.All.Select(spec => new Entry(spec.Name, "fc", (k, aux) => new ResNet(spec, k, aux))),
+        new Entry(DenseNetSpec.DenseNet121.Name, "classifier", (k, aux) => new DenseNet(DenseNetSpec.DenseNet121, k, aux)),
+        new Entry(ShallowCnn.Name, "fc", (k, aux) => new ShallowCnn(k, aux)),
+    ];
 
-    public static bool IsKnown(string name) => Specs.ContainsKey(name);
+    private static readonly Dictionary<string, Entry> ByName = All.ToDictionary(e => e.Name, StringComparer.OrdinalIgnoreCase);
 
-    public static ResNetSpec Spec(string name) =>
-        Specs.TryGetValue(name.Trim(), out var spec)
-            ? spec
+    public static IReadOnlyList<string> Names { get; } = All.Select(e => e.Name).ToArray();
+
+    public static bool IsKnown(string name) => ByName.ContainsKey(name.Trim());
+
+    /// <summary>The architecture's canonical name ("ResNet50 " gives "resnet50").</summary>
+    public static string CanonicalName(string name) => Find(name).Name;
+
+    /// <summary>The state-dict prefix of the architecture's classifier ("fc", or torchvision DenseNet's "classifier").</summary>
+    public static string HeadName(string name) => Find(name).HeadName;
+
+    private static Entry Find(string name) =>
+        ByName.TryGetValue(name.Trim(), out var entry)
+            ? entry
             : throw new ModelConfigException($"unknown model architecture '{name}'; known: {string.Join(", ", Names)}");
 
     /// <summary>A freshly initialised model (torchvision's initialisation) with <paramref name="numClasses"/> outputs
     /// and, if <paramref name="auxClasses"/> is given, an <c>aux_fc</c> head of that size.</summary>
-    public static ResNet Create(string name, int numClasses, int? auxClasses = null)
+    public static ImageClassifier Create(string name, int numClasses, int? auxClasses = null)
     {
-        var spec = Spec(name);
-        if (numClasses < 1) throw new ModelConfigException($"{spec.Name}: the number of classes must be at least 1 (got {numClasses})");
-        if (auxClasses is < 1) throw new ModelConfigException($"{spec.Name}: the aux head needs at least 1 class (got {auxClasses})");
-        return new ResNet(spec, numClasses, auxClasses);
+        var entry = Find(name);
+        if (numClasses < 1) throw new ModelConfigException($"{entry.Name}: the number of classes must be at least 1 (got {numClasses})");
+        if (auxClasses is < 1) throw new ModelConfigException($"{entry.Name}: the aux head needs at least 1 class (got {auxClasses})");
+        return entry.Create(numClasses, auxClasses);
     }
 }

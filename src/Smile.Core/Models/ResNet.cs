@@ -11,7 +11,7 @@ namespace Smile.Models;
 /// torchvision or timm load by name. Optionally carries <c>aux_fc</c>: a second head on the pooled
 /// features with the source classifier's shape, which SMILE initialises from the teacher's <c>fc</c>.
 /// </summary>
-public sealed class ResNet : Module<Tensor, ResNetOutput>
+public sealed class ResNet : ImageClassifier
 {
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
@@ -24,10 +24,12 @@ public sealed class ResNet : Module<Tensor, ResNetOutput>
     private readonly Linear? aux_fc;
 
     public ResNetSpec Spec { get; }
-    public int NumClasses { get; }
-    public int? AuxClasses { get; }
-    /// <summary>Channels of <see cref="ResNetOutput.Features"/> (512 for ResNet-18/34, 2048 for deeper ones).</summary>
-    public int FeatureChannels { get; }
+    public override string Architecture => Spec.Name;
+    public override string HeadName => "fc";
+    public override int NumClasses { get; }
+    public override int? AuxClasses { get; }
+    /// <summary>Channels of <see cref="ClassifierOutput.Features"/> (512 for ResNet-18/34, 2048 for deeper ones).</summary>
+    public override int FeatureChannels { get; }
 
     public ResNet(ResNetSpec spec, int numClasses, int? auxClasses = null) : base(spec.Name)
     {
@@ -77,7 +79,7 @@ public sealed class ResNet : Module<Tensor, ResNetOutput>
         return y.MoveToOuterDisposeScope();
     }
 
-    public override ResNetOutput forward(Tensor x)
+    public override ClassifierOutput forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var features = ForwardFeatures(x);
@@ -85,7 +87,7 @@ public sealed class ResNet : Module<Tensor, ResNetOutput>
         var pooled = features.mean(new long[] { 2, 3 });
         var logits = fc.call(pooled);
         var aux = aux_fc?.call(pooled);
-        var output = new ResNetOutput(logits.MoveToOuterDisposeScope(), features.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+        var output = new ClassifierOutput(logits.MoveToOuterDisposeScope(), features.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
         return output;
     }
 }

@@ -15,16 +15,16 @@ public sealed class FrozenNetworkSet : IDisposable
 {
     private readonly List<TrainedModel> loaded = [];
 
-    public IReadOnlyDictionary<string, ResNet> Networks { get; }
+    public IReadOnlyDictionary<string, ImageClassifier> Networks { get; }
 
-    private FrozenNetworkSet(Dictionary<string, ResNet> networks) => Networks = networks;
+    private FrozenNetworkSet(Dictionary<string, ImageClassifier> networks) => Networks = networks;
 
     public static FrozenNetworkSet Load(IRegularizer regularizer, IReadOnlyDictionary<string, string> files, IReadOnlyList<string> classes, Device device)
     {
         foreach (var role in files.Keys)
             if (!regularizer.FrozenNetworks.Contains(role))
                 throw new ModelConfigException($"--{role} is not used by --regularizer {regularizer.Name}");
-        var networks = new Dictionary<string, ResNet>(StringComparer.Ordinal);
+        var networks = new Dictionary<string, ImageClassifier>(StringComparer.Ordinal);
         var set = new FrozenNetworkSet(networks);
         try
         {

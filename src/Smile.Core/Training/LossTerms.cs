@@ -81,5 +81,5 @@ internal static class LossTerms
         return new StepLosses(total.MoveToOuterDisposeScope(), result) { Accuracy = accuracy.detach().MoveToOuterDisposeScope() };
     }
 
-    public static Device ParameterDevice(ResNet model) => model.parameters().First().device;
+    public static Device ParameterDevice(ImageClassifier model) => model.parameters().First().device;
 }

@@ -12,11 +12,11 @@ namespace Smile.Training;
 /// </summary>
 public static class MeanTeacher
 {
-    /// <summary>teacher = decay * teacher + (1 - decay) * student, for every teacher parameter except fc.*,
+    /// <summary>teacher = decay * teacher + (1 - decay) * student, for every teacher parameter except its classifier head,
     /// matched by name.</summary>
     /// <exception cref="InvalidOperationException">A teacher parameter has no student parameter of that name and shape;
     /// checked before anything changes.</exception>
-    public static void Update(ResNet teacher, ResNet student, double decay)
+    public static void Update(ImageClassifier teacher, ImageClassifier student, double decay)
     {
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(student);
@@ -26,7 +26,7 @@ public static class MeanTeacher
         var pairs = new List<(Tensor Teacher, Tensor Student)>();
         foreach (var (name, t) in teacher.named_parameters())
         {
-            if (name.StartsWith("fc.", StringComparison.Ordinal)) continue;
+            if (name.StartsWith(teacher.HeadName + ".", StringComparison.Ordinal)) continue;
             if (!studentParams.TryGetValue(name, out var s))
                 throw new InvalidOperationException($"mean teacher: the student has no parameter '{name}'");
             if (!s.shape.SequenceEqual(t.shape))

@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>The networks of a run: the student, and the frozen teacher when the regularizer needs one.</summary>
-public sealed class RunModels(ResNet student, ResNet? teacher) : IDisposable
+public sealed class RunModels(ImageClassifier student, ImageClassifier? teacher) : IDisposable
 {
-    public ResNet Student { get; } = student;
-    public ResNet? Teacher { get; } = teacher;
+    public ImageClassifier Student { get; } = student;
+    public ImageClassifier? Teacher { get; } = teacher;
 
     public void Dispose()
     {
@@ -50,12 +50,13 @@ public static class ModelSetup
 
     private static RunModels Build(string arch, int numClasses, string pretrained, bool needsTeacher, Device device, Dictionary<string, Tensor> source)
     {
-        if (!source.TryGetValue("fc.weight", out var fcWeight) || fcWeight.dim() != 2)
-            throw new WeightFileException(pretrained, "no 2-D fc.weight: not a classifier's state dict");
+        string head = ModelFactory.HeadName(arch);
+        if (!source.TryGetValue(head + ".weight", out var fcWeight) || fcWeight.dim() != 2)
+            throw new WeightFileException(pretrained, $"no 2-D {head}.weight: not a {ModelFactory.CanonicalName(arch)} classifier's state dict");
         int sourceClasses = (int)fcWeight.shape[0];
 
-        ResNet? teacher = null;
-        ResNet? student = null;
+        ImageClassifier? teacher = null;
+        ImageClassifier? student = null;
         try
         {
             // Strict: a file of another architecture fails here, with every mismatched name, before any work.
@@ -65,10 +66,10 @@ public static class ModelSetup
             student = ModelFactory.Create(arch, numClasses, sourceClasses);
             var studentInit = new Dictionary<string, Tensor>(source)
             {
-                ["aux_fc.weight"] = source["fc.weight"],
-                ["aux_fc.bias"] = source["fc.bias"],
+                ["aux_fc.weight"] = source[head + ".weight"],
+                ["aux_fc.bias"] = source[head + ".bias"],
             };
-            StateDictLoader.Load(student, studentInit, pretrained, skipPrefixes: new[] { "fc." });
+            StateDictLoader.Load(student, studentInit, pretrained, skipPrefixes: new[] { head + "." });
             student.to(device);
             if (!needsTeacher)
             {

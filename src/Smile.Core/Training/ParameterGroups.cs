@@ -7,9 +7,11 @@ namespace Smile.Training;
 /// </summary>
 public static class ParameterGroups
 {
-    private static readonly string[] HeadPrefixes = ["fc.", "aux_fc."];
+    // Every family's classifier name (torchvision's fc for ResNets, classifier for DenseNets; no model has both)
+    // and Smile's aux head.
+    private static readonly string[] HeadPrefixes = ["fc.", "classifier.", "aux_fc."];
 
-    /// <summary>fc.* and aux_fc.*: the parameters of SMILE's classifier L2 term.</summary>
+    /// <summary>fc.* (or classifier.*) and aux_fc.*: the parameters of SMILE's classifier L2 term.</summary>
     public static bool IsHead(string parameterName) =>
         HeadPrefixes.Any(p => parameterName.StartsWith(p, StringComparison.Ordinal));
 

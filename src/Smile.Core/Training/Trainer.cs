@@ -68,7 +68,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         if (o.Resume) (start, best, bestIteration, bestScore, sinceBest) = Restore(models, sgd);
 
         log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}",
-            o.RunName, student.Spec.Name, train.Classes.Count, train.Samples.Count, regularizer.Name, o.MaxIters, start, device);
+            o.RunName, student.Architecture, train.Classes.Count, train.Samples.Count, regularizer.Name, o.MaxIters, start, device);
         var board = torch.utils.tensorboard.SummaryWriter(o.TensorBoardDir); // writes each scalar through to its event file
 
         var clock = Stopwatch.StartNew();
@@ -191,18 +191,18 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             log.Warning("{Count} unreadable training image(s) were replaced by others of their class", loader.BadImageCount);
 
         double seconds = clock.Elapsed.TotalSeconds;
-        var summary = new TrainingSummary(o.Name, regularizer.Name, student.Spec.Name, iteration, start, best, bestIteration, lastEval,
+        var summary = new TrainingSummary(o.Name, regularizer.Name, student.Architecture, iteration, start, best, bestIteration, lastEval,
             seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount, bestIteration >= 0 ? o.BestPath : null, o.LastPath, interrupted, earlyStopped);
         WriteSummary(summary);
         return summary;
     }
 
-    private CheckpointInfo Info(ResNet student, ImageFolder train, long iteration, double best) =>
-        new(student.Spec.Name, train.Classes, student.AuxClasses, options.ImageSize,
+    private CheckpointInfo Info(ImageClassifier student, ImageFolder train, long iteration, double best) =>
+        new(student.Architecture, train.Classes, student.AuxClasses, options.ImageSize,
             Normalization.ImageNet.Mean, Normalization.ImageNet.Std, iteration, best, options.Regularizer,
             new Dictionary<string, string>(options.Arguments()));
 
-    private void SaveLast(ResNet student, ResNet? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration, double bestScore, int sinceBest)
+    private void SaveLast(ImageClassifier student, ImageClassifier? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration, double bestScore, int sinceBest)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var info = Info(student, train, iteration, best) with
@@ -223,8 +223,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
         using var scope = NewDisposeScope();
         var (info, all) = Checkpoint.Load(path);
-        if (!string.Equals(info.Architecture, models.Student.Spec.Name, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"--resume: the checkpoint is a {info.Architecture}, this run a {models.Student.Spec.Name}");
+        if (!string.Equals(info.Architecture, models.Student.Architecture, StringComparison.Ordinal))
+            throw new WeightFileException(path, $"--resume: the checkpoint is a {info.Architecture}, this run a {models.Student.Architecture}");
         StateDictLoader.Load(models.Student, Checkpoint.StudentTensors(all), path);
         if (models.Teacher is not null)
         {

@@ -16,12 +16,12 @@ public sealed class TrainingContext : IDisposable
     private readonly Dictionary<string, Tensor> pretrained;
     private bool disposed;
 
-    public ResNet Student { get; }
-    public ResNet? Teacher { get; }
+    public ImageClassifier Student { get; }
+    public ImageClassifier? Teacher { get; }
     public RegularizerOptions Options { get; }
 
     /// <summary>Extra frozen networks by role (ILS's "ils_teacher"), in eval mode without gradients; not owned.</summary>
-    public IReadOnlyDictionary<string, ResNet> FrozenNetworks { get; init; } = new Dictionary<string, ResNet>();
+    public IReadOnlyDictionary<string, ImageClassifier> FrozenNetworks { get; init; } = new Dictionary<string, ImageClassifier>();
 
     /// <summary>Pre-trained values of the student's backbone parameters (every parameter not under fc./aux_fc.),
     /// detached copies taken at construction, by name; used by L2-SP.</summary>
@@ -35,7 +35,7 @@ public sealed class TrainingContext : IDisposable
 
     /// <summary>Call after the pre-trained weights are loaded into <paramref name="student"/>: its backbone's
     /// values at this moment become <see cref="PretrainedBackbone"/>.</summary>
-    public TrainingContext(ResNet student, ResNet? teacher, RegularizerOptions options)
+    public TrainingContext(ImageClassifier student, ImageClassifier? teacher, RegularizerOptions options)
     {
         Student = student ?? throw new ArgumentNullException(nameof(student));
         Teacher = teacher;

@@ -35,8 +35,8 @@ public static class Checkpoint
     public const string OptimizerPrefix = "optimizer.momentum.";
     public const string TeacherPrefix = "teacher.";
 
-    public static void Save(string path, ResNet student, CheckpointInfo info,
-        IReadOnlyDictionary<string, torch.Tensor>? momentum = null, ResNet? teacher = null)
+    public static void Save(string path, ImageClassifier student, CheckpointInfo info,
+        IReadOnlyDictionary<string, torch.Tensor>? momentum = null, ImageClassifier? teacher = null)
     {
         var tensors = new Dictionary<string, torch.Tensor>(student.state_dict());
         if (momentum is not null)

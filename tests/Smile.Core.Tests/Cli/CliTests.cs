@@ -23,7 +23,7 @@ public class CliTests
     {
         var r = SmileProcess.Run("selftest", "--model_arch", "resnet9");
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("error: unknown model architecture 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152", r.Stderr.Trim());
+        Assert.Equal("error: unknown model architecture 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, shallow_cnn", r.Stderr.Trim());
         Assert.DoesNotContain("   at ", r.Stderr); // no stack trace
     }
 

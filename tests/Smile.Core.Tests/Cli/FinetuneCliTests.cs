@@ -93,6 +93,25 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.All(lines.Skip(1), l => Assert.Matches(@",(1|2),(ant|bee|cat),[\d.eE-]+$", l));
     }
 
+    [Theory]
+    [InlineData("densenet121")] // head named "classifier", as torchvision's
+    [InlineData("shallow_cnn")]
+    public void SmileFinetunesTheOtherFamiliesFromTheirOwnCheckpoints(string arch)
+    {
+        var save = Path.Combine(data.Root, "family-" + arch);
+        var source = Path.Combine(save, "source.safetensors");
+        Directory.CreateDirectory(save);
+        var init = SmileProcess.Run("init", "--model_arch", arch, "--num_classes", "10", "--output", source, "--seed", "1");
+        Assert.True(init.ExitCode == 0, init.Stderr);
+        var r = SmileProcess.Run(With(Finetune(save, "smile", 3), ("--model_arch", arch), ("--pretrained", source)));
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
+        var info = Checkpoint.ReadInfo(Path.Combine(save, "tiny_smile_Best.safetensors"));
+        Assert.Equal(arch, info.Architecture);
+        Assert.Equal(10, info.AuxClasses);
+        var test = SmileProcess.Run("test", "--test_dir", data.Test, "--ckpts", Path.Combine(save, "tiny_smile_Best.safetensors"));
+        Assert.True(test.ExitCode == 0, test.Stderr);
+    }
+
     private static readonly object TeacherLock = new();
 
     /// <summary>A checkpoint of the tiny task trained with plain CE (l2): the ILS teacher of the tests.</summary>
@@ -194,7 +213,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--train_dir", "/nonexistent/train", "--train_dir: folder not found: /nonexistent/train")]
     [InlineData("--eval_dir", "/nonexistent/eval", "--eval_dir: folder not found: /nonexistent/eval")]
     [InlineData("--pretrained", "/nonexistent/w.pth", "--pretrained: file not found: /nonexistent/w.pth")]
-    [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152")]
+    [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, shallow_cnn")]
     [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp, ls, ils")]
     [InlineData("--image_size", "16", "--image_size: must be at least 32")]
     [InlineData("--batch_size", "1", "--batch_size: must be at least 2 (BatchNorm in train mode)")]

@@ -10,7 +10,7 @@ public class ModelFactoryTests
     public void UnknownArchitectureIsAClearErrorListingTheKnownOnes()
     {
         var e = Assert.Throws<ModelConfigException>(() => ModelFactory.Create("resnet9", 10));
-        Assert.Equal("unknown model architecture 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152", e.Message);
+        Assert.Equal("unknown model architecture 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, shallow_cnn", e.Message);
     }
 
     [Theory]

@@ -12,6 +12,7 @@ public class TrainingStepGuardTests
     [Theory]
     [InlineData("resnet50")]
     [InlineData("resnet101")]
+    [InlineData("densenet121")] // offered by the CLI since the calibration issue; its 1x1 convolutions are all stride 1
     public void FullTrainingStepsSurviveOnThisCpu(string arch)
     {
         var result = SmileProcess.Run("selftest", "--model_arch", arch, "--batch_size", "16", "--image_size", "224", "--steps", "2");

@@ -8,4 +8,4 @@ namespace Smile.Models;
 /// <see cref="AuxLogits"/> comes from <c>aux_fc</c>, a second head with the source classifier's shape,
 /// present only when the model was built with one. The caller owns all three tensors.
 /// </summary>
-public sealed record ResNetOutput(Tensor Logits, Tensor Features, Tensor? AuxLogits);
+public sealed record ClassifierOutput(Tensor Logits, Tensor Features, Tensor? AuxLogits);
