@@ -10,7 +10,7 @@ namespace Smile.Tests;
 public static class PythonRunner
 {
     public const string Interpreter = "/usr/bin/python3";
-    private const string Fix = "run scripts/install-deps.sh to install Debian's PyTorch, torchvision and Pillow";
+    private const string Fix = "run scripts/install-deps.sh to install Debian's PyTorch, torchvision, Pillow and SciPy";
 
     /// <summary>Runs `/usr/bin/python3 &lt;test output&gt;/python/&lt;script&gt; args...`; returns stdout,
     /// throws with stderr when the exit code is not 0.</summary>

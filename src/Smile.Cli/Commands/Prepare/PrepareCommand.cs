@@ -11,6 +11,7 @@ internal static class PrepareCommand
         var command = new Command("prepare", "Turn an official dataset layout into train/ and test/ ImageFolders (hard links where possible, idempotent).");
         command.Subcommands.Add(PrepareFashionMnistCommand.Create());
         command.Subcommands.Add(PrepareCubCommand.Create());
+        command.Subcommands.Add(PrepareCarsCommand.Create());
         command.Subcommands.Add(PrepareAircraftCommand.Create());
         return command;
     }
