@@ -10,6 +10,7 @@ Smile.Native.ThreadPolicy.Apply();    // before LibTorch (and its OpenMP) loads
 var root = new RootCommand("Smile: transfer learning on images with SMILE (self-distilled mixup) on TorchSharp.");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
+root.Subcommands.Add(FinetuneCommand.Create(FinetuneCommand.Profile.Distill));
 root.Subcommands.Add(TestCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());

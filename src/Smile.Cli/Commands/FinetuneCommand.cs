@@ -5,24 +5,42 @@ using Smile.Training;
 
 namespace Smile.Cli.Commands;
 
-/// <summary>`smile finetune`: the reference's finetune.py flags and defaults, plus Smile's own.</summary>
+/// <summary>
+/// `smile finetune`: the reference's finetune.py flags and defaults, plus Smile's own. `smile distill` is the
+/// same verb with the ILS paper's distillation defaults (<see cref="Profile.Distill"/>): same loader, logging,
+/// checkpoints and selection.
+/// </summary>
 internal static class FinetuneCommand
 {
-    public static Command Create()
+    /// <summary>The defaults that differ between the two verbs.</summary>
+    internal sealed record Profile(string Verb, string Description, string Name, string Arch, string Regularizer, string Optimizer,
+        double Lr, double Wd, int BatchSize, string LrSchedule, double ClsLambda)
     {
-        var name = Flags.Make("name", "Run name: files are {save}/{name}_{regularizer}_Best.safetensors etc.", "flower102");
+        public static readonly Profile Finetune = new("finetune", "Fine-tune a pre-trained network with SMILE or a baseline (the reference's finetune.py).",
+            "flower102", "resnet50", "smile", "sgd", 0.01, 1e-4, 48, "step", 1e-4);
+        public static readonly Profile Distill = new("distill", "Distil a teacher checkpoint into a student (Hinton; the ILS paper's defaults: shallow CNN, Adam 1e-3, batch 256, T 20, alpha 0.9).",
+            "distill", "shallow_cnn", "kd", "adam", 1e-3, 0, 256, "constant", 0);
+    }
+
+    public static Command Create() => Create(Profile.Finetune);
+
+    public static Command Create(Profile profile)
+    {
+        var name = Flags.Make("name", "Run name: files are {save}/{name}_{regularizer}_Best.safetensors etc.", profile.Name);
         var trainDir = Flags.Optional<string>("train_dir", "Training ImageFolder (one subfolder per class).");
         var evalDir = Flags.Optional<string>("eval_dir", "Evaluation ImageFolder; without it the last checkpoint is the result.");
         var save = Flags.Make("save", "Output folder for checkpoints, log and summary.", "./output");
         var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{regularizer}).", "./visual_log");
-        var arch = Flags.Make("model_arch", $"Architecture: {string.Join(", ", ModelFactory.Names)}.", "resnet50");
+        var arch = Flags.Make("model_arch", $"Architecture: {string.Join(", ", ModelFactory.Names)}.", profile.Arch);
         var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", 224);
-        var batchSize = Flags.Make("batch_size", "Training batch size.", 48);
+        var batchSize = Flags.Make("batch_size", "Training batch size.", profile.BatchSize);
         var batchSizeEval = Flags.Make("batch_size_eval", "Evaluation batch size.", 8);
         var maxIters = Flags.Make("max_iters", "Training iterations.", 9000L);
         var plainIters = Flags.Make("plain_iters", "SMILE's final plain (l2) iterations (the reference's fixed 1000).", 1000L);
-        var lr = Flags.Make("lr", "Learning rate (x0.1 at floor(2*(max_iters+1000)/3)).", 0.01);
-        var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD).", 1e-4);
+        var lr = Flags.Make("lr", "Learning rate (with --lr_schedule step: x0.1 at floor(2*(max_iters+1000)/3)).", profile.Lr);
+        var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD and Adam).", profile.Wd);
+        var optimizer = Flags.Make("optimizer", "sgd (Nesterov momentum 0.9) or adam.", profile.Optimizer);
+        var lrSchedule = Flags.Make("lr_schedule", "step (the reference's) or constant.", profile.LrSchedule);
         var alpha = Flags.Make("alpha", "Mixup Beta(alpha, alpha) coefficient.", 0.2);
         var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
@@ -31,15 +49,18 @@ internal static class FinetuneCommand
         var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", 500);
         var regLambda = Flags.Make("reg_lambda", "Weight of SMILE's feature-mixup distillation.", 0.01);
         var auxLambda = Flags.Make("aux_lambda", "Weight of SMILE's aux-head distillation.", 0.1);
-        var clsLambda = Flags.Make("cls_lambda", "Weight of the classifier L2 (fc and aux_fc).", 1e-4);
+        var clsLambda = Flags.Make("cls_lambda", "Weight of the classifier L2 (fc and aux_fc).", profile.ClsLambda);
         var emaDecay = Flags.Make("ema_decay", "Mean-teacher decay (>= 1 turns the EMA off).", 0.999);
         var l2spLambda = Flags.Optional<double?>("l2sp_lambda", "L2-SP weight (default 0.01 for --regularizer l2sp, else 0: off).");
-        var regularizer = Flags.Make("regularizer", $"One of {string.Join(", ", Regularizers.Names)}.", "smile");
+        var regularizer = Flags.Make("regularizer", $"One of {string.Join(", ", Regularizers.Names)}.", profile.Regularizer);
         var pretrained = Flags.Optional<string>("pretrained", "Pre-trained weights: .pth, safetensors, or a Smile checkpoint.");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
         var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
+        var teacher = Flags.Optional<string>("teacher", "--regularizer kd: the teacher checkpoint (trained on the same classes).");
+        var kdTemperature = Flags.Make("kd_temperature", "--regularizer kd: distillation temperature T.", 20.0);
+        var kdAlpha = Flags.Make("kd_alpha", "--regularizer kd: weight of the distillation term (1 - alpha on the labels' CE).", 0.9);
         var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", 0.0);
         var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", "acc");
         var earlyStop = Flags.Optional<int?>("early_stop", "Stop after N evaluations without a better validation score.");
@@ -47,11 +68,11 @@ internal static class FinetuneCommand
         var ilsTeacher = Flags.Optional<string>("ils_teacher", "--regularizer ils: a checkpoint of this task trained with plain CE (e.g. --regularizer l2).");
         var ilsTemperature = Flags.Make("ils_temperature", "--regularizer ils: temperature of the teacher's softmax.", 1.0);
 
-        var command = new Command("finetune", "Fine-tune a pre-trained ResNet with SMILE or a baseline (the reference's finetune.py).")
+        var command = new Command(profile.Verb, profile.Description)
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
             seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            smoothing, ilsTeacher, ilsTemperature, valSplit, selectBy, earlyStop,
+            smoothing, ilsTeacher, ilsTemperature, valSplit, selectBy, earlyStop, optimizer, lrSchedule, teacher, kdTemperature, kdAlpha,
         };
         command.SetAction(parse =>
         {
@@ -91,6 +112,15 @@ internal static class FinetuneCommand
             string? ilsCheckpoint = parse.GetValue(ilsTeacher) is { } it ? Flags.ExistingFile(it, "ils_teacher") : null;
             Flags.Require(ilsCheckpoint is not null || reg != "ils", "ils_teacher", "--regularizer ils needs a checkpoint of this task trained with plain CE");
             Flags.Require(ilsCheckpoint is null || reg == "ils", "ils_teacher", $"is used only by --regularizer ils, not {reg}");
+            string? kdCheckpoint = parse.GetValue(teacher) is { } kt ? Flags.ExistingFile(kt, "teacher") : null;
+            Flags.Require(kdCheckpoint is not null || reg != "kd", "teacher", "--regularizer kd needs the teacher checkpoint to distil");
+            Flags.Require(kdCheckpoint is null || reg == "kd", "teacher", $"is used only by --regularizer kd, not {reg}");
+            Flags.Require(parse.GetValue(kdTemperature) > 0 && double.IsFinite(parse.GetValue(kdTemperature)), "kd_temperature", "must be a positive number");
+            Flags.Require(parse.GetValue(kdAlpha) is >= 0 and <= 1, "kd_alpha", "must be in [0, 1]");
+            string opt = parse.GetValue(optimizer)!.Trim().ToLowerInvariant();
+            Flags.Require(Optimizers.Names.Contains(opt), "optimizer", $"must be {string.Join(" or ", Optimizers.Names)}, not '{opt}'");
+            string schedule = parse.GetValue(lrSchedule)!.Trim().ToLowerInvariant();
+            Flags.Require(schedule is "step" or "constant", "lr_schedule", $"must be step or constant, not '{schedule}'");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
 
@@ -104,10 +134,10 @@ internal static class FinetuneCommand
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
                 Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
                     parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0),
-                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature)),
+                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature), parse.GetValue(kdTemperature), parse.GetValue(kdAlpha)),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
-                FrozenNetworkFiles = ilsCheckpoint is null ? new Dictionary<string, string>()
-                    : new Dictionary<string, string> { [InstanceLabelSmoothingRegularizer.TeacherRole] = ilsCheckpoint },
+                Optimizer = opt, LrSchedule = schedule,
+                FrozenNetworkFiles = FrozenFiles((InstanceLabelSmoothingRegularizer.TeacherRole, ilsCheckpoint), (DistillationRegularizer.TeacherRole, kdCheckpoint)),
             };
             Directory.CreateDirectory(options.Save);
             using var log = Logging.Create(options.LogPath);
@@ -121,7 +151,7 @@ internal static class FinetuneCommand
                 var summary = new Trainer(options, log, display).Run(interrupt.Token);
                 display.Clear();
                 Console.WriteLine(summary.LastEval is { } last
-                    ? $"done: {summary.Iterations} iterations, best eval top-1 {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}; {summary.ImagesPerSecond:F1} images/s"
+                    ? $"done: {summary.Iterations} iterations, best eval top-1 {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
                     : $"done: {summary.Iterations} iterations, {summary.ImagesPerSecond:F1} images/s; checkpoint {summary.LastCheckpoint}");
                 Console.WriteLine($"summary: {options.SummaryPath}");
                 return summary.Interrupted ? 130 : 0;
@@ -140,4 +170,7 @@ internal static class FinetuneCommand
         });
         return command;
     }
+
+    private static Dictionary<string, string> FrozenFiles(params (string Role, string? Path)[] files) =>
+        files.Where(f => f.Path is not null).ToDictionary(f => f.Role, f => f.Path!, StringComparer.Ordinal);
 }

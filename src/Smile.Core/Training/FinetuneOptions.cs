@@ -19,6 +19,10 @@ public sealed record FinetuneOptions
     public long PlainIters { get; init; } = 1000;
     public double Lr { get; init; } = 0.01;
     public double Wd { get; init; } = 1e-4;
+    /// <summary>"sgd" (Nesterov momentum 0.9, the reference's) or "adam".</summary>
+    public string Optimizer { get; init; } = "sgd";
+    /// <summary>"step" (the reference's x0.1 at floor(2 * (max_iters + 1000) / 3)) or "constant".</summary>
+    public string LrSchedule { get; init; } = "step";
     public string Regularizer { get; init; } = "smile";
     public RegularizerOptions Regularization { get; init; } = new();
     public int Seed { get; init; } = 2022;
@@ -55,6 +59,9 @@ public sealed record FinetuneOptions
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
+            ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule,
+            ["kd_temperature"] = r.KdTemperature.ToString("R", c), ["kd_alpha"] = r.KdAlpha.ToString("R", c),
+            ["teacher"] = FrozenNetworkFiles.TryGetValue(DistillationRegularizer.TeacherRole, out var kt) ? kt : "",
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
             ["smoothing"] = r.Smoothing.ToString("R", c), ["ils_temperature"] = r.IlsTemperature.ToString("R", c),
             ["ils_teacher"] = FrozenNetworkFiles.TryGetValue(InstanceLabelSmoothingRegularizer.TeacherRole, out var t) ? t : "",

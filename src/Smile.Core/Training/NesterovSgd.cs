@@ -15,7 +15,7 @@ namespace Smile.Training;
 /// Written out rather than TorchSharp's optim.SGD because weight decay is per parameter (L2-SP turns it off on
 /// the backbone) and the momentum buffers must be saved and restored by parameter name for checkpoints.
 /// </summary>
-public sealed class NesterovSgd : IDisposable
+public sealed class NesterovSgd : IOptimizer
 {
     private sealed record Entry(string Name, Parameter Param, bool Decay);
 
@@ -84,6 +84,10 @@ public sealed class NesterovSgd : IDisposable
             if (grad is not null) entry.Param.grad = null;
         }
     }
+
+    IReadOnlyDictionary<string, Tensor> IOptimizer.State => buffers;
+
+    void IOptimizer.LoadState(IReadOnlyDictionary<string, Tensor> saved) => LoadMomentumBuffers(saved);
 
     /// <summary>Restores buffers saved from <see cref="MomentumBuffers"/> (copies them, onto each parameter's
     /// device and dtype). Names the optimizer does not know, or shapes that differ, throw before anything changes;

@@ -12,6 +12,8 @@ namespace Smile.Training;
 /// is above 0; the <c>l2sp</c> regularizer uses it as is, so the caller chooses its default (the CLI: 0.01).</param>
 /// <param name="Smoothing">The eps of label smoothing and instance-based label smoothing (ls, ils).</param>
 /// <param name="IlsTemperature">The temperature T of the ILS teacher's softmax.</param>
+/// <param name="KdTemperature">Distillation temperature T (Hinton; the ILS paper's 20).</param>
+/// <param name="KdAlpha">Weight of the distillation term; 1 - alpha weighs the CE on the labels.</param>
 public sealed record RegularizerOptions(
     double Alpha = 0.2,
     double AuxLambda = 0.1,
@@ -20,4 +22,6 @@ public sealed record RegularizerOptions(
     double EmaDecay = 0.999,
     double L2spLambda = 0.0,
     double Smoothing = 0.1,
-    double IlsTemperature = 1.0);
+    double IlsTemperature = 1.0,
+    double KdTemperature = 20.0,
+    double KdAlpha = 0.9);

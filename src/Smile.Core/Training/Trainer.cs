@@ -56,8 +56,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         var student = models.Student;
         using var frozen = FrozenNetworkSet.Load(regularizer, o.FrozenNetworkFiles, train.Classes, device);
         using var context = new TrainingContext(student, models.Teacher, o.Regularization) { FrozenNetworks = frozen.Networks };
-        using var sgd = new NesterovSgd(
-            student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, 0.9, o.Wd);
+        using var sgd = Optimizers.Create(o.Optimizer,
+            student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, o.Wd);
 
         long start = 0;
         double best = 0;                          // top-1 of the selected checkpoint
@@ -87,7 +87,9 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 if (cancel.IsCancellationRequested) { batch.Dispose(); interrupted = true; break; }
                 bool isPlainTail = regularizer.Name == "smile" && iteration >= o.MaxIters - o.PlainIters;
                 var current = isPlainTail ? plain : regularizer;
-                sgd.LearningRate = LearningRateSchedule.At(iteration, o.Lr, o.MaxIters);
+                // Random layers (dropout) draw from LibTorch's generator: seeded per iteration, so a resumed run draws as a straight one.
+                torch.random.manual_seed(SeedOf(o.Seed, iteration) ^ 0x0D0);
+                sgd.LearningRate = o.LrSchedule == "constant" ? o.Lr : LearningRateSchedule.At(iteration, o.Lr, o.MaxIters);
                 if (iteration % 500 == 0) log.Information("Now training iter {Iteration}. LR={Lr:F6}", iteration, sgd.LearningRate);
 
                 double loss, accuracy;
@@ -151,7 +153,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                             sinceBest = 0;
                             best = lastEval.Top1;
                             bestIteration = iteration;
-                            Checkpoint.Save(o.BestPath, student, Info(student, train, iteration, best), sgd.MomentumBuffers);
+                            Checkpoint.Save(o.BestPath, student, Info(student, train, iteration, best), sgd.State);
                             saved = o.BestPath;
                             log.Information("----- Save model: {Path}", o.BestPath);
                         }
@@ -202,7 +204,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             Normalization.ImageNet.Mean, Normalization.ImageNet.Std, iteration, best, options.Regularizer,
             new Dictionary<string, string>(options.Arguments()));
 
-    private void SaveLast(ImageClassifier student, ImageClassifier? teacher, NesterovSgd sgd, ImageFolder train, long iteration, double best, long bestIteration, double bestScore, int sinceBest)
+    private void SaveLast(ImageClassifier student, ImageClassifier? teacher, IOptimizer sgd, ImageFolder train, long iteration, double best, long bestIteration, double bestScore, int sinceBest)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var info = Info(student, train, iteration, best) with
@@ -213,11 +215,11 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 ["best_iteration"] = bestIteration.ToString(c), ["best_score"] = bestScore.ToString("R", c), ["evals_since_best"] = sinceBest.ToString(c),
             },
         };
-        Checkpoint.Save(options.LastPath, student, info, sgd.MomentumBuffers, teacher);
+        Checkpoint.Save(options.LastPath, student, info, sgd.State, teacher);
     }
 
     /// <summary>Loads _Last: student, mean teacher, momentum; returns the iteration to continue from.</summary>
-    private (long Start, double Best, long BestIteration, double BestScore, int SinceBest) Restore(RunModels models, NesterovSgd sgd)
+    private (long Start, double Best, long BestIteration, double BestScore, int SinceBest) Restore(RunModels models, IOptimizer sgd)
     {
         var path = options.LastPath;
         if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
@@ -232,7 +234,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
             if (teacher.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no mean teacher");
             StateDictLoader.Load(models.Teacher, teacher, path);
         }
-        sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
+        sgd.LoadState(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
         var c = System.Globalization.CultureInfo.InvariantCulture;
         long bestIteration = info.Arguments.TryGetValue("best_iteration", out var b) ? long.Parse(b, c) : -1;
         double bestScore = info.Arguments.TryGetValue("best_score", out var bs) ? double.Parse(bs, c) : info.BestAccuracy;

@@ -112,6 +112,35 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.True(test.ExitCode == 0, test.Stderr);
     }
 
+    [Fact]
+    public void DistillTrainsTheShallowCnnFromATeacherAndResumesExactly()
+    {
+        string[] Distill(string save, params string[] extra) => new[]
+        {
+            "distill", "--name", "tinyd", "--train_dir", data.Train, "--eval_dir", data.Test, "--teacher", PlainTeacher(),
+            "--image_size", "32", "--batch_size", "6", "--batch_size_eval", "4", "--max_iters", "6", "--eval_frequency", "3",
+            "--print_frequency", "1", "--save", save, "--log_dir", Path.Combine(save, "tb"), "--seed", "5", "--workers", "2",
+        }.Concat(extra).ToArray();
+
+        var straightDir = Path.Combine(data.Root, "distill-straight");
+        var a = SmileProcess.Run(Distill(straightDir));
+        Assert.True(a.ExitCode == 0, a.Describe() + a.Stdout + a.Stderr);
+        Assert.Matches(@"last eval top-1 [\d.]+, NLL [\d.]+", a.Stdout);
+        var info = Checkpoint.ReadInfo(Path.Combine(straightDir, "tinyd_kd_Best.safetensors"));
+        Assert.Equal("shallow_cnn", info.Architecture);
+        Assert.Equal("adam", info.Arguments["optimizer"]);
+        Assert.Matches(@"Step\[0000/0006\] kd loss [\d.]+ \(main [\d.]+, kd [\d.]+, cls [\d.]+\)", a.Stderr); // both terms logged
+
+        var splitDir = Path.Combine(data.Root, "distill-split");
+        var b1 = SmileProcess.Run(Distill(splitDir, "--stop_after", "4"));
+        Assert.True(b1.ExitCode == 130, b1.Describe() + b1.Stderr);
+        var b2 = SmileProcess.Run(Distill(splitDir, "--resume"));
+        Assert.True(b2.ExitCode == 0, b2.Stdout + b2.Stderr);
+        var expected = Losses(a.Stderr).Where(p => p.Key >= 4).ToArray();
+        Assert.Equal(2, expected.Length);
+        Assert.Equal(expected, Losses(b2.Stderr).ToArray()); // Adam's moments and the dropout draws continue exactly
+    }
+
     private static readonly object TeacherLock = new();
 
     /// <summary>A checkpoint of the tiny task trained with plain CE (l2): the ILS teacher of the tests.</summary>
@@ -214,7 +243,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--eval_dir", "/nonexistent/eval", "--eval_dir: folder not found: /nonexistent/eval")]
     [InlineData("--pretrained", "/nonexistent/w.pth", "--pretrained: file not found: /nonexistent/w.pth")]
     [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, shallow_cnn")]
-    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp, ls, ils")]
+    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd")]
     [InlineData("--image_size", "16", "--image_size: must be at least 32")]
     [InlineData("--batch_size", "1", "--batch_size: must be at least 2 (BatchNorm in train mode)")]
     [InlineData("--batch_size_eval", "0", "--batch_size_eval: must be at least 1")]
@@ -232,6 +261,10 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--eval_frequency", "0", "--eval_frequency: must be at least 1")]
     [InlineData("--workers", "-2", "--workers: must be 0 (all cores) or more")]
     [InlineData("--smoothing", "1", "--smoothing: must be in [0, 1)")]
+    [InlineData("--optimizer", "rmsprop", "--optimizer: must be sgd or adam, not 'rmsprop'")]
+    [InlineData("--lr_schedule", "cosine", "--lr_schedule: must be step or constant, not 'cosine'")]
+    [InlineData("--kd_alpha", "1.5", "--kd_alpha: must be in [0, 1]")]
+    [InlineData("--teacher", "/nonexistent/t.safetensors", "--teacher: file not found: /nonexistent/t.safetensors")]
     [InlineData("--val_split", "0.3", "--val_split: and --eval_dir are alternatives: the held-out part is the validation set (run `smile test` on the test set afterwards)")]
     [InlineData("--val_split", "1", "--val_split: must be in [0, 1) (0: off)")]
     [InlineData("--select_by", "loss", "--select_by: must be acc or nll, not 'loss'")]

@@ -7,7 +7,7 @@ public sealed class RegularizersTests
     [Fact]
     public void TheRegistryKnowsEveryMethod()
     {
-        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils"], Regularizers.Names);
+        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils", "kd"], Regularizers.Names);
         foreach (var name in Regularizers.Names) Assert.Equal(name, Regularizers.Create(name).Name);
         Assert.Equal("smile", Regularizers.Create(" SMILE ").Name);
     }
@@ -16,7 +16,7 @@ public sealed class RegularizersTests
     public void AnUnknownNameListsTheKnownOnes()
     {
         var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("delta"));
-        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils", error.Message);
+        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd", error.Message);
     }
 
     [Theory]
@@ -26,6 +26,7 @@ public sealed class RegularizersTests
     [InlineData("l2sp", false, false)]
     [InlineData("ls", false, false)]
     [InlineData("ils", false, false)]
+    [InlineData("kd", false, false)]
     public void TeacherAndMixupNeeds(string name, bool needsTeacher, bool usesMixup)
     {
         var regularizer = Regularizers.Create(name);
@@ -45,7 +46,7 @@ public sealed class RegularizersTests
     public void OnlyL2SpSparesTheBackboneFromWeightDecay(string parameter, bool l2spDecays)
     {
         Assert.Equal(l2spDecays, Regularizers.Create("l2sp").WeightDecayApplies(parameter));
-        foreach (var name in new[] { "smile", "l2", "mixup", "ls", "ils" })
+        foreach (var name in new[] { "smile", "l2", "mixup", "ls", "ils", "kd" })
             Assert.True(Regularizers.Create(name).WeightDecayApplies(parameter), $"{name} decays {parameter}");
     }
 }
