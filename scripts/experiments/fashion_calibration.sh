@@ -34,8 +34,9 @@ for seed in $SEEDS; do
     for cls in "$d/all/train"/*/; do
       name="$(basename "$cls")"
       mkdir -p "$d/val/$name" "$d/train/$name"
-      ls "$cls" | head -n "$VAL_PER_CLASS" | while read -r f; do cp "$cls/$f" "$d/val/$name/"; done
-      ls "$cls" | tail -n +$((VAL_PER_CLASS + 1)) | while read -r f; do cp "$cls/$f" "$d/train/$name/"; done
+      files=("$cls"*)  # sorted by name
+      cp "${files[@]:0:VAL_PER_CLASS}" "$d/val/$name/"
+      cp "${files[@]:VAL_PER_CLASS}" "$d/train/$name/"
     done
     ln -sfn all/test "$d/test"
   fi
