@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Smile needs on Debian 12, and nothing when it is already there:
 #  - the .NET SDK check (the SDK itself comes with the machine image or from Microsoft's packages),
-#  - Debian's PyTorch, torchvision and Pillow under /usr/bin/python3: the independent reference
-#    that the parity tests compare Smile against (they fail, not skip, without it),
+#  - Debian's PyTorch, torchvision, Pillow and scikit-learn (with NumPy and SciPy) under /usr/bin/python3:
+#    the independent reference that the parity tests compare Smile against (they fail, not skip, without it),
 #  - Debian's SciPy, whose scipy.io.savemat writes the MAT-file fixtures of the MAT-file reader's tests.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ need=()
 /usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1 || need+=(python3-torch python3-torchvision)
 /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 || need+=(python3-pil)
 /usr/bin/python3 -c 'import scipy.io' >/dev/null 2>&1 || need+=(python3-scipy)
+/usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need+=(python3-sklearn)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   sudo_cmd=""
@@ -23,4 +24,4 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-/usr/bin/python3 -c 'import torch, torchvision, scipy; print("reference: PyTorch", torch.__version__, "torchvision", torchvision.__version__, "SciPy", scipy.__version__)'
+/usr/bin/python3 -c 'import torch, torchvision, scipy, sklearn; print("reference: PyTorch", torch.__version__, "torchvision", torchvision.__version__, "SciPy", scipy.__version__, "scikit-learn", sklearn.__version__)'

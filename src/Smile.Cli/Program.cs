@@ -13,6 +13,7 @@ root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create(FinetuneCommand.Profile.Distill));
 root.Subcommands.Add(TestCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
+root.Subcommands.Add(CalibrateCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(SelfTestCommand.Create());

@@ -3,14 +3,14 @@ using System.Diagnostics;
 namespace Smile.Tests;
 
 /// <summary>
-/// Runs a script of tests/Smile.Core.Tests/python/ with Debian's Python and PyTorch (/usr/bin/python3, not
+/// Runs a script of tests/Smile.Core.Tests/python/ with Debian's Python, PyTorch and scikit-learn (/usr/bin/python3, not
 /// whatever python3 is first on PATH): the independent reference the tests compare Smile against.
 /// A missing interpreter or module fails the test with the fix (scripts/install-deps.sh); it never skips.
 /// </summary>
 public static class PythonRunner
 {
     public const string Interpreter = "/usr/bin/python3";
-    private const string Fix = "run scripts/install-deps.sh to install Debian's PyTorch, torchvision, Pillow and SciPy";
+    private const string Fix = "run scripts/install-deps.sh to install Debian's PyTorch, torchvision, Pillow, SciPy and scikit-learn";
 
     /// <summary>Runs `/usr/bin/python3 &lt;test output&gt;/python/&lt;script&gt; args...`; returns stdout,
     /// throws with stderr when the exit code is not 0.</summary>

@@ -8,7 +8,8 @@ using Smile.Training;
 
 namespace Smile.Cli.Commands;
 
-/// <summary>`smile predict`: class names and probabilities per image, as CSV (default) or JSON.</summary>
+/// <summary>`smile predict`: class names and probabilities per image, as CSV (default) or JSON; the probabilities
+/// use the checkpoint's temperature when it has one (not the ranking: dividing by T keeps the order).</summary>
 internal static class PredictCommand
 {
     public static Command Create()
@@ -20,7 +21,9 @@ internal static class PredictCommand
         var format = Flags.Make("format", "csv or json (when writing to stdout).", "csv");
         var batch = Flags.Make("batch_size", "Images per forward pass.", 16);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
-        var command = new Command("predict", "Predict the classes of images with a checkpoint.") { ckpts, input, topk, output, format, batch, device };
+        var noTemperature = CalibrationText.NoTemperatureFlag();
+        var command = new Command("predict", "Predict the classes of images with a checkpoint (probabilities temperature-scaled when `smile calibrate` stored a temperature).")
+            { ckpts, input, topk, output, format, batch, device, noTemperature };
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
@@ -40,7 +43,8 @@ internal static class PredictCommand
 
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             using var trained = TrainedModel.Load(checkpoint, target);
-            var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target).ToList();
+            double temperature = parse.GetValue(noTemperature) ? 1.0 : trained.Info.Temperature ?? 1.0;
+            var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target, temperature).ToList();
             string text = asJson ? Json(predictions) : Csv(predictions);
             if (outPath is null) Console.Write(text);
             else File.WriteAllText(outPath, text);

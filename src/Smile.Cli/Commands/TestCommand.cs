@@ -6,7 +6,8 @@ using Smile.Training;
 
 namespace Smile.Cli.Commands;
 
-/// <summary>`smile test`: the reference's test.py line (loss, top-1, time) plus top-5, NLL and ECE.</summary>
+/// <summary>`smile test`: the reference's test.py line (loss, top-1, time) plus top-5, NLL and ECE, then the
+/// calibration figures before and (when the checkpoint has a temperature) after temperature scaling.</summary>
 internal static class TestCommand
 {
     public static Command Create()
@@ -18,24 +19,52 @@ internal static class TestCommand
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
         var json = Flags.Optional<string>("json", "Also write the figures to this JSON file.");
-        var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py).") { testDir, ckpts, arch, batch, device, workers, json };
+        var bins = CalibrationText.BinsFlag();
+        var noTemperature = CalibrationText.NoTemperatureFlag();
+        var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py).")
+            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature };
         command.SetAction(parse =>
         {
             string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            int eceBins = parse.GetValue(bins);
+            Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             using var trained = TrainedModel.Load(checkpoint, target, parse.GetValue(arch));
             var folder = ImageFolder.ForEvaluation(dir, trained.Info.Classes);
             foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
             var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(parse.GetValue(batch), parse.GetValue(workers), Shuffle: false, DropLast: false));
-            var r = Evaluator.Evaluate(trained.Model, loader, target);
+            var (r, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, target);
+            // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
             Console.WriteLine($"Acc@5: {r.Top5:F4}, NLL: {r.Nll:F4}, ECE (15 bins): {r.Ece:F4}, images: {r.Count}");
+
+            var before = CalibrationMetrics.Compute(outputs.Probabilities(), outputs.Labels, outputs.Classes, eceBins);
+            Console.WriteLine(CalibrationText.Line($"Before temperature scaling ({eceBins} bins)", before));
+            double? temperature = parse.GetValue(noTemperature) ? null : trained.Info.Temperature;
+            CalibrationReport? after = null;
+            if (temperature is { } t)
+            {
+                after = CalibrationMetrics.Compute(outputs.Probabilities(t), outputs.Labels, outputs.Classes, eceBins);
+                Console.WriteLine(CalibrationText.Line($"After temperature scaling (T = {CalibrationText.Temperature(t)})", after));
+            }
+            else if (trained.Info.Temperature is { } ignored)
+                Console.WriteLine($"Temperature {CalibrationText.Temperature(ignored)} of the checkpoint ignored (--no_temperature).");
+            else
+                Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
+
             if (parse.GetValue(json) is { } path)
             {
-                var figures = new { checkpoint, test_dir = dir, images = r.Count, loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds };
+                var figures = new
+                {
+                    checkpoint, test_dir = dir, images = r.Count, loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
+                    ece_bins = eceBins,
+                    calibration = CalibrationText.Json(before),
+                    temperature,
+                    temperature_scaled = after is null ? null : CalibrationText.Json(after),
+                };
                 File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
             }
             return 0;

@@ -8,7 +8,19 @@ namespace Smile.Evaluation;
 /// <summary>Eval-mode forward over a whole folder, without autograd.</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default)
+    public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default) =>
+        Run(model, loader, device, null, progress, cancel);
+
+    /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits and labels it saw, for calibration.</summary>
+    public static (EvalResult Result, EvalOutputs Outputs) EvaluateWithOutputs(ImageClassifier model, BatchLoader loader, Device device,
+        IProgress<int>? progress = null, CancellationToken cancel = default)
+    {
+        var sink = new OutputSink();
+        var result = Run(model, loader, device, sink, progress, cancel);
+        return (result, sink.ToOutputs());
+    }
+
+    private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         var metrics = new MetricAccumulator();
@@ -25,6 +37,7 @@ public static class Evaluator
                 {
                     var output = model.call(batch.Images.to(device));
                     metrics.Add(output.Logits, batch.Labels);
+                    sink?.Add(output.Logits, batch.Labels);
                     done += batch.Count;
                 }
                 progress?.Report(done);
@@ -35,5 +48,26 @@ public static class Evaluator
             model.train(wasTraining);
         }
         return metrics.Result(clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Copies each batch's logits (float32, CPU) and labels out of the tensors, in order.</summary>
+    private sealed class OutputSink
+    {
+        private readonly List<float> logits = new();
+        private readonly List<int> labels = new();
+        private int classes = -1;
+
+        public void Add(Tensor batchLogits, Tensor batchLabels)
+        {
+            using var scope = NewDisposeScope();
+            var z = batchLogits.detach().to(float32).cpu().contiguous();
+            int k = (int)z.shape[1];
+            if (classes >= 0 && classes != k) throw new InvalidOperationException($"batches with {classes} and {k} logits");
+            classes = k;
+            logits.AddRange(z.data<float>().ToArray());
+            labels.AddRange(batchLabels.cpu().to(int64).data<long>().ToArray().Select(y => (int)y));
+        }
+
+        public EvalOutputs ToOutputs() => new(logits.ToArray(), labels.ToArray(), Math.Max(classes, 1));
     }
 }

@@ -52,9 +52,13 @@ public sealed record Prediction(string Path, IReadOnlyList<(string Class, double
 
 public static class Predictor
 {
-    /// <summary>Predicts every image (decoded and transformed as at evaluation), <paramref name="batchSize"/> at a time.</summary>
-    public static IEnumerable<Prediction> Predict(TrainedModel trained, IReadOnlyList<string> paths, int topK, int batchSize, Device device)
+    /// <summary>Predicts every image (decoded and transformed as at evaluation), <paramref name="batchSize"/> at a time;
+    /// the probabilities are softmax(logits / <paramref name="temperature"/>) (1: the network's own).</summary>
+    public static IEnumerable<Prediction> Predict(TrainedModel trained, IReadOnlyList<string> paths, int topK, int batchSize, Device device,
+        double temperature = 1.0)
     {
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException(nameof(temperature), "must be a positive finite number");
         int k = Math.Clamp(topK, 1, trained.Info.Classes.Count);
         var spec = trained.Transform;
         for (int start = 0; start < paths.Count; start += batchSize)
@@ -73,7 +77,7 @@ public static class Predictor
             using (var scope = NewDisposeScope())
             {
                 var images = tensor(buffer, new long[] { chunk.Length, 3, spec.CropSize, spec.CropSize }).to(device);
-                var probabilities = trained.Model.call(images).Logits.softmax(1).cpu();
+                var probabilities = trained.Model.call(images).Logits.div(temperature).softmax(1).cpu();
                 var (values, indexes) = probabilities.topk(k, dim: 1);
                 v = values.data<float>().ToArray();
                 ix = indexes.data<long>().ToArray();

@@ -22,6 +22,11 @@ public sealed record CheckpointInfo(
 {
     public const string FormatName = "smile-checkpoint";
     public const int FormatVersion = 1;
+
+    /// <summary>The temperature fitted by `smile calibrate` (metadata "temperature"), or null. Never written
+    /// by <see cref="Checkpoint.Save"/>: a temperature belongs to the weights it was fitted on, so a newly
+    /// saved checkpoint starts without one (see <see cref="Checkpoint.WriteTemperature"/>).</summary>
+    public double? Temperature { get; init; }
 }
 
 /// <summary>
@@ -34,6 +39,7 @@ public static class Checkpoint
 {
     public const string OptimizerPrefix = "optimizer.momentum.";
     public const string TeacherPrefix = "teacher.";
+    public const string TemperatureKey = "temperature";
 
     public static void Save(string path, ImageClassifier student, CheckpointInfo info,
         IReadOnlyDictionary<string, torch.Tensor>? momentum = null, ImageClassifier? teacher = null)
@@ -59,6 +65,22 @@ public static class Checkpoint
             ["arguments"] = JsonSerializer.Serialize(info.Arguments),
         };
         SafetensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>
+    /// Stores <paramref name="temperature"/> in the checkpoint's metadata (replacing an earlier one). The file is
+    /// rewritten atomically (temporary file, then rename); every tensor's bytes and every other metadata entry
+    /// stay as they were.
+    /// </summary>
+    public static void WriteTemperature(string path, double temperature)
+    {
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException(nameof(temperature), "must be a positive finite number");
+        ReadInfo(path); // only a Smile checkpoint gets a temperature
+        SafetensorsFile.UpdateMetadata(path, new Dictionary<string, string>
+        {
+            [TemperatureKey] = temperature.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        });
     }
 
     /// <summary>True when the file is a safetensors file written by <see cref="Save"/>.</summary>
@@ -103,11 +125,20 @@ public static class Checkpoint
                 long.Parse(m["iteration"], System.Globalization.CultureInfo.InvariantCulture),
                 double.Parse(m["best_accuracy"], System.Globalization.CultureInfo.InvariantCulture),
                 m["regularizer"],
-                JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>());
+                JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>())
+            {
+                Temperature = m.TryGetValue(TemperatureKey, out var t) ? ParseTemperature(t) : null,
+            };
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
         {
             throw new WeightFileException(path, $"damaged Smile checkpoint metadata ({e.Message})", e);
         }
+    }
+
+    private static double ParseTemperature(string text)
+    {
+        double t = double.Parse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
+        return t > 0 && double.IsFinite(t) ? t : throw new FormatException($"temperature {text} is not a positive finite number");
     }
 }

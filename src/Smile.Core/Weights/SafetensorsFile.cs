@@ -74,7 +74,42 @@ public static class SafetensorsFile
         using var scope = torch.NewDisposeScope();
         var cpu = names.Select(n => tensors[n].detach().cpu().contiguous()).ToList();
         var header = BuildHeader(names, cpu, metadata);
+        WriteAtomically(path, header, file =>
+        {
+            foreach (var tensor in cpu)
+                if (tensor.NumberOfElements > 0) tensor.WriteBytesToStream(file, CopyBufferBytes);
+        });
+    }
 
+    /// <summary>
+    /// Sets the given "__metadata__" entries (adding or replacing them; the others stay) by rewriting the file
+    /// atomically as <see cref="Write"/> does. The tensors' entries and data bytes are copied as they are, in
+    /// their order and at their offsets, without being loaded as tensors.
+    /// </summary>
+    public static void UpdateMetadata(string path, IReadOnlyDictionary<string, string> changes)
+    {
+        if (changes.Count == 0) return;
+        var old = Guard(path, () =>
+        {
+            using var file = OpenRead(path);
+            return ReadHeader(path, file);
+        });
+        var metadata = new Dictionary<string, string>(old.Metadata);
+        foreach (var (key, value) in changes) metadata[key] = value;
+        var header = BuildHeader(old.Entries, metadata);
+        WriteAtomically(path, header, file =>
+        {
+            // Closed again before the rename, which some platforms refuse over an open file.
+            using var source = OpenRead(path);
+            source.Position = old.DataStart;
+            source.CopyTo(file, CopyBufferBytes);
+        });
+    }
+
+    /// <summary>The 8-byte length, the header and then the data into "&lt;path&gt;.tmp-&lt;random&gt;", flushed,
+    /// then moved over <paramref name="path"/>.</summary>
+    private static void WriteAtomically(string path, byte[] header, Action<FileStream> writeData)
+    {
         var full = Path.GetFullPath(path);
         var temp = $"{full}.tmp-{Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant()}";
         try
@@ -85,8 +120,7 @@ public static class SafetensorsFile
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 file.Write(length);
                 file.Write(header);
-                foreach (var tensor in cpu)
-                    if (tensor.NumberOfElements > 0) tensor.WriteBytesToStream(file, CopyBufferBytes);
+                writeData(file);
                 file.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -100,8 +134,22 @@ public static class SafetensorsFile
         }
     }
 
-    /// <summary>The JSON header, padded with spaces to a multiple of 8 bytes so the data is 8-byte aligned.</summary>
+    /// <summary>The JSON header of tensors laid out one after the other in the given order.</summary>
     private static byte[] BuildHeader(List<string> names, List<torch.Tensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var entries = new List<Entry>();
+        long offset = 0;
+        for (var i = 0; i < names.Count; i++)
+        {
+            var bytes = WeightDTypes.ByteCount(tensors[i].shape, tensors[i].dtype)!.Value;
+            entries.Add(new Entry(names[i], tensors[i].dtype, tensors[i].shape, offset, offset + bytes));
+            offset += bytes;
+        }
+        return BuildHeader(entries, metadata);
+    }
+
+    /// <summary>The JSON header, padded with spaces to a multiple of 8 bytes so the data is 8-byte aligned.</summary>
+    private static byte[] BuildHeader(List<Entry> entries, IReadOnlyDictionary<string, string>? metadata)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -113,22 +161,18 @@ public static class SafetensorsFile
                 foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteString(key, value);
                 json.WriteEndObject();
             }
-            long offset = 0;
-            for (var i = 0; i < names.Count; i++)
+            foreach (var entry in entries)
             {
-                var tensor = tensors[i];
-                var bytes = WeightDTypes.ByteCount(tensor.shape, tensor.dtype)!.Value;
-                json.WriteStartObject(names[i]);
-                json.WriteString("dtype", WeightDTypes.SafetensorsCode(tensor.dtype));
+                json.WriteStartObject(entry.Name);
+                json.WriteString("dtype", WeightDTypes.SafetensorsCode(entry.DType));
                 json.WriteStartArray("shape");
-                foreach (var d in tensor.shape) json.WriteNumberValue(d);
+                foreach (var d in entry.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
-                json.WriteNumberValue(offset);
-                json.WriteNumberValue(offset + bytes);
+                json.WriteNumberValue(entry.Begin);
+                json.WriteNumberValue(entry.End);
                 json.WriteEndArray();
                 json.WriteEndObject();
-                offset += bytes;
             }
             json.WriteEndObject();
         }
