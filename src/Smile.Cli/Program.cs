@@ -21,6 +21,7 @@ root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(CheckDataCommand.Create());
 root.Subcommands.Add(Smile.Cli.Commands.Prepare.PrepareCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(DemoDataCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);

@@ -1,0 +1,57 @@
+using ScottPlot;
+
+namespace Smile.Plots;
+
+/// <summary>How every chart is written: a PNG that appears whole or not at all (a reader, or an image viewer
+/// refreshing the file while training goes on, never sees half of one).</summary>
+internal static class PngFile
+{
+    public const int MaxSide = 10_000;
+
+    public static void CheckSize(int width, int height)
+    {
+        if (width < 100 || width > MaxSide) throw new ArgumentOutOfRangeException(nameof(width), width, $"a picture is 100 to {MaxSide} pixels wide");
+        if (height < 100 || height > MaxSide) throw new ArgumentOutOfRangeException(nameof(height), height, $"a picture is 100 to {MaxSide} pixels high");
+    }
+
+    public static void Write(string path, Plot plot, int width, int height) =>
+        WriteBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
+
+    public static void Write(string path, Multiplot multiplot, int width, int height)
+    {
+        using var image = multiplot.Render(width, height);
+        WriteBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
+    }
+
+    /// <summary>Temp file beside the target, then a rename (atomic within one file system).</summary>
+    private static void WriteBytes(string path, byte[] png)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            File.WriteAllBytes(temp, png);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>The same look for every chart: a sans-serif font where the machine has one (ScottPlot takes the
+    /// system default, DejaVu Serif on Debian).</summary>
+    public static void Style(Plot plot)
+    {
+        if (SansFont is { } font) plot.Font.Set(font);
+    }
+
+    private static readonly string? SansFont = new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial" }.FirstOrDefault(Installed);
+
+    private static bool Installed(string family)
+    {
+        using var typeface = SkiaSharp.SKFontManager.Default.MatchFamily(family);
+        return typeface is not null && typeface.FamilyName == family;
+    }
+}
