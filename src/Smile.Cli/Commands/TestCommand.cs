@@ -21,8 +21,9 @@ internal static class TestCommand
         var json = Flags.Optional<string>("json", "Also write the figures to this JSON file.");
         var bins = CalibrationText.BinsFlag();
         var noTemperature = CalibrationText.NoTemperatureFlag();
+        var plots = Flags.Optional<string>("plots", "Write reliability.png (before/after temperature scaling) and confusion.png into this folder.");
         var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py).")
-            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature };
+            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots };
         command.SetAction(parse =>
         {
             string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
@@ -54,6 +55,10 @@ internal static class TestCommand
                 Console.WriteLine($"Temperature {CalibrationText.Temperature(ignored)} of the checkpoint ignored (--no_temperature).");
             else
                 Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
+
+            if (parse.GetValue(plots) is { } plotFolder)
+                foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, trained.Info.Classes, eceBins, temperature))
+                    Console.WriteLine($"wrote {written}");
 
             if (parse.GetValue(json) is { } path)
             {

@@ -170,4 +170,30 @@ public sealed class CalibrateCliTests(TinyTransferFixture data) : IClassFixture<
         Assert.Equal(before, File.ReadAllBytes(ckpt)); // no failed calibration touched the checkpoint
         Assert.Null(Smile.Weights.Checkpoint.ReadInfo(ckpt).Temperature);
     }
+
+    [Fact]
+    public void TestWritesTheReliabilityDiagramAndTheConfusionMatrix()
+    {
+        var model = Checkpoint("plots");
+        var calibrate = SmileProcess.Run("calibrate", "--ckpts", model, "--val_dir", data.Test);
+        Assert.True(calibrate.ExitCode == 0, calibrate.Stderr);
+        var folder = Path.Combine(data.Root, "plots-out");
+        var r = SmileProcess.Run("test", "--test_dir", data.Test, "--ckpts", model, "--plots", folder);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"wrote {Path.Combine(folder, "reliability.png")}", r.Stdout);
+        AssertPicture(Path.Combine(folder, "reliability.png"), 900, 900);
+        AssertPicture(Path.Combine(folder, "confusion.png"), 1000, 1000);
+    }
+
+    // Nine test images fill few bins, so the bars of a full chart are missing: a lower bar than PngCheck's for
+    // "not blank" (ScottPlot's empty plot has about 200 colours), with the size and background checks the same.
+    private static void AssertPicture(string path, int width, int height)
+    {
+        using var bitmap = SkiaSharp.SKBitmap.Decode(path);
+        Assert.NotNull(bitmap);
+        Assert.Equal((width, height), (bitmap.Width, bitmap.Height));
+        var pixels = bitmap.Pixels;
+        Assert.True(pixels.Distinct().Count() >= 250, $"{path}: {pixels.Distinct().Count()} distinct colours");
+        Assert.True(pixels.GroupBy(p => p).Max(g => g.Count()) < pixels.Length * 0.95, $"{path}: nearly one colour");
+    }
 }
