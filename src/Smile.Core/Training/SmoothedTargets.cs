@@ -26,8 +26,12 @@ public static class SmoothedTargets
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var p = (teacherLogits / temperature).softmax(1);
-        return FromProbabilities(p, labels, epsilon).MoveToOuterDisposeScope();
+        // p_k / (1 - p_y) is the softmax of z / T over the wrong classes alone. Computed that way it is exact
+        // even when the teacher is so sure that p_y rounds to 1 and 1 - p_y to 0 (dividing would then blow
+        // the wrong classes' share up far beyond eps).
+        var oneHot = nn.functional.one_hot(labels, teacherLogits.shape[1]).to(teacherLogits.dtype);
+        var wrong = (teacherLogits / temperature).masked_fill(oneHot.to(ScalarType.Bool), double.NegativeInfinity).softmax(1);
+        return (oneHot * (1.0 - epsilon) + wrong * epsilon).MoveToOuterDisposeScope();
     }
 
     /// <summary>The ILS target from teacher probabilities p (rows sum to 1).</summary>
@@ -36,10 +40,9 @@ public static class SmoothedTargets
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var oneHot = nn.functional.one_hot(labels, p.shape[1]).to(p.dtype);
-        var pTrue = (p * oneHot).sum(1, keepdim: true);
-        // A teacher that is certain of the true class (p_y = 1 in float) leaves no mass to spread: the
-        // clamp keeps 0/0 out, and those rows' non-target entries are 0 * eps / tiny = 0 anyway.
-        var rest = p * (1.0 - oneHot) / (1.0 - pTrue).clamp_min(1e-12);
+        // The wrong classes' own sum, not 1 - p_y: no cancellation when p_y is close to 1.
+        var others = p * (1.0 - oneHot);
+        var rest = others / others.sum(1, keepdim: true).clamp_min(1e-300);
         return (oneHot * (1.0 - epsilon) + rest * epsilon).MoveToOuterDisposeScope();
     }
 }

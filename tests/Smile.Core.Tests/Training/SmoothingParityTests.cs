@@ -72,13 +72,19 @@ public sealed class SmoothingParityTests
     }
 
     [Fact]
-    public void ACertainTeacherGivesAFiniteTarget()
+    public void ACertainTeacherStillSpreadsExactlyEpsOverTheWrongClasses()
     {
+        // p_y = 1 - 7e-12 rounds to 1 in float32, and a naive eps * p_k / (1 - p_y) gives the wrong classes
+        // thousands of times eps (this diverged a real run). The wrong classes must share eps as softmax(z / T) over them.
         using var scope = NewDisposeScope();
-        var q = SmoothedTargets.Instance(tensor(new float[] { 200, 0, 0 }, [1, 3]), tensor(new long[] { 0 }), 0.1, 1);
-        var values = q.data<float>().ToArray();
-        Assert.All(values, v => Assert.True(float.IsFinite(v)));
-        Assert.Equal(0.9f, values[0], 6);
+        var q = SmoothedTargets.Instance(tensor(new float[] { 30, 5, 0, 200, 0, 0 }, [2, 3]), tensor(new long[] { 0, 0 }), 0.1, 1);
+        var v = q.data<float>().ToArray();
+        Assert.All(v, x => Assert.True(float.IsFinite(x) && x >= 0 && x <= 1));
+        Assert.Equal(1.0, v[0] + v[1] + v[2], 6);
+        Assert.Equal(1.0, v[3] + v[4] + v[5], 6);
+        Assert.Equal(0.9f, v[0], 6);
+        Assert.Equal(0.1 * Math.Exp(5) / (Math.Exp(5) + 1), v[1], 6);
+        Assert.Equal(0.05f, v[4], 6); // two equal wrong classes share eps equally
     }
 
     [Fact]
