@@ -22,8 +22,7 @@ public sealed class DistillationRegularizer : IRegularizer
     public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        if (!ctx.FrozenNetworks.TryGetValue(TeacherRole, out var teacher))
-            throw new InvalidOperationException("distillation needs its teacher network (--teacher)");
+        var teacher = LossTerms.FrozenNetwork(ctx, TeacherRole, Name);
         using var scope = NewDisposeScope();
         double t = ctx.Options.KdTemperature, alpha = ctx.Options.KdAlpha;
         Tensor teacherProbabilities;

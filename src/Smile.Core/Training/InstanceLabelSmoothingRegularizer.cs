@@ -21,20 +21,13 @@ public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
     public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        if (!ctx.FrozenNetworks.TryGetValue(TeacherRole, out var teacher))
-            throw new InvalidOperationException("instance-based label smoothing needs its teacher network (--ils_teacher)");
+        var teacher = LossTerms.FrozenNetwork(ctx, TeacherRole, Name);
         using var scope = NewDisposeScope();
         Tensor teacherLogits;
         using (no_grad()) teacherLogits = teacher.call(images).Logits;
         var target = SmoothedTargets.Instance(teacherLogits, labels, ctx.Options.Smoothing, ctx.Options.IlsTemperature);
         var logits = ctx.Student.call(images).Logits;
-        var terms = new List<(string, Tensor)>
-        {
-            ("main", LossTerms.SoftCrossEntropy(logits, target)),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
-        };
-        L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms, LossTerms.Accuracy(logits, labels));
+        return LossTerms.SoftTargetLoss(ctx, logits, target, labels);
     }
 
     public bool WeightDecayApplies(string parameterName) => true;

@@ -19,13 +19,7 @@ public sealed class LabelSmoothingRegularizer : IRegularizer
         using var scope = NewDisposeScope();
         var logits = ctx.Student.call(images).Logits;
         var target = SmoothedTargets.Uniform(labels, logits.shape[1], ctx.Options.Smoothing, logits.dtype);
-        var terms = new List<(string, Tensor)>
-        {
-            ("main", LossTerms.SoftCrossEntropy(logits, target)),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
-        };
-        L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms, LossTerms.Accuracy(logits, labels));
+        return LossTerms.SoftTargetLoss(ctx, logits, target, labels);
     }
 
     public bool WeightDecayApplies(string parameterName) => true;

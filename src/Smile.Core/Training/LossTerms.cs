@@ -54,6 +54,25 @@ internal static class LossTerms
         return terms;
     }
 
+    /// <summary>The label-smoothing family's loss (ls, ils): "main" = soft CE against <paramref name="target"/>,
+    /// "cls" = cls_lambda * L_cls, and L2-SP when enabled. Call inside the regularizer's dispose scope.</summary>
+    public static StepLosses SoftTargetLoss(TrainingContext ctx, Tensor logits, Tensor target, Tensor labels)
+    {
+        var terms = new List<(string, Tensor)>
+        {
+            ("main", SoftCrossEntropy(logits, target)),
+            ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
+        };
+        L2SpTerm.AddIfEnabled(ctx, terms);
+        return Finish(terms, Accuracy(logits, labels));
+    }
+
+    /// <summary>The frozen network a regularizer declared under <paramref name="role"/>; the trainer loads it.</summary>
+    public static ImageClassifier FrozenNetwork(TrainingContext ctx, string role, string regularizer) =>
+        ctx.FrozenNetworks.TryGetValue(role, out var network)
+            ? network
+            : throw new InvalidOperationException($"--regularizer {regularizer} needs its frozen network (--{role})");
+
     /// <summary>Top-1 accuracy of logits against labels, without a graph.</summary>
     public static Tensor Accuracy(Tensor logits, Tensor labels)
     {
