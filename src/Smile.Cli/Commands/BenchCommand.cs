@@ -105,6 +105,19 @@ internal static class BenchCommand
                 var theirsCl = cl.Select(j => j.GetProperty(step).GetDouble()).ToList();
                 Console.WriteLine($"{step,-6} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
             }
+            if (Smile.Diagnostics.FlopCount.ForwardPerImage(a, s) is double forward)
+            {
+                // What the steps do with the machine: FLOPs per image (backward = 2 x forward) against LibTorch's measured GEMM rate.
+                double peak = Smile.Diagnostics.MatmulPeak.Measure();
+                var (l2Flops, smileFlops, evalFlops) = Smile.Diagnostics.FlopCount.PerStep(forward);
+                Console.WriteLine($"arithmetic: forward {forward / 1e9:F2} GFLOP/image; measured fp32 matmul peak {peak:F1} GFLOP/s (2048x2048, {threads} threads)");
+                foreach (var (step, flops, pick) in new (string, double, Func<Smile.Diagnostics.StepThroughput, double>)[] { ("l2", l2Flops, t => t.L2), ("smile", smileFlops, t => t.Smile), ("eval", evalFlops, t => t.Eval) })
+                {
+                    double rate = Median(smile.Select(pick).ToList()) * flops / 1e9;
+                    Console.WriteLine($"  {step,-6} {flops / 1e9,6:F2} GFLOP/image, Smile {rate,6:F1} GFLOP/s = {100 * rate / peak,5:F1}% of peak" +
+                        (nchw.Count > 0 ? $"; PyTorch NCHW {100 * Median(nchw.Select(j => j.GetProperty(step).GetDouble()).ToList()) * flops / 1e9 / peak:F1}%" : ""));
+                }
+            }
             Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
                 (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
                 (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
