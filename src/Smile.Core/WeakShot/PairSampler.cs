@@ -5,9 +5,10 @@ namespace Smile.WeakShot;
 /// them"): each batch draws <c>classesPerBatch</c> distinct classes (all of them when the data has fewer; never
 /// more than the batch has images, so every chosen class appears), then <c>batchSize</c> images split among them
 /// as evenly as possible (the remainder goes to randomly chosen classes). A random batch would hold few
-/// same-class pairs; this gives about 7% positive pairs at the paper's sizes. Within a class images are drawn
-/// without replacement from a shuffled queue that is refilled when it runs out, so an image repeats within a
-/// batch only when its class has fewer images than its share. Deterministic for a seed.
+/// same-class pairs; this gives about 7% positive pairs at the paper's sizes. Within a class images come
+/// from a shuffled queue that is refilled when it runs out, so every image is used before any is used again,
+/// and an image repeats within a batch only when its class has fewer images than its share. Deterministic for
+/// a seed.
 /// </summary>
 public sealed class PairSampler
 {
@@ -42,20 +43,27 @@ public sealed class PairSampler
         int share = BatchSize / ClassesPerBatch, remainder = BatchSize % ClassesPerBatch;
         // The first `remainder` of the shuffled classes take one image more: a random choice, since the order is.
         for (int k = 0; k < ClassesPerBatch; k++)
-            for (int n = share + (k < remainder ? 1 : 0); n > 0; n--)
-                batch.Add(Draw(chosen[k]));
+            batch.AddRange(Draw(chosen[k], share + (k < remainder ? 1 : 0)));
         return [.. batch];
     }
 
-    private int Draw(int label)
+    /// <summary>The next <paramref name="count"/> images of a class from its queue. When the queue runs out
+    /// mid-draw the refill puts the images this draw already took last, so that an image repeats within a batch
+    /// only when its class has fewer images than its share.</summary>
+    private List<int> Draw(int label, int count)
     {
         if (!queues.TryGetValue(label, out var queue)) queues[label] = queue = new Queue<int>();
-        if (queue.Count == 0)
+        var taken = new List<int>(count);
+        while (taken.Count < count)
         {
-            var refill = (int[])imagesOf[label].Clone();
-            rng.Shuffle(refill);
-            foreach (var i in refill) queue.Enqueue(i);
+            if (queue.Count == 0)
+            {
+                var refill = (int[])imagesOf[label].Clone();
+                rng.Shuffle(refill);
+                foreach (var i in refill.Where(i => !taken.Contains(i)).Concat(refill.Where(taken.Contains))) queue.Enqueue(i);
+            }
+            taken.Add(queue.Dequeue());
         }
-        return queue.Dequeue();
+        return taken;
     }
 }
