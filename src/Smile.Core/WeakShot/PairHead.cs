@@ -1,0 +1,85 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Smile.WeakShot;
+
+/// <summary>What <see cref="PairHead"/> returns for a batch of B images: <see cref="Logits"/> (B² x 2) and the
+/// relation features (B² x D'), row a*B + b for the ordered pair (a, b). The caller owns both.</summary>
+public sealed record PairHeadOutput(Tensor Logits, Tensor Relation);
+
+/// <summary>
+/// SimTrans's SimNet head (METHODS.md section 2, "SimNet"): all B² ordered pairs [f_a ; f_b] of the pooled
+/// features, self-pairs included, then fc1 (2D -> 2D) -> bn1 -> ReLU -> fc2 (2D -> D') -> bn2 -> ReLU = relation
+/// feature r_ab, then fc3 (D' -> D') -> bn3 -> ReLU -> fc4 (D' -> 2) = pair logits; S_ab = softmax(logits)[1].
+/// The parameter names are those of the PyTorch twin in tests/Smile.Core.Tests/python/simtrans_reference.py, so
+/// a state dict moves between the two. The paper's sizes (D = D' = 2048) are the defaults.
+/// </summary>
+public sealed class PairHead : Module<Tensor, PairHeadOutput>
+{
+    private readonly Linear fc1, fc2, fc3, fc4;
+    private readonly BatchNorm1d bn1, bn2, bn3;
+
+    public int FeatureDim { get; }
+    public int RelationDim { get; }
+
+    public PairHead(int featureDim = 2048, int relationDim = 2048) : base("pair_head")
+    {
+        if (featureDim < 1) throw new ArgumentOutOfRangeException(nameof(featureDim), featureDim, "the pooled feature needs at least one channel");
+        if (relationDim < 1) throw new ArgumentOutOfRangeException(nameof(relationDim), relationDim, "the relation feature needs at least one channel");
+        FeatureDim = featureDim;
+        RelationDim = relationDim;
+        fc1 = Linear(2 * featureDim, 2 * featureDim);
+        bn1 = BatchNorm1d(2 * featureDim);
+        fc2 = Linear(2 * featureDim, relationDim);
+        bn2 = BatchNorm1d(relationDim);
+        fc3 = Linear(relationDim, relationDim);
+        bn3 = BatchNorm1d(relationDim);
+        fc4 = Linear(relationDim, 2);
+        RegisterComponents();
+    }
+
+    /// <summary>Pooled features f (B x D) to pair logits and relation features.</summary>
+    public override PairHeadOutput forward(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        var pairs = Pairs(features);
+        var relation = bn2.call(fc2.call(bn1.call(fc1.call(pairs)).relu())).relu();
+        var logits = fc4.call(bn3.call(fc3.call(relation)).relu());
+        return new PairHeadOutput(logits.MoveToOuterDisposeScope(), relation.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The B² x 2D matrix of ordered pairs: row a*B + b is [f_a ; f_b]. Order matters (the head is
+    /// not symmetric in its two halves), which is why S is not symmetric.</summary>
+    public static Tensor Pairs(Tensor features)
+    {
+        if (features.dim() != 2) throw new ArgumentException($"pooled features must be B x D, got [{string.Join(", ", features.shape)}]", nameof(features));
+        long b = features.shape[0], d = features.shape[1];
+        using var scope = NewDisposeScope();
+        var first = features.unsqueeze(1).expand(b, b, d);  // [a, b] holds f_a
+        var second = features.unsqueeze(0).expand(b, b, d); // [a, b] holds f_b
+        return cat([first, second], 2).reshape(b * b, 2 * d).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>S (B x B): S_ab = softmax(logits of pair (a, b))[1], the probability that a and b share a class.</summary>
+    public static Tensor Similarity(Tensor pairLogits, long batchSize)
+    {
+        using var scope = NewDisposeScope();
+        return pairLogits.softmax(1).select(1, 1).reshape(batchSize, batchSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The pair labels (B², int64): 1 iff the two images of the pair share a class, row a*B + b.</summary>
+    public static Tensor PairLabels(Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        return labels.unsqueeze(1).eq(labels.unsqueeze(0)).flatten().to(ScalarType.Int64).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The SimNet loss: 2-way cross-entropy averaged over all B² ordered pairs, self-pairs included.</summary>
+    public static Tensor PairLoss(Tensor pairLogits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        return functional.cross_entropy(pairLogits, PairLabels(labels)).MoveToOuterDisposeScope();
+    }
+}
