@@ -22,6 +22,10 @@ public sealed class Adam : IOptimizer
         public Tensor M { get; } = m;
         public Tensor V { get; } = v;
         public long Step { get; set; } = step;
+        /// <summary>The step count as a 0-dim float64 tensor, so the whole state fits a checkpoint's tensors; set when read.</summary>
+        public Tensor StepTensor { get; } = tensor((double)step).DetachFromDisposeScope();
+
+        public void Dispose() { M.Dispose(); V.Dispose(); StepTensor.Dispose(); }
     }
 
     private readonly List<Entry> entries;
@@ -84,22 +88,17 @@ public sealed class Adam : IOptimizer
     {
         get
         {
-            // Step counts as 0-dim float64 tensors, so the whole state fits the checkpoint's tensor dictionary.
-            foreach (var old in stepTensors.Values) old.Dispose();
-            stepTensors.Clear();
             var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var (name, m) in moments)
             {
                 state["exp_avg." + name] = m.M;
                 state["exp_avg_sq." + name] = m.V;
-                stepTensors[name] = tensor((double)m.Step).DetachFromDisposeScope();
-                state["step." + name] = stepTensors[name];
+                m.StepTensor.fill_((double)m.Step);
+                state["step." + name] = m.StepTensor;
             }
             return state;
         }
     }
-
-    private readonly Dictionary<string, Tensor> stepTensors = new(StringComparer.Ordinal);
 
     public void LoadState(IReadOnlyDictionary<string, Tensor> saved)
     {
@@ -138,13 +137,11 @@ public sealed class Adam : IOptimizer
         if (disposed) return;
         disposed = true;
         ClearMoments();
-        foreach (var t in stepTensors.Values) t.Dispose();
-        stepTensors.Clear();
     }
 
     private void ClearMoments()
     {
-        foreach (var m in moments.Values) { m.M.Dispose(); m.V.Dispose(); }
+        foreach (var m in moments.Values) m.Dispose();
         moments.Clear();
     }
 }
