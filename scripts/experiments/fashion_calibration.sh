@@ -20,6 +20,7 @@ DISTILL_ITERS="${DISTILL_ITERS:-400}"
 SMOOTHING="${SMOOTHING:-0.1}"
 ILS_TEMPERATURE="${ILS_TEMPERATURE:-4}"
 SEEDS="${SEEDS:-1 2 3}"
+DEVICE="${DEVICE:-cpu}"
 data=/usr/share/datasets/fashion-mnist
 
 dotnet build src/Smile.Cli -c Release -v quiet -nologo
@@ -41,7 +42,7 @@ for seed in $SEEDS; do
     ln -sfn all/test "$d/test"
   fi
   common=(--train_dir "$d/train" --eval_dir "$d/val" --select_by nll --image_size "$IMAGE_SIZE" --seed "$seed"
-          --batch_size_eval 500 --print_frequency 250 --save "$OUT/runs" --log_dir "$OUT/tensorboard/s$seed")
+          --batch_size_eval 500 --print_frequency 250 --device "$DEVICE" --save "$OUT/runs" --log_dir "$OUT/tensorboard/s$seed")
   run() { [ -e "$OUT/runs/$1_summary.json" ] || { echo "== $1"; shift; "$@"; }; }
   name="s$seed"
   run "${name}_l2" smile finetune --name "$name" --regularizer l2 --model_arch "$ARCH" --max_iters "$ITERS" --eval_frequency $((ITERS / 10)) --lr 0.05 --batch_size 64 "${common[@]}"
