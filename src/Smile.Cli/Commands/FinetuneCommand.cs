@@ -151,7 +151,7 @@ internal static class FinetuneCommand
                 var summary = new Trainer(options, log, display).Run(interrupt.Token);
                 display.Clear();
                 Console.WriteLine(summary.LastEval is { } last
-                    ? $"done: {summary.Iterations} iterations, best eval top-1 {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
+                    ? $"done: {summary.Iterations} iterations, {(options.SelectBy == "nll" ? "kept the lowest eval NLL: top-1" : "best eval top-1")} {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
                     : $"done: {summary.Iterations} iterations, {summary.ImagesPerSecond:F1} images/s; checkpoint {summary.LastCheckpoint}");
                 Console.WriteLine($"summary: {options.SummaryPath}");
                 return summary.Interrupted ? 130 : 0;
