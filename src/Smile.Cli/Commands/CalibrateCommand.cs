@@ -31,16 +31,8 @@ internal static class CalibrateCommand
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
 
-            EvalOutputs outputs;
-            double? previous;
-            using (var trained = TrainedModel.Load(checkpoint, target))
-            {
-                previous = trained.Info.Temperature;
-                var folder = ImageFolder.ForEvaluation(dir, trained.Info.Classes);
-                foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
-                var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(parse.GetValue(batch), parse.GetValue(workers), Shuffle: false, DropLast: false));
-                outputs = Evaluator.EvaluateWithOutputs(trained.Model, loader, target).Outputs;
-            }
+            var (info, _, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target);
+            double? previous = info.Temperature;
             // Fitted from the raw logits: a temperature already stored is replaced, not compounded.
             double t = TemperatureScaling.Fit(outputs);
             var before = CalibrationMetrics.Compute(outputs.Probabilities(), outputs.Labels, outputs.Classes, eceBins);

@@ -33,31 +33,27 @@ internal static class TestCommand
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            using var trained = TrainedModel.Load(checkpoint, target, parse.GetValue(arch));
-            var folder = ImageFolder.ForEvaluation(dir, trained.Info.Classes);
-            foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
-            var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(parse.GetValue(batch), parse.GetValue(workers), Shuffle: false, DropLast: false));
-            var (r, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, target);
+            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch));
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
             Console.WriteLine($"Acc@5: {r.Top5:F4}, NLL: {r.Nll:F4}, ECE (15 bins): {r.Ece:F4}, images: {r.Count}");
 
             var before = CalibrationMetrics.Compute(outputs.Probabilities(), outputs.Labels, outputs.Classes, eceBins);
             Console.WriteLine(CalibrationText.Line($"Before temperature scaling ({eceBins} bins)", before));
-            double? temperature = parse.GetValue(noTemperature) ? null : trained.Info.Temperature;
+            double? temperature = parse.GetValue(noTemperature) ? null : info.Temperature;
             CalibrationReport? after = null;
             if (temperature is { } t)
             {
                 after = CalibrationMetrics.Compute(outputs.Probabilities(t), outputs.Labels, outputs.Classes, eceBins);
                 Console.WriteLine(CalibrationText.Line($"After temperature scaling (T = {CalibrationText.Temperature(t)})", after));
             }
-            else if (trained.Info.Temperature is { } ignored)
+            else if (info.Temperature is { } ignored)
                 Console.WriteLine($"Temperature {CalibrationText.Temperature(ignored)} of the checkpoint ignored (--no_temperature).");
             else
                 Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
 
             if (parse.GetValue(plots) is { } plotFolder)
-                foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, trained.Info.Classes, eceBins, temperature))
+                foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, info.Classes, eceBins, temperature))
                     Console.WriteLine($"wrote {written}");
 
             if (parse.GetValue(json) is { } path)

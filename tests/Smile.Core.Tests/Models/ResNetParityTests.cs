@@ -78,11 +78,5 @@ public sealed class ResNetParityTests(TorchvisionReferenceFixture reference) : I
             Assert.True(tensor.shape.SequenceEqual(mine[name].shape), $"{name}: file {string.Join("x", tensor.shape)}, model {string.Join("x", mine[name].shape)}");
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual, string what)
-    {
-        Assert.True(expected.shape.SequenceEqual(actual.shape),
-            $"{what}: shape {string.Join("x", actual.shape)}, expected {string.Join("x", expected.shape)}");
-        double maxDiff = (expected.to_type(ScalarType.Float64) - actual.to_type(ScalarType.Float64)).abs().max().item<double>();
-        Assert.True(maxDiff <= Tolerance, $"{what}: max |difference| {maxDiff:E3} > {Tolerance:E0}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual, string what) => TensorAssert.Close(expected, actual, what, Tolerance);
 }
