@@ -38,7 +38,7 @@ public static class TrainingBenchmark
             using var scope = NewDisposeScope();
             var mix = regularizer.UsesMixup ? MixPlan.Draw(rng, 0.2, batchSize) : null;
             sgd.ZeroGrad();
-            using var losses = regularizer.Loss(context, x, y, mix);
+            using var losses = regularizer.Loss(context, new StepBatch(x, y), mix);
             losses.Total.backward();
             sgd.Step();
             regularizer.AfterStep(context, iteration);

@@ -37,6 +37,10 @@ public sealed record FinetuneOptions
     public int? EarlyStop { get; init; }
     /// <summary>Checkpoints of the extra frozen networks the regularizer needs, by role (ILS: "ils_teacher").</summary>
     public IReadOnlyDictionary<string, string> FrozenNetworkFiles { get; init; } = new Dictionary<string, string>();
+    /// <summary>SimTrans's per-image weights (path,class,weight CSV of `smile simtrans weights`); null: every weight 1.</summary>
+    public string? SampleWeights { get; init; }
+    /// <summary>The SimNet checkpoint whose similarities drive --graph_reg.</summary>
+    public string? SimNet { get; init; }
     public string Device { get; init; } = "cpu";
     public int Workers { get; init; }
     public bool Resume { get; init; }
@@ -64,6 +68,8 @@ public sealed record FinetuneOptions
             ["teacher"] = FrozenNetworkFiles.TryGetValue(DistillationRegularizer.TeacherRole, out var kt) ? kt : "",
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
             ["smoothing"] = r.Smoothing.ToString("R", c), ["ils_temperature"] = r.IlsTemperature.ToString("R", c),
+            ["sample_weights"] = SampleWeights ?? "", ["simnet"] = SimNet ?? "", ["graph_reg"] = r.GraphReg.ToString("R", c),
+            ["graph_mu"] = r.GraphMu.ToString("R", c), ["graph_reg_alternate"] = r.GraphRegAlternate ? "true" : "false",
             ["ils_teacher"] = FrozenNetworkFiles.TryGetValue(InstanceLabelSmoothingRegularizer.TeacherRole, out var t) ? t : "",
         };
     }

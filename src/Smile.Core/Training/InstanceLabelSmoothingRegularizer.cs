@@ -18,8 +18,10 @@ public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
     public bool UsesMixup => false;
     public IReadOnlyList<string> FrozenNetworks => [TeacherRole];
 
-    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
         var teacher = LossTerms.FrozenNetwork(ctx, TeacherRole, Name);
         using var scope = NewDisposeScope();

@@ -14,8 +14,10 @@ public sealed class L2SpRegularizer : IRegularizer
     public bool NeedsTeacher => false;
     public bool UsesMixup => false;
 
-    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = NewDisposeScope();
         var terms = LossTerms.Plain(ctx, images, labels, out var accuracy);

@@ -12,8 +12,10 @@ public sealed class MixupRegularizer : IRegularizer
     public bool NeedsTeacher => false;
     public bool UsesMixup => true;
 
-    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
         if (mix is null) throw new ArgumentNullException(nameof(mix), "the mixup regularizer mixes its batch: pass a MixPlan");
         using var scope = NewDisposeScope();

@@ -14,6 +14,10 @@ namespace Smile.Training;
 /// <param name="IlsTemperature">The temperature T of the ILS teacher's softmax.</param>
 /// <param name="KdTemperature">Distillation temperature T (Hinton; the ILS paper's 20).</param>
 /// <param name="KdAlpha">Weight of the distillation term; 1 - alpha weighs the CE on the labels.</param>
+/// <param name="GraphReg">SimTrans's graph-regularisation weight α (0: off); needs the SimNet.</param>
+/// <param name="GraphMu">μ of the rectified similarity graph (the authors' -4).</param>
+/// <param name="GraphRegAlternate">Alternate epochs as the authors do: even epochs weighted CE only, odd
+/// epochs weighted CE plus the graph term.</param>
 public sealed record RegularizerOptions(
     double Alpha = 0.2,
     double AuxLambda = 0.1,
@@ -24,4 +28,7 @@ public sealed record RegularizerOptions(
     double Smoothing = 0.1,
     double IlsTemperature = 1.0,
     double KdTemperature = 20.0,
-    double KdAlpha = 0.9);
+    double KdAlpha = 0.9,
+    double GraphReg = 0.0,
+    double GraphMu = -4.0,
+    bool GraphRegAlternate = false);

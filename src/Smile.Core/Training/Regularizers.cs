@@ -12,12 +12,13 @@ public static class Regularizers
         ("ls", () => new LabelSmoothingRegularizer()),
         ("ils", () => new InstanceLabelSmoothingRegularizer()),
         ("kd", () => new DistillationRegularizer()),
+        ("simtrans", () => new SimTransRegularizer()),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
 
     /// <summary>A new instance by name (case-insensitive, surrounding blanks ignored).</summary>
-    /// <exception cref="ArgumentException">"unknown regularizer 'x'; known: smile, l2, mixup, l2sp, ls, ils, kd" (user-facing).</exception>
+    /// <exception cref="ArgumentException">"unknown regularizer 'x'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans" (user-facing).</exception>
     public static IRegularizer Create(string name)
     {
         var key = name?.Trim() ?? "";

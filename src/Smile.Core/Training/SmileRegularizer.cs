@@ -14,8 +14,10 @@ public sealed class SmileRegularizer : IRegularizer
     public bool NeedsTeacher => true;
     public bool UsesMixup => true;
 
-    public StepLosses Loss(TrainingContext ctx, Tensor images, Tensor labels, MixPlan? mix)
+    public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
         var teacher = ctx.Teacher ?? throw new InvalidOperationException("the smile regularizer needs a teacher (the pre-trained source model)");
         if (mix is null) throw new ArgumentNullException(nameof(mix), "the smile regularizer mixes its batch: pass a MixPlan");

@@ -101,7 +101,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                     var labels = batch.Labels.to(device);
                     var mix = current.UsesMixup ? MixPlan.Draw(new Random(SeedOf(o.Seed, iteration)), o.Regularization.Alpha, batch.Count) : null;
                     sgd.ZeroGrad();
-                    var losses = current.Loss(context, images, labels, mix);
+                    var losses = current.Loss(context, new StepBatch(images, labels) { Epoch = batch.Epoch }, mix);
                     loss = losses.Total.item<float>();
                     if (!double.IsFinite(loss))
                         throw new DivergedException($"the loss became {loss} at iteration {iteration} ({string.Join(", ", losses.Terms.Select(t => $"{t.Key} {t.Value.item<float>()}"))}); " +

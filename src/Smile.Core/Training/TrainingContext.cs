@@ -23,6 +23,9 @@ public sealed class TrainingContext : IDisposable
     /// <summary>Extra frozen networks by role (ILS's "ils_teacher"), in eval mode without gradients; not owned.</summary>
     public IReadOnlyDictionary<string, ImageClassifier> FrozenNetworks { get; init; } = new Dictionary<string, ImageClassifier>();
 
+    /// <summary>SimTrans's frozen similarity network (eval mode), for the graph regularisation; null when the run has none. Not owned.</summary>
+    public WeakShot.SimNet? SimilarityNetwork { get; init; }
+
     /// <summary>Pre-trained values of the student's backbone parameters (every parameter not under fc./aux_fc.),
     /// detached copies taken at construction, by name; used by L2-SP.</summary>
     public IReadOnlyDictionary<string, Tensor> PretrainedBackbone => pretrained;

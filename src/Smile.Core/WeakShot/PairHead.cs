@@ -41,10 +41,15 @@ public sealed class PairHead : Module<Tensor, PairHeadOutput>
     }
 
     /// <summary>Pooled features f (B x D) to pair logits and relation features.</summary>
-    public override PairHeadOutput forward(Tensor features)
+    public override PairHeadOutput forward(Tensor features) => ForwardPairs(Pairs(features));
+
+    /// <summary>The head on pairs already built (rows [f_a ; f_b], 2D wide), e.g. by <see cref="CrossPairs"/>:
+    /// in eval mode BatchNorm uses its running statistics, so a large matrix can be scored in row chunks.</summary>
+    public PairHeadOutput ForwardPairs(Tensor pairs)
     {
+        if (pairs.dim() != 2 || pairs.shape[1] != 2 * FeatureDim)
+            throw new ArgumentException($"pairs must be N x {2 * FeatureDim}, got [{string.Join(", ", pairs.shape)}]", nameof(pairs));
         using var scope = NewDisposeScope();
-        var pairs = Pairs(features);
         var relation = bn2.call(fc2.call(bn1.call(fc1.call(pairs)).relu())).relu();
         var logits = fc4.call(bn3.call(fc3.call(relation)).relu());
         return new PairHeadOutput(logits.MoveToOuterDisposeScope(), relation.MoveToOuterDisposeScope());
@@ -52,14 +57,19 @@ public sealed class PairHead : Module<Tensor, PairHeadOutput>
 
     /// <summary>The B² x 2D matrix of ordered pairs: row a*B + b is [f_a ; f_b]. Order matters (the head is
     /// not symmetric in its two halves), which is why S is not symmetric.</summary>
-    public static Tensor Pairs(Tensor features)
+    public static Tensor Pairs(Tensor features) => CrossPairs(features, features);
+
+    /// <summary>The m·n x 2D matrix of the ordered pairs (a, b), a from <paramref name="first"/> (m x D), b from
+    /// <paramref name="second"/> (n x D): row a*n + b is [first_a ; second_b].</summary>
+    public static Tensor CrossPairs(Tensor first, Tensor second)
     {
-        if (features.dim() != 2) throw new ArgumentException($"pooled features must be B x D, got [{string.Join(", ", features.shape)}]", nameof(features));
-        long b = features.shape[0], d = features.shape[1];
+        if (first.dim() != 2 || second.dim() != 2 || first.shape[1] != second.shape[1])
+            throw new ArgumentException($"pooled features must be m x D and n x D, got [{string.Join(", ", first.shape)}] and [{string.Join(", ", second.shape)}]");
+        long m = first.shape[0], n = second.shape[0], d = first.shape[1];
         using var scope = NewDisposeScope();
-        var first = features.unsqueeze(1).expand(b, b, d);  // [a, b] holds f_a
-        var second = features.unsqueeze(0).expand(b, b, d); // [a, b] holds f_b
-        return cat([first, second], 2).reshape(b * b, 2 * d).MoveToOuterDisposeScope();
+        var left = first.unsqueeze(1).expand(m, n, d);   // [a, b] holds first_a
+        var right = second.unsqueeze(0).expand(m, n, d); // [a, b] holds second_b
+        return cat([left, right], 2).reshape(m * n, 2 * d).MoveToOuterDisposeScope();
     }
 
     /// <summary>S (B x B): S_ab = softmax(logits of pair (a, b))[1], the probability that a and b share a class.</summary>

@@ -44,7 +44,7 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
         for (int step = 0; step < Steps; step++)
         {
             sgd.ZeroGrad();
-            using (var losses = smile.Loss(ctx, images, labels, MixPlan.Draw(rng, 0.2, Batch)))
+            using (var losses = smile.Loss(ctx, new StepBatch(images, labels), MixPlan.Draw(rng, 0.2, Batch)))
                 losses.Total.backward();
             sgd.Step();
             smile.AfterStep(ctx, step);

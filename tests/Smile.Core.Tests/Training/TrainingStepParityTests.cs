@@ -75,7 +75,7 @@ public sealed class TrainingStepParityTests(TrainingStepReferenceFixture referen
         {
             var plan = new MixPlan(lams[it], inputs["perm"][it].data<long>().ToArray());
             sgd.ZeroGrad();
-            using var losses = regularizer.Loss(ctx, inputs[$"x{it}"], inputs[$"y{it}"], regularizer.UsesMixup ? plan : null);
+            using var losses = regularizer.Loss(ctx, new StepBatch(inputs[$"x{it}"], inputs[$"y{it}"]), regularizer.UsesMixup ? plan : null);
 
             var prefix = $"it{it}.";
             var expectedTerms = expected.Keys
