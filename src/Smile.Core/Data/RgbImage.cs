@@ -1,3 +1,5 @@
+using SkiaSharp;
+
 namespace Smile.Data;
 
 /// <summary>
@@ -19,5 +21,24 @@ public sealed class RgbImage
         Width = width;
         Height = height;
         Pixels = pixels ?? new byte[length];
+    }
+
+    /// <summary>The image as an opaque RGBA SkiaSharp bitmap (to encode, or to draw), owned by the caller.</summary>
+    internal SKBitmap ToBitmap()
+    {
+        var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var pixels = bitmap.GetPixelSpan();
+        for (int y = 0; y < Height; y++)
+        {
+            var row = pixels.Slice(y * bitmap.RowBytes, Width * 4);
+            for (int x = 0, o = y * Width * 3; x < Width; x++, o += 3)
+            {
+                row[x * 4] = Pixels[o];
+                row[x * 4 + 1] = Pixels[o + 1];
+                row[x * 4 + 2] = Pixels[o + 2];
+                row[x * 4 + 3] = 255;
+            }
+        }
+        return bitmap;
     }
 }

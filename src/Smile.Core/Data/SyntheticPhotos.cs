@@ -68,17 +68,7 @@ public static class SyntheticPhotos
 
     public static void WriteJpeg(RgbImage image, string path, int quality = 90)
     {
-        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        var rgba = new byte[image.Width * image.Height * 4];
-        for (int i = 0, j = 0; i < image.Pixels.Length; i += 3, j += 4)
-        {
-            rgba[j] = image.Pixels[i];
-            rgba[j + 1] = image.Pixels[i + 1];
-            rgba[j + 2] = image.Pixels[i + 2];
-            rgba[j + 3] = 255;
-        }
-        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
+        using var bitmap = image.ToBitmap();
         using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, quality)
             ?? throw new InvalidOperationException($"{path}: JPEG encoding failed");
         using var file = File.Create(path);

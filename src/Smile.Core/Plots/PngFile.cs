@@ -1,4 +1,5 @@
 using ScottPlot;
+using Smile.Data;
 
 namespace Smile.Plots;
 
@@ -15,29 +16,12 @@ internal static class PngFile
     }
 
     public static void Write(string path, Plot plot, int width, int height) =>
-        WriteBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
 
     public static void Write(string path, Multiplot multiplot, int width, int height)
     {
         using var image = multiplot.Render(width, height);
-        WriteBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
-    }
-
-    /// <summary>Temp file beside the target, then a rename (atomic within one file system).</summary>
-    private static void WriteBytes(string path, byte[] png)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllBytes(temp, png);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
     }
 
     /// <summary>The same look for every chart: a sans-serif font where the machine has one (ScottPlot takes the
@@ -47,7 +31,8 @@ internal static class PngFile
         if (SansFont is { } font) plot.Font.Set(font);
     }
 
-    private static readonly string? SansFont = new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial" }.FirstOrDefault(Installed);
+    /// <summary>The first of a few sans-serif families that is installed, or null (then the system default).</summary>
+    internal static readonly string? SansFont = new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial" }.FirstOrDefault(Installed);
 
     private static bool Installed(string family)
     {

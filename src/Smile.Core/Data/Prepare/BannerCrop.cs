@@ -22,21 +22,7 @@ public static class BannerCrop
     // Skia's (libjpeg-turbo's) encoder is deterministic, so a second run produces identical bytes and writes nothing.
     internal static byte[] EncodeJpeg(RgbImage image, int quality)
     {
-        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        var pixels = bitmap.GetPixelSpan();
-        var rgb = image.Pixels;
-        for (int y = 0; y < image.Height; y++)
-        {
-            var row = pixels.Slice(y * bitmap.RowBytes, image.Width * 4);
-            for (int x = 0, o = y * image.Width * 3; x < image.Width; x++, o += 3)
-            {
-                row[x * 4] = rgb[o];
-                row[x * 4 + 1] = rgb[o + 1];
-                row[x * 4 + 2] = rgb[o + 2];
-                row[x * 4 + 3] = 255;
-            }
-        }
+        using var bitmap = image.ToBitmap();
         using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, quality) ?? throw new InvalidOperationException("JPEG encoding failed");
         return data.ToArray();
     }
