@@ -67,12 +67,18 @@ internal static class FinetuneCommand
         var smoothing = Flags.Make("smoothing", "Label smoothing eps of --regularizer ls and ils.", 0.1);
         var ilsTeacher = Flags.Optional<string>("ils_teacher", "--regularizer ils: a checkpoint of this task trained with plain CE (e.g. --regularizer l2).");
         var ilsTemperature = Flags.Make("ils_temperature", "--regularizer ils: temperature of the teacher's softmax.", 1.0);
+        var sampleWeights = Flags.Optional<string>("sample_weights", "--regularizer simtrans: per-image weights (path,class,weight CSV of `smile simtrans weights`) for the weighted CE.");
+        var graphReg = Flags.Make("graph_reg", "--regularizer simtrans: weight alpha of the SimNet graph regularisation (0: off; the authors' 0.1).", 0.0);
+        var graphMu = Flags.Make("graph_mu", "--regularizer simtrans: mu of the rectified similarity graph.", -4.0);
+        var graphRegAlternate = Flags.Make("graph_reg_alternate", "--regularizer simtrans: the authors' alternation, graph term on odd epochs only.", false);
+        var simnet = Flags.Optional<string>("simnet", "--regularizer simtrans: the SimNet checkpoint (`smile simtrans train-simnet`) for --graph_reg.");
 
         var command = new Command(profile.Verb, profile.Description)
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
             seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
             smoothing, ilsTeacher, ilsTemperature, valSplit, selectBy, earlyStop, optimizer, lrSchedule, teacher, kdTemperature, kdAlpha,
+            sampleWeights, graphReg, graphMu, graphRegAlternate, simnet,
         };
         command.SetAction(parse =>
         {
@@ -117,6 +123,15 @@ internal static class FinetuneCommand
             Flags.Require(kdCheckpoint is null || reg == "kd", "teacher", $"is used only by --regularizer kd, not {reg}");
             Flags.Require(parse.GetValue(kdTemperature) > 0 && double.IsFinite(parse.GetValue(kdTemperature)), "kd_temperature", "must be a positive number");
             Flags.Require(parse.GetValue(kdAlpha) is >= 0 and <= 1, "kd_alpha", "must be in [0, 1]");
+            string? weightsFile = parse.GetValue(sampleWeights) is { } sw ? Flags.ExistingFile(sw, "sample_weights") : null;
+            Flags.Require(weightsFile is null || reg == "simtrans", "sample_weights", $"is read by --regularizer simtrans (the weighted CE), not by {reg}");
+            Flags.Require(parse.GetValue(graphReg) >= 0 && double.IsFinite(parse.GetValue(graphReg)), "graph_reg", "must be 0 (off) or more");
+            Flags.Require(parse.GetValue(graphReg) == 0 || reg == "simtrans", "graph_reg", $"is a term of --regularizer simtrans, not of {reg}");
+            Flags.Require(parse.GetValue(graphMu) != 0 && double.IsFinite(parse.GetValue(graphMu)), "graph_mu", "must be a finite number other than 0");
+            string? simnetFile = parse.GetValue(simnet) is { } sn ? Flags.ExistingFile(sn, "simnet") : null;
+            Flags.Require(simnetFile is not null || parse.GetValue(graphReg) == 0, "simnet", "--graph_reg needs the SimNet whose similarities build the graph");
+            Flags.Require(simnetFile is null || parse.GetValue(graphReg) > 0, "simnet", "is used only by the graph term: give --graph_reg ALPHA (the authors' 0.1) as well");
+            Flags.Require(!parse.GetValue(graphRegAlternate) || parse.GetValue(graphReg) > 0, "graph_reg_alternate", "needs --graph_reg ALPHA");
             string opt = parse.GetValue(optimizer)!.Trim().ToLowerInvariant();
             Flags.Require(Optimizers.Names.Contains(opt), "optimizer", $"must be {string.Join(" or ", Optimizers.Names)}, not '{opt}'");
             string schedule = parse.GetValue(lrSchedule)!.Trim().ToLowerInvariant();
@@ -134,7 +149,9 @@ internal static class FinetuneCommand
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
                 Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
                     parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0),
-                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature), parse.GetValue(kdTemperature), parse.GetValue(kdAlpha)),
+                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature), parse.GetValue(kdTemperature), parse.GetValue(kdAlpha),
+                    parse.GetValue(graphReg), parse.GetValue(graphMu), parse.GetValue(graphRegAlternate)),
+                SampleWeights = weightsFile, SimNet = simnetFile,
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule,
                 FrozenNetworkFiles = FrozenFiles((InstanceLabelSmoothingRegularizer.TeacherRole, ilsCheckpoint), (DistillationRegularizer.TeacherRole, kdCheckpoint)),

@@ -55,7 +55,8 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         using var models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, regularizer.NeedsTeacher, device);
         var student = models.Student;
         using var frozen = FrozenNetworkSet.Load(regularizer, o.FrozenNetworkFiles, train.Classes, device);
-        using var context = new TrainingContext(student, models.Teacher, o.Regularization) { FrozenNetworks = frozen.Networks };
+        using var weakShot = WeakShotInputs.Load(o, regularizer, train, device, log);
+        using var context = new TrainingContext(student, models.Teacher, o.Regularization) { FrozenNetworks = frozen.Networks, SimilarityNetwork = weakShot.SimNet };
         using var sgd = Optimizers.Create(o.Optimizer,
             student.named_parameters().Select(p => (p.name, p.parameter, regularizer.WeightDecayApplies(p.name))), o.Lr, o.Wd);
 
@@ -101,7 +102,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                     var labels = batch.Labels.to(device);
                     var mix = current.UsesMixup ? MixPlan.Draw(new Random(SeedOf(o.Seed, iteration)), o.Regularization.Alpha, batch.Count) : null;
                     sgd.ZeroGrad();
-                    var losses = current.Loss(context, new StepBatch(images, labels) { Epoch = batch.Epoch }, mix);
+                    var losses = current.Loss(context, new StepBatch(images, labels) { Weights = weakShot.BatchWeights(batch, device), Epoch = batch.Epoch }, mix);
                     loss = losses.Total.item<float>();
                     if (!double.IsFinite(loss))
                         throw new DivergedException($"the loss became {loss} at iteration {iteration} ({string.Join(", ", losses.Terms.Select(t => $"{t.Key} {t.Value.item<float>()}"))}); " +

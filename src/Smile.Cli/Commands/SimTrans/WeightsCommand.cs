@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Globalization;
+using Smile.Data;
+using Smile.Training;
+using Smile.WeakShot;
+
+namespace Smile.Cli.Commands.SimTrans;
+
+/// <summary>
+/// `smile simtrans weights`: SimTrans's step 2. Every web image's weight from its class's SimNet similarity matrix
+/// (mean 1 per class), written as the path,class,weight CSV that `smile finetune --sample_weights` reads, and a
+/// contact sheet per class with the lowest- and highest-weighted images, so the user sees what was judged an
+/// outlier before training on it.
+/// </summary>
+internal static class WeightsCommand
+{
+    public static Command Create()
+    {
+        var simnet = Flags.Optional<string>("simnet", "SimNet checkpoint (`smile simtrans train-simnet`).");
+        var webDir = Flags.Optional<string>("web_dir", "The noisy web images: an ImageFolder, one subfolder per novel class.");
+        var output = Flags.Make("out", "The weights CSV to write (paths relative to its folder).", "weights.csv");
+        var weighting = Flags.Make("weighting", "avg (mean of an image's row of S; the authors' with --graph_reg) or savg (mean of its row and column; their first stage).", "savg");
+        var sheets = Flags.Optional<string>("sheets", "Folder for the per-class contact sheets (default: {out without .csv}_sheets).");
+        var sheetImages = Flags.Make("sheet_images", "Images per row of a contact sheet: the k lowest and the k highest weights.", 8);
+        var batch = Flags.Make("batch_size", "Images per forward pass.", 64);
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
+        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var command = new Command("weights", "Weigh every web image by how similar the SimNet finds it to the rest of its class; write the CSV and contact sheets.")
+            { simnet, webDir, output, weighting, sheets, sheetImages, batch, device, workers };
+        command.SetAction(parse =>
+        {
+            string checkpoint = Flags.ExistingFile(parse.GetValue(simnet), "simnet");
+            string web = Flags.ExistingDirectory(parse.GetValue(webDir), "web_dir");
+            string mode = parse.GetValue(weighting)!.Trim().ToLowerInvariant();
+            Flags.Require(mode is "avg" or "savg", "weighting", $"must be avg or savg, not '{mode}'");
+            Flags.Require(parse.GetValue(sheetImages) >= 1, "sheet_images", "must be at least 1");
+            Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
+            Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            string csv = Path.GetFullPath(parse.GetValue(output)!);
+            Flags.Require(!Directory.Exists(csv), "out", $"{csv} is a folder; give the CSV file to write");
+            string sheetDir = Path.GetFullPath(parse.GetValue(sheets) ?? Path.ChangeExtension(csv, null) + "_sheets");
+            var target = DeviceSelection.Parse(parse.GetValue(device)!);
+
+            var folder = ImageFolder.ForTraining(web);
+            foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            var (net, info, extra) = SimNetCheckpoint.Load(checkpoint, target);
+            foreach (var tensor in extra.Values) tensor.Dispose();
+            IReadOnlyList<ClassWeights> classes;
+            using (net)
+            {
+                bool live = !Console.IsErrorRedirected;
+                var progress = live ? new Progress<int>(n => Console.Error.Write($"\r  {n}/{folder.Samples.Count} images")) : null;
+                classes = WebImageWeights.Compute(net, info, folder, mode == "avg" ? SampleWeightMode.Avg : SampleWeightMode.Savg, target,
+                    parse.GetValue(batch), parse.GetValue(workers), progress: progress);
+                if (live) Console.Error.WriteLine();
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(csv)!);
+            string csvFolder = Path.GetDirectoryName(csv)!;
+            WeightsCsv.Write(csv, classes.SelectMany(c => c.Images).Select(i => new SampleWeight(Path.GetRelativePath(csvFolder, i.Path), i.Class, i.Weight)));
+            Directory.CreateDirectory(sheetDir);
+            var c = CultureInfo.InvariantCulture;
+            Console.WriteLine($"{"class",-24} {"images",6} {"min",7} {"median",7} {"max",7} {"below 0.5",9}");
+            foreach (var cls in classes)
+            {
+                var sorted = cls.Images.Select(i => i.Weight).Order().ToArray();
+                Console.WriteLine(string.Create(c, $"{cls.Class,-24} {sorted.Length,6} {sorted[0],7:F3} {sorted[sorted.Length / 2],7:F3} {sorted[^1],7:F3} {sorted.Count(w => w < 0.5),9}"));
+                ContactSheet.Write(Path.Combine(sheetDir, ContactSheet.FileName(cls.Class)), cls.Class,
+                    cls.Images.Select(i => (i.Path, i.Weight)).ToArray(), parse.GetValue(sheetImages));
+            }
+            Console.WriteLine($"weights: {csv} ({classes.Sum(x => x.Images.Count)} images, {classes.Count} classes, {mode}; SimNet {checkpoint})");
+            Console.WriteLine($"contact sheets: {sheetDir}");
+            return 0;
+        });
+        return command;
+    }
+}

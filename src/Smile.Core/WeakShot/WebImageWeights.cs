@@ -1,0 +1,73 @@
+using Serilog;
+using Smile.Data;
+using static TorchSharp.torch;
+
+namespace Smile.WeakShot;
+
+/// <summary>The weights of one class and the figures a user checks them by.</summary>
+public sealed record ClassWeights(string Class, IReadOnlyList<SampleWeight> Images)
+{
+    public double Min => Images.Min(i => i.Weight);
+    public double Max => Images.Max(i => i.Weight);
+}
+
+/// <summary>
+/// SimTrans's step 2 (METHODS.md section 2, "Sample weights"): every web image through the SimNet's backbone
+/// with the test transform (eval mode, no gradient), then per class the similarity matrix S over its images
+/// (diagonal included) and each image's weight by <see cref="SampleWeights"/>. The pooled features of all
+/// images are computed once; S is scored in row chunks, so a class of any size fits in memory.
+/// </summary>
+public static class WebImageWeights
+{
+    public static IReadOnlyList<ClassWeights> Compute(SimNet net, SimNetInfo info, ImageFolder web, SampleWeightMode mode, Device device,
+        int batchSize = 64, int workers = 0, ILogger? log = null, IProgress<int>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(net);
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(web);
+        var transform = TransformSpec.ForEvaluation(info.ImageSize, new Normalization(info.Mean, info.Std));
+        var loader = new BatchLoader(web, transform, new LoaderOptions(batchSize, workers, Seed: 0, Shuffle: false, DropLast: false), log);
+        net.eval();
+        using var scope = NewDisposeScope();
+        var features = PooledFeatures(net, loader, device, progress, cancel);
+        var result = new List<ClassWeights>();
+        for (int label = 0; label < web.Classes.Count; label++)
+        {
+            var members = Enumerable.Range(0, web.Samples.Count).Where(i => web.Samples[i].Label == label).ToArray();
+            if (members.Length == 0) continue;
+            using var classScope = NewDisposeScope();
+            var f = features.index_select(0, tensor(members.Select(i => (long)i).ToArray(), device: features.device));
+            var weights = SampleWeights.Compute(ToMatrix(net.Similarity(f, f)), mode);
+            result.Add(new ClassWeights(web.Classes[label],
+                members.Select((sample, k) => new SampleWeight(web.Samples[sample].Path, web.Classes[label], weights[k])).ToArray()));
+        }
+        return result;
+    }
+
+    /// <summary>Pooled features of every sample, in the folder's order (N x D on the device).</summary>
+    private static Tensor PooledFeatures(SimNet net, BatchLoader loader, Device device, IProgress<int>? progress, CancellationToken cancel)
+    {
+        var parts = new List<Tensor>();
+        int done = 0;
+        using (no_grad())
+        {
+            foreach (var batch in loader.Batches(cancel: cancel))
+            {
+                using (batch)
+                    parts.Add(net.PooledFeatures(batch.Images.to(device)));
+                done += batch.Count;
+                progress?.Report(done);
+            }
+        }
+        return cat(parts, 0);
+    }
+
+    private static double[,] ToMatrix(Tensor s)
+    {
+        int m = (int)s.shape[0], n = (int)s.shape[1];
+        var values = s.to(ScalarType.Float64).cpu().data<double>().ToArray();
+        var matrix = new double[m, n];
+        Buffer.BlockCopy(values, 0, matrix, 0, values.Length * sizeof(double));
+        return matrix;
+    }
+}
