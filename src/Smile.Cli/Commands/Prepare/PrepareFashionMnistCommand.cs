@@ -18,7 +18,7 @@ internal static class PrepareFashionMnistCommand
         command.SetAction(parse =>
         {
             string folder = Flags.ExistingDirectory(parse.GetValue(source), "src");
-            var labels = ParseClasses(parse.GetValue(classes)!);
+            var labels = ParseClasses(parse.GetValue(classes)!, "classes");
             int? train = parse.GetValue(perClass), test = parse.GetValue(testPerClass);
             Flags.Require(train is null or >= 1, "per_class", "must be at least 1");
             Flags.Require(test is null or >= 1, "test_per_class", "must be at least 1");
@@ -28,17 +28,18 @@ internal static class PrepareFashionMnistCommand
         return command;
     }
 
-    private static int[] ParseClasses(string text)
+    /// <summary>"0,3,5": distinct labels 0..9, at least two; a wrong one is named with <paramref name="flag"/>.</summary>
+    internal static int[] ParseClasses(string text, string flag)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var labels = new List<int>();
         foreach (var part in parts)
         {
-            Flags.Require(int.TryParse(part, out int label) && label is >= 0 and <= 9, "classes", $"'{part}' is not a class label 0..9");
-            Flags.Require(!labels.Contains(label), "classes", $"class {label} is listed twice");
+            Flags.Require(int.TryParse(part, out int label) && label is >= 0 and <= 9, flag, $"'{part}' is not a class label 0..9");
+            Flags.Require(!labels.Contains(label), flag, $"class {label} is listed twice");
             labels.Add(label);
         }
-        Flags.Require(labels.Count >= 2, "classes", "needs at least two classes");
+        Flags.Require(labels.Count >= 2, flag, "needs at least two classes");
         return labels.ToArray();
     }
 }

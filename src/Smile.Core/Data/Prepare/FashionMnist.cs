@@ -20,21 +20,38 @@ public static class FashionMnist
 
     public static ImageFolderPlan Plan(string sourceFolder, Options options)
     {
-        foreach (int c in options.Classes)
-            if (c is < 0 or > 9) throw new DataException($"Fashion-MNIST class {c} does not exist (classes are 0..9)");
-        if (options.Classes.Distinct().Count() != options.Classes.Count) throw new DataException("a Fashion-MNIST class is listed twice");
+        CheckClasses(options.Classes);
         var plan = new ImageFolderPlan();
         AddSplit(plan, sourceFolder, "train", "train", options.Classes, options.TrainPerClass, options.Seed);
         AddSplit(plan, sourceFolder, "test", "t10k", options.Classes, options.TestPerClass, options.Seed + 1);
         return plan;
     }
 
-    private static void AddSplit(ImageFolderPlan plan, string folder, string split, string prefix, IReadOnlyList<int> classes, int? perClass, int seed)
+    internal static void CheckClasses(IReadOnlyList<int> classes)
+    {
+        foreach (int c in classes)
+            if (c is < 0 or > 9) throw new DataException($"Fashion-MNIST class {c} does not exist (classes are 0..9)");
+        if (classes.Distinct().Count() != classes.Count) throw new DataException("a Fashion-MNIST class is listed twice");
+    }
+
+    /// <summary>One split of the idx files ("train" or "t10k"): the images and their labels, checked to agree.</summary>
+    internal static (IdxFile.Images Images, byte[] Labels) Read(string folder, string prefix)
     {
         var images = IdxFile.ReadImages(Find(folder, $"{prefix}-images-idx3-ubyte"));
         var labels = IdxFile.ReadLabels(Find(folder, $"{prefix}-labels-idx1-ubyte"));
         if (images.Count != labels.Length)
             throw new DataException($"{folder}: {prefix} has {images.Count} images but {labels.Length} labels");
+        return (images, labels);
+    }
+
+    /// <summary>Image <paramref name="index"/> as a PNG named by split prefix and index ("train_01234.png") in the
+    /// folder of class <paramref name="folderLabel"/> (a planted outlier's is not its own).</summary>
+    internal static void AddImage(ImageFolderPlan plan, string split, int folderLabel, IdxFile.Images images, string prefix, int index) =>
+        plan.AddGenerated(split, ClassNames[folderLabel], $"{prefix}_{index:D5}.png", () => EncodePng(images.Pixels(index), images.Rows, images.Columns));
+
+    private static void AddSplit(ImageFolderPlan plan, string folder, string split, string prefix, IReadOnlyList<int> classes, int? perClass, int seed)
+    {
+        var (images, labels) = Read(folder, prefix);
         foreach (int c in classes)
         {
             var indices = Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).ToArray();
@@ -44,11 +61,7 @@ public static class FashionMnist
                 new Random(unchecked(seed * 1000003 + c)).Shuffle(indices);
                 indices = indices.Take(n).Order().ToArray();
             }
-            foreach (int i in indices)
-            {
-                int index = i;
-                plan.AddGenerated(split, ClassNames[c], $"{prefix}_{index:D5}.png", () => EncodePng(images.Pixels(index), images.Rows, images.Columns));
-            }
+            foreach (int i in indices) AddImage(plan, split, c, images, prefix, i);
         }
     }
 

@@ -1,7 +1,7 @@
 namespace Smile.Data.Prepare;
 
 /// <summary>
-/// What a `smile prepare` layout will write: for each split ("train", "test", ...) and class, the image files,
+/// What a `smile prepare` layout will write: for each split ("train", "test", "base/train", ...) and class, the image files,
 /// each either an existing file (hard-linked where the file system allows, else copied) or bytes produced on
 /// demand (a decoded idx record, a cropped image). A reader of an official layout fills the plan and checks
 /// its sources; <see cref="ImageFolderWriter"/> then writes it, idempotently.
@@ -23,7 +23,8 @@ public sealed class ImageFolderPlan
 
     private void Add(PlannedImage image)
     {
-        CheckName(image.Split, "split");
+        // A split may be a path of folders ("base/train" of the weak-shot layouts), each a plain name.
+        foreach (string part in image.Split.Split('/')) CheckName(part, "split");
         CheckName(image.ClassName, "class name");
         CheckName(image.FileName, "file name");
         if (!_targets.Add(image.RelativePath))

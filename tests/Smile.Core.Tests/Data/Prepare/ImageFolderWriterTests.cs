@@ -91,6 +91,20 @@ public sealed class ImageFolderWriterTests : IDisposable
     }
 
     [Fact]
+    public void ASplitMayBeAPathOfPlainFolderNames()
+    {
+        var plan = new ImageFolderPlan();
+        plan.AddGenerated("base/train", "a", "x.png", () => [1]);
+        plan.AddGenerated("base/test", "a", "x.png", () => [2]);
+        string output = Path.Combine(_temp.FullName, "out");
+        var result = ImageFolderWriter.Write(plan, output);
+        Assert.Equal(["base/test/a/x.png", "base/train/a/x.png"], Tree(output));
+        Assert.Equal([("base/test", 1, 1), ("base/train", 1, 1)], result.Counts);
+        foreach (var split in new[] { "base/../..", "/base", "base/", "base//train", ".." })
+            Assert.Throws<DataException>(() => plan.AddGenerated(split, "a", "y.png", () => [1]));
+    }
+
+    [Fact]
     public void RefusesTwoImagesForOneFile()
     {
         var plan = new ImageFolderPlan();
