@@ -31,7 +31,7 @@ public static class WeightsCsv
     /// finite, a path twice) are refused here, before anything is written.</summary>
     public static void Write(string file, IEnumerable<SampleWeight> rows)
     {
-        var text = new StringBuilder(Header).Append('\n');
+        var fields = new List<IReadOnlyList<string>>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
@@ -40,10 +40,9 @@ public static class WeightsCsv
             if (!double.IsFinite(row.Weight) || row.Weight < 0)
                 throw new ArgumentException($"{row.Path}: weight {row.Weight} is not a finite number >= 0", nameof(rows));
             if (!seen.Add(row.Path)) throw new ArgumentException($"{row.Path} appears twice", nameof(rows));
-            text.Append(Quote(row.Path)).Append(',').Append(Quote(row.Class)).Append(',')
-                .Append(row.Weight.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            fields.Add([row.Path, row.Class, row.Weight.ToString("R", CultureInfo.InvariantCulture)]);
         }
-        try { AtomicFile.WriteAllBytes(file, new UTF8Encoding(false).GetBytes(text.ToString())); }
+        try { Csv.Write(file, Header.Split(','), fields); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DataException($"{file}: cannot write the weights ({e.Message})");
@@ -109,9 +108,6 @@ public static class WeightsCsv
         return new WeightLookup(weights, byPath.Count - used);
     }
 
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : $"\"{field.Replace("\"", "\"\"")}\"";
-
     /// <summary>The validated rows with the line each starts on (a quoted line break makes a row span lines).</summary>
     private static List<(SampleWeight Row, int Line)> ReadLines(string file)
     {
@@ -126,7 +122,7 @@ public static class WeightsCsv
             throw new DataException($"{file}: cannot read the weights ({e.Message})");
         }
 
-        var records = Records(file, text).Where(r => r.Fields is not [""]).ToList(); // blank lines
+        var records = Csv.Records(file, text).Where(r => r.Fields is not [""]).ToList(); // blank lines
         if (records.Count == 0) throw new DataException($"{file}: empty file (expected the header '{Header}')");
         var (header, headerLine) = records[0];
         if (string.Join(",", header) != Header)
@@ -150,60 +146,5 @@ public static class WeightsCsv
             rows.Add((new SampleWeight(path, className, weight), line));
         }
         return rows;
-    }
-
-    /// <summary>RFC 4180 records: fields split at commas, a field that starts with a quote runs to the matching quote
-    /// (a doubled quote inside is one quote; commas and line breaks inside are text). Each record comes with the
-    /// line it starts on.</summary>
-    private static IEnumerable<(List<string> Fields, int Line)> Records(string file, string text)
-    {
-        int pos = 0, line = 1;
-        while (pos < text.Length)
-        {
-            int start = line;
-            var fields = new List<string>();
-            var field = new StringBuilder();
-            while (true)
-            {
-                if (pos < text.Length && text[pos] == '"')
-                {
-                    pos++;
-                    while (true)
-                    {
-                        if (pos >= text.Length) throw new DataException($"{file} line {start}: a quoted field is not closed");
-                        char c = text[pos++];
-                        if (c == '"')
-                        {
-                            if (pos < text.Length && text[pos] == '"') { field.Append('"'); pos++; }
-                            else break;
-                        }
-                        else
-                        {
-                            if (c == '\n') line++;
-                            field.Append(c);
-                        }
-                    }
-                    if (pos < text.Length && text[pos] is not (',' or '\r' or '\n'))
-                        throw new DataException($"{file} line {line}: '{text[pos]}' after a closing quote (a quote inside a quoted field is written twice)");
-                }
-                else
-                {
-                    while (pos < text.Length && text[pos] is not (',' or '\r' or '\n'))
-                    {
-                        if (text[pos] == '"') throw new DataException($"{file} line {line}: a quote inside an unquoted field (quote the field and write the quote twice)");
-                        field.Append(text[pos++]);
-                    }
-                }
-                fields.Add(field.ToString());
-                field.Clear();
-                if (pos < text.Length && text[pos] == ',') { pos++; continue; }
-                break;
-            }
-            // End of the record: \n, \r\n, a lone \r, or the end of the text.
-            if (pos < text.Length && text[pos] == '\r') pos++;
-            if (pos < text.Length && text[pos] == '\n') pos++;
-            line++;
-            yield return (fields, start);
-        }
     }
 }

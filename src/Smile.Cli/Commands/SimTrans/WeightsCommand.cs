@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Smile.Data;
+using Smile.Evaluation;
 using Smile.Training;
 using Smile.WeakShot;
 
@@ -25,8 +26,9 @@ internal static class WeightsCommand
         var batch = Flags.Make("batch_size", "Images per forward pass.", 64);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var truth = Flags.Optional<string>("truth", "A CSV of known outliers (path,...,is_outlier; e.g. the outliers.csv of `smile prepare fashion-weak-shot`): report how well the weights separate them (ROC AUC).");
         var command = new Command("weights", "Weigh every web image by how similar the SimNet finds it to the rest of its class; write the CSV and contact sheets.")
-            { simnet, webDir, output, weighting, sheets, sheetImages, batch, device, workers };
+            { simnet, webDir, output, weighting, sheets, sheetImages, batch, device, workers, truth };
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(simnet), "simnet");
@@ -40,6 +42,7 @@ internal static class WeightsCommand
             Flags.Require(!Directory.Exists(csv), "out", $"{csv} is a folder; give the CSV file to write");
             string sheetDir = Path.GetFullPath(parse.GetValue(sheets) ?? Path.ChangeExtension(csv, null) + "_sheets");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            var known = parse.GetValue(truth) is { } t ? OutlierTruth.Read(Flags.ExistingFile(t, "truth")) : null;
 
             var folder = ImageFolder.ForTraining(web);
             foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
@@ -70,8 +73,31 @@ internal static class WeightsCommand
             }
             Console.WriteLine($"weights: {csv} ({classes.Sum(x => x.Images.Count)} images, {classes.Count} classes, {mode}; SimNet {checkpoint})");
             Console.WriteLine($"contact sheets: {sheetDir}");
+            if (known is not null) ReportSeparation(classes, known, parse.GetValue(truth)!);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>How well the weights single out the known outliers: ROC AUC of -weight against "is an outlier" (1:
+    /// every outlier weighs less than every clean image; 0.5: no better than chance), overall and per class, and
+    /// the mean weight of each group. Every weighted image must be in the list: a partial list would hide outliers.</summary>
+    private static void ReportSeparation(IReadOnlyList<ClassWeights> classes, IReadOnlyDictionary<string, bool> known, string file)
+    {
+        var all = classes.SelectMany(c => c.Images).ToList();
+        var missing = all.Where(i => !known.ContainsKey(Path.GetFullPath(i.Path))).Select(i => i.Path).ToList();
+        if (missing.Count > 0)
+            throw new DataException($"{file}: {missing.Count} weighted image(s) are not listed, e.g. {missing[0]}");
+        var c = CultureInfo.InvariantCulture;
+        static string Auc(IReadOnlyList<SampleWeight> images, IReadOnlyDictionary<string, bool> truth)
+        {
+            var flags = images.Select(i => truth[Path.GetFullPath(i.Path)]).ToArray();
+            return flags.Distinct().Count() < 2 ? "n/a (one group only)"
+                : RocAuc.Compute(images.Select(i => -i.Weight).ToArray(), flags).ToString("F3", CultureInfo.InvariantCulture);
+        }
+        double MeanOf(bool outlier) => all.Where(i => known[Path.GetFullPath(i.Path)] == outlier).Select(i => i.Weight).DefaultIfEmpty(double.NaN).Average();
+        Console.WriteLine(string.Create(c, $"outlier separation (ROC AUC of -weight vs is_outlier, {file}): {Auc(all, known)}; mean weight clean {MeanOf(false):F3}, outliers {MeanOf(true):F3}"));
+        foreach (var cls in classes)
+            Console.WriteLine($"  {cls.Class}: AUC {Auc(cls.Images, known)}");
     }
 }

@@ -89,7 +89,7 @@ public static class FashionWeakShot
 
     /// <summary>outliers.csv: path (relative to the output folder, '/'-separated), class (the folder), true_class, is_outlier (0/1).</summary>
     public static void WriteOutliers(Preparation preparation, string outputRoot) =>
-        CsvFile.Write(Path.Combine(outputRoot, OutliersFile), ["path", "class", "true_class", "is_outlier"],
+        Csv.Write(Path.Combine(outputRoot, OutliersFile), ["path", "class", "true_class", "is_outlier"],
             preparation.Web.Select(w => new[] { w.Path, FashionMnist.ClassNames[w.Class], FashionMnist.ClassNames[w.TrueClass], w.IsOutlier ? "1" : "0" }));
 
     private static void AddTest(ImageFolderPlan plan, string split, IEnumerable<int> classes, IdxFile.Images images, byte[] labels)

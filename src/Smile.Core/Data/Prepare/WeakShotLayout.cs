@@ -75,9 +75,9 @@ public static class WeakShotLayout
     /// <summary>The reports beside the folders: every dropped web image with its test image, and every unreadable one.</summary>
     public static void WriteReports(Preparation preparation, string outputRoot)
     {
-        CsvFile.Write(Path.Combine(outputRoot, DroppedFile), ["class", "web_path", "test_path", "distance"],
+        Csv.Write(Path.Combine(outputRoot, DroppedFile), ["class", "web_path", "test_path", "distance"],
             preparation.Dropped.Select(d => new[] { d.ClassName, d.WebPath, d.TestPath, d.Distance.ToString() }));
-        CsvFile.Write(Path.Combine(outputRoot, UnreadableFile), ["class", "web_path", "reason"],
+        Csv.Write(Path.Combine(outputRoot, UnreadableFile), ["class", "web_path", "reason"],
             preparation.Unreadable.Select(u => new[] { u.ClassName, u.WebPath, u.Reason }));
     }
 
