@@ -22,6 +22,12 @@ public sealed class TinyBaseFixture : IDisposable
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
 
+/// <summary>Runs alone: a run seeds LibTorch's global generator and draws its initialisation from it, so a test
+/// seeding or drawing on another thread at the same time would change it (and the resume test compares two runs).</summary>
+[CollectionDefinition(nameof(SimNetTrainingCollection), DisableParallelization = true)]
+public sealed class SimNetTrainingCollection;
+
+[Collection(nameof(SimNetTrainingCollection))]
 public sealed class SimNetTrainerTests(TinyBaseFixture data, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<TinyBaseFixture>
 {
     /// <summary>Records every step's loss and the live tensors of the training thread at that step.</summary>
