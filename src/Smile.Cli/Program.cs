@@ -24,4 +24,5 @@ root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(DemoDataCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(Smile.Cli.Commands.SimTrans.SimTransCommand.Create());
 return CliRunner.Run(root, args);

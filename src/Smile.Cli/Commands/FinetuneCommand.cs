@@ -156,34 +156,15 @@ internal static class FinetuneCommand
                 Optimizer = opt, LrSchedule = schedule,
                 FrozenNetworkFiles = FrozenFiles((InstanceLabelSmoothingRegularizer.TeacherRole, ilsCheckpoint), (DistillationRegularizer.TeacherRole, kdCheckpoint)),
             };
-            Directory.CreateDirectory(options.Save);
-            using var log = Logging.Create(options.LogPath);
-            log.Information("{Args}", string.Join(" ", options.Arguments().Select(a => $"--{a.Key} {a.Value}")));
-            using var display = new ProgressDisplay();
-            using var interrupt = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-            Console.CancelKeyPress += onCtrlC;
-            try
+            return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(), (log, monitor, cancel) =>
             {
-                var summary = new Trainer(options, log, display).Run(interrupt.Token);
-                display.Clear();
-                Console.WriteLine(summary.LastEval is { } last
-                    ? $"done: {summary.Iterations} iterations, {(options.SelectBy == "nll" ? "kept the lowest eval NLL: top-1" : "best eval top-1")} {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
-                    : $"done: {summary.Iterations} iterations, {summary.ImagesPerSecond:F1} images/s; checkpoint {summary.LastCheckpoint}");
-                Console.WriteLine($"summary: {options.SummaryPath}");
-                return summary.Interrupted ? 130 : 0;
-            }
-            catch (DivergedException d)
-            {
-                display.Clear();
-                log.Error("{Message}", d.Message);
-                Console.Error.WriteLine($"error: {d.Message}");
-                return 3;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCtrlC;
-            }
+                var summary = new Trainer(options, log, monitor).Run(cancel);
+                return new RunOutcome(summary.Interrupted,
+                    summary.LastEval is { } last
+                        ? $"done: {summary.Iterations} iterations, {(options.SelectBy == "nll" ? "kept the lowest eval NLL: top-1" : "best eval top-1")} {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
+                        : $"done: {summary.Iterations} iterations, {summary.ImagesPerSecond:F1} images/s; checkpoint {summary.LastCheckpoint}",
+                    $"summary: {options.SummaryPath}");
+            });
         });
         return command;
     }

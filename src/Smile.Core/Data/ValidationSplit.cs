@@ -1,3 +1,5 @@
+using Serilog;
+
 namespace Smile.Data;
 
 /// <summary>
@@ -25,5 +27,26 @@ public static class ValidationSplit
             for (int i = 0; i < samples.Length; i++) (heldOut.Contains(i) ? validation : train).Add(samples[i]);
         }
         return (folder.Subset(train), folder.Subset(validation));
+    }
+
+    /// <summary>
+    /// The validation set a run asks for: a seeded hold-out of <paramref name="train"/> (<paramref name="fraction"/> > 0),
+    /// a separate folder read against its classes, or none. The two are alternatives (<paramref name="folderFlag"/>
+    /// names the folder's flag in the error); what was chosen and the folder's warnings are logged.
+    /// </summary>
+    public static (ImageFolder Train, ImageFolder? Validation) Choose(ImageFolder train, double fraction, string? folder, string folderFlag, int seed, ILogger log)
+    {
+        if (fraction > 0)
+        {
+            if (folder is not null) throw new DataException($"--val_split and {folderFlag} are alternatives: with --val_split the held-out part is the validation set");
+            var (rest, validation) = Split(train, fraction, seed);
+            log.Information("Validation split: {Val} of the training folder's images held out ({Fraction:P0} per class, seed {Seed}); {Train} left for training",
+                validation.Samples.Count, fraction, seed, rest.Samples.Count);
+            return (rest, validation);
+        }
+        if (folder is null) return (train, null);
+        var separate = ImageFolder.ForEvaluation(folder, train.Classes);
+        foreach (var warning in separate.Warnings) log.Warning("{Warning}", warning);
+        return (train, separate);
     }
 }

@@ -10,8 +10,9 @@ namespace Smile.Training;
 /// <code>
 ///   g   = grad + wd * p                    (only for parameters with Decay)
 ///   buf = momentum * buf + g               (buf = g on a parameter's first step)
-///   p  -= lr * (g + momentum * buf)
+///   p  -= lr * (g + momentum * buf)        (nesterov; plain momentum: p -= lr * buf)
 /// </code>
+/// With <c>nesterov: false</c> it is torch.optim.SGD's plain (heavy-ball) momentum, which SimTrans's SimNet uses.
 /// Written out rather than TorchSharp's optim.SGD because weight decay is per parameter (L2-SP turns it off on
 /// the backbone) and the momentum buffers must be saved and restored by parameter name for checkpoints.
 /// </summary>
@@ -23,9 +24,11 @@ public sealed class NesterovSgd : IOptimizer
     private readonly Dictionary<string, Tensor> buffers = new(StringComparer.Ordinal);
     private readonly double momentum;
     private readonly double weightDecay;
+    private readonly bool nesterov;
     private bool disposed;
 
-    public NesterovSgd(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double momentum = 0.9, double weightDecay = 1e-4)
+    public NesterovSgd(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double momentum = 0.9, double weightDecay = 1e-4,
+        bool nesterov = true)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1)");
@@ -36,6 +39,7 @@ public sealed class NesterovSgd : IOptimizer
         LearningRate = lr;
         this.momentum = momentum;
         this.weightDecay = weightDecay;
+        this.nesterov = nesterov;
     }
 
     public double LearningRate
@@ -68,7 +72,7 @@ public sealed class NesterovSgd : IOptimizer
                     buf.mul_(mu).add_(g);
                 else
                     buffers[name] = buf = g.clone().DetachFromDisposeScope();
-                g = g.add(buf, mu);
+                g = nesterov ? g.add(buf, mu) : buf;
             }
             param.add_(g, negLr);
         }

@@ -23,7 +23,8 @@ public static partial class RunReport
             TrainingSummary? s;
             try { s = JsonSerializer.Deserialize<TrainingSummary>(File.ReadAllText(path), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }); }
             catch (JsonException e) { throw new Data.DataException($"{path}: not a Smile run summary ({e.Message})"); }
-            if (s is null) continue;
+            // A SimNet run (`smile simtrans train-simnet`) writes a summary of its own kind beside classifier runs.
+            if (s is null || s.Regularizer is null) continue;
             rows.Add(new Row(s.Name, s.Regularizer, s.Architecture, s.Iterations, s.BestAccuracy, s.BestIteration, s.LastEval?.Top1, s.LastEval?.Nll, s.Seconds));
         }
         return rows;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Serilog;
 using Smile.Data;
 using Smile.Evaluation;
@@ -29,21 +28,9 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         torch.random.manual_seed(o.Seed);
         Directory.CreateDirectory(o.Save);
 
-        var train = ImageFolder.ForTraining(o.TrainDir);
-        foreach (var warning in train.Warnings) log.Warning("{Warning}", warning);
-        ImageFolder? eval = null;
-        if (o.ValSplit > 0)
-        {
-            if (o.EvalDir is not null) throw new DataException("--val_split and --eval_dir are alternatives: with --val_split the held-out part is the validation set (run `smile test` on the test set afterwards)");
-            (train, eval) = ValidationSplit.Split(train, o.ValSplit, o.Seed);
-            log.Information("Validation split: {Val} of the training folder's images held out ({Fraction:P0} per class, seed {Seed}); {Train} left for training",
-                eval.Samples.Count, o.ValSplit, o.Seed, train.Samples.Count);
-        }
-        else if (o.EvalDir is not null)
-        {
-            eval = ImageFolder.ForEvaluation(o.EvalDir, train.Classes);
-            foreach (var warning in eval.Warnings) log.Warning("{Warning}", warning);
-        }
+        var folder = ImageFolder.ForTraining(o.TrainDir);
+        foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
+        var (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalDir, "--eval_dir", o.Seed, log);
         bool byNll = o.SelectBy == "nll";
         var regularizer = Regularizers.Create(o.Regularizer);
         var plain = Regularizers.Create("l2");
@@ -129,7 +116,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                 if (iteration % o.PrintFrequency == 0)
                 {
                     log.Information("Step[{Iteration:D4}/{Max:D4}] {Reg} loss {Loss:F4} ({Terms}) train acc {Acc:F3} lr {Lr:G4} {Rate:F1} images/s, RSS {Rss} MiB",
-                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), accuracy, sgd.LearningRate, rate, ResidentMiB());
+                        iteration, o.MaxIters, current.Name, loss, string.Join(", ", terms.Select(t => $"{t.Key} {t.Value:F4}")), accuracy, sgd.LearningRate, rate, RunFiles.ResidentMiB());
                     window.Restart();
                     windowImages = 0;
                 }
@@ -196,7 +183,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         double seconds = clock.Elapsed.TotalSeconds;
         var summary = new TrainingSummary(o.Name, regularizer.Name, student.Architecture, iteration, start, best, bestIteration, lastEval,
             seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount, bestIteration >= 0 ? o.BestPath : null, o.LastPath, interrupted, earlyStopped);
-        WriteSummary(summary);
+        RunFiles.WriteSummary(options.SummaryPath, summary);
         return summary;
     }
 
@@ -242,20 +229,6 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
         int sinceBest = info.Arguments.TryGetValue("evals_since_best", out var sb) ? int.Parse(sb, c) : 0;
         log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", options.RunName, info.Iteration, info.BestAccuracy);
         return (info.Iteration + 1, info.BestAccuracy, bestIteration, bestScore, sinceBest);
-    }
-
-    private void WriteSummary(TrainingSummary summary)
-    {
-        var temp = options.SummaryPath + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-        File.Move(temp, options.SummaryPath, overwrite: true);
-    }
-
-    /// <summary>Resident memory of this process: it must stay flat over a run (every step's tensors are disposed).</summary>
-    private static long ResidentMiB()
-    {
-        using var self = Process.GetCurrentProcess();
-        return self.WorkingSet64 >> 20;
     }
 
     /// <summary>The mixup draw of an iteration depends on (seed, iteration) only, so a resumed run draws the same.</summary>

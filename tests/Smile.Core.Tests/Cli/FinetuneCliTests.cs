@@ -14,14 +14,7 @@ public sealed class TinyTransferFixture : IDisposable
 
     public TinyTransferFixture()
     {
-        int seed = 0;
-        foreach (var (split, count) in new[] { ("train", 6), ("test", 3) })
-            foreach (var cls in new[] { "ant", "bee", "cat" })
-            {
-                var dir = Directory.CreateDirectory(Path.Combine(Root, split, cls)).FullName;
-                for (int i = 0; i < count; i++)
-                    SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(48 + i, 40 + 2 * i, seed++ * (cls.Length + 1)), Path.Combine(dir, $"{i}.jpg"));
-            }
+        TinyFolders.Write(Test, ["ant", "bee", "cat"], 3, TinyFolders.Write(Train, ["ant", "bee", "cat"], 6, 0));
         var r = SmileProcess.Run("init", "--model_arch", "resnet18", "--num_classes", "10", "--output", Source, "--seed", "1");
         if (r.ExitCode != 0) throw new InvalidOperationException(r.Stderr);
     }

@@ -75,6 +75,33 @@ public sealed class NesterovSgdTests
         Assert.Throws<ArgumentException>(() => resumed.LoadMomentumBuffers(new Dictionary<string, Tensor> { ["w"] = zeros(3) }));
     }
 
+    /// <summary>nesterov: false is torch.optim.SGD's plain momentum (SimTrans's SimNet optimizer): v = mu v + g,
+    /// p -= lr v; three steps against the rule written out in doubles, with a rate change before the third.</summary>
+    [Fact]
+    public void PlainMomentumMatchesTorchsRuleWrittenOutByHand()
+    {
+        using var scope = NewDisposeScope();
+        var w = new Parameter(tensor(new[] { 1.0f, -2.0f }));
+        using var sgd = new NesterovSgd([("w", w, true)], lr: 0.1, Momentum, WeightDecay, nesterov: false);
+        double[][] grads = [[0.5, -1.0], [0.25, 2.0], [-1.5, 0.75]];
+        double[] rates = [0.1, 0.1, 0.02];
+        double[] p = [1.0, -2.0];
+        double[]? v = null;
+        for (int step = 0; step < 3; step++)
+        {
+            sgd.LearningRate = rates[step];
+            w.grad = tensor(grads[step].Select(g => (float)g).ToArray());
+            sgd.Step();
+            var g = p.Select((x, i) => grads[step][i] + WeightDecay * x).ToArray();
+            v = v is null ? g : v.Select((x, i) => Momentum * x + g[i]).ToArray();
+            for (int i = 0; i < p.Length; i++) p[i] -= rates[step] * v[i];
+            AssertClose(p, w, $"parameter after step {step + 1}");
+            AssertClose(v, sgd.MomentumBuffers["w"], $"momentum buffer after step {step + 1}");
+            // Step 1 by hand: g = (0.55, -1.1), v = g, p = (1, -2) - 0.1 g = (0.945, -1.89); Nesterov gives 0.8955.
+            if (step == 0) Assert.Equal(0.945, w.data<float>()[0], 6);
+        }
+    }
+
     [Fact]
     public void DuplicateNamesAreRejected()
     {

@@ -36,6 +36,15 @@ public sealed class RunReportTests : IDisposable
     }
 
     [Fact]
+    public void ASimNetRunsSummaryInTheSameFolderIsNotARow()
+    {
+        Summary("t20_s1", "l2", 0.80, 0.70);
+        var simnet = new Smile.WeakShot.SimNetSummary("simnet", "resnet18", 3, 0, 0.5, 2, null, 0.1, 5, 10, 0, "b", "l", false);
+        File.WriteAllText(Path.Combine(_dir, "simnet_summary.json"), JsonSerializer.Serialize(simnet));
+        Assert.Equal(["t20_s1"], RunReport.Read(_dir).Select(r => r.Name));
+    }
+
+    [Fact]
     public void AFileThatIsNotASummaryIsNamed()
     {
         File.WriteAllText(Path.Combine(_dir, "broken_summary.json"), "{ not json");

@@ -1,0 +1,48 @@
+using Serilog;
+using Smile.Training;
+
+namespace Smile.Cli;
+
+/// <summary>What a training verb prints at the end (stdout) and whether it was stopped before finishing.</summary>
+internal sealed record RunOutcome(bool Interrupted, params string[] Lines);
+
+/// <summary>
+/// The frame every training verb (finetune, distill, simtrans train-simnet) runs its loop in: the output folder,
+/// the log (console and file) opened with the full argument line, the live progress line, Ctrl-C turned into a
+/// cancellation (the loop writes _Last and the verb exits 130), and a diverged loss as one error line (exit 3).
+/// </summary>
+internal static class TrainingRun
+{
+    public const int Interrupted = 130;
+    public const int Diverged = 3;
+
+    public static int Execute(string save, string logPath, IReadOnlyDictionary<string, string> arguments,
+        Func<ILogger, ITrainingMonitor, CancellationToken, RunOutcome> run)
+    {
+        Directory.CreateDirectory(save);
+        using var log = Logging.Create(logPath);
+        log.Information("{Args}", string.Join(" ", arguments.Select(a => $"--{a.Key} {a.Value}")));
+        using var display = new ProgressDisplay();
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+        Console.CancelKeyPress += onCtrlC;
+        try
+        {
+            var outcome = run(log, display, interrupt.Token);
+            display.Clear();
+            foreach (var line in outcome.Lines) Console.WriteLine(line);
+            return outcome.Interrupted ? Interrupted : 0;
+        }
+        catch (DivergedException d)
+        {
+            display.Clear();
+            log.Error("{Message}", d.Message);
+            Console.Error.WriteLine($"error: {d.Message}");
+            return Diverged;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+        }
+    }
+}

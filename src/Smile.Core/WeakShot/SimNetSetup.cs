@@ -1,0 +1,95 @@
+using Serilog;
+using Smile.Data;
+using Smile.Models;
+using Smile.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.WeakShot;
+
+/// <summary>
+/// Builds the SimNet a run starts from (METHODS.md section 2, pipeline step 0: the backbone is the classifier
+/// trained on the clean base classes). --pretrained is a Smile classifier checkpoint, whose classes must be the
+/// base folder's, or a plain state dict (.pth/.safetensors, e.g. ImageNet weights), whose classes cannot be
+/// checked and whose classifier head is not loaded: the SimNet never uses the head (it reads the pooled
+/// features), it is only kept so that the SimNet's backbone has the classifier's exact layout.
+/// </summary>
+public static class SimNetSetup
+{
+    public const string DefaultArchitecture = "resnet50";
+
+    /// <summary>The new SimNet on <paramref name="device"/>, and the normalisation its images need.</summary>
+    public static (SimNet Net, Normalization Normalization) Create(SimNetOptions o, IReadOnlyList<string> baseClasses, Device device, ILogger log)
+    {
+        string? arch = o.ModelArch is { } a ? ModelFactory.CanonicalName(a) : null;
+        var normalization = Normalization.ImageNet;
+        ImageClassifier backbone;
+        if (o.Pretrained is null)
+        {
+            backbone = ModelFactory.Create(arch ?? DefaultArchitecture, baseClasses.Count);
+            log.Warning("No --pretrained: the {Arch} backbone starts from random initialisation (SimTrans starts it from a classifier of the base classes)", backbone.Architecture);
+        }
+        else if (Checkpoint.IsCheckpoint(o.Pretrained))
+        {
+            var info = Checkpoint.ReadInfo(o.Pretrained);
+            if (arch is not null && arch != info.Architecture)
+                throw new WeightFileException(o.Pretrained, $"--model_arch {arch} does not match the checkpoint's {info.Architecture}");
+            if (!info.Classes.SequenceEqual(baseClasses, StringComparer.Ordinal))
+                throw new WeightFileException(o.Pretrained, $"--pretrained was trained on other classes ({Describe(info.Classes)}) than --base_dir {o.BaseDir} ({Describe(baseClasses)})");
+            backbone = ModelFactory.Create(info.Architecture, info.Classes.Count);
+            normalization = new Normalization(info.Mean, info.Std);
+            LoadInto(backbone, o.Pretrained, Checkpoint.Load(o.Pretrained).Tensors, keepHead: true);
+            log.Information("Backbone: {Arch} from the base classifier {Path} ({Classes} classes)", info.Architecture, o.Pretrained, info.Classes.Count);
+        }
+        else
+        {
+            if (IsSimNet(o.Pretrained))
+                throw new WeightFileException(o.Pretrained, "--pretrained is a SimNet, not a classifier: continue a SimNet run with --resume");
+            backbone = ModelFactory.Create(arch ?? DefaultArchitecture, baseClasses.Count);
+            LoadInto(backbone, o.Pretrained, WeightFile.Read(o.Pretrained), keepHead: false);
+            log.Warning("--pretrained {Path} is a plain state dict: its classes cannot be checked against --base_dir, and its classifier head is not loaded (the SimNet does not use it)", o.Pretrained);
+        }
+        try
+        {
+            if (o.RelationDim is < 1) throw new ModelConfigException($"--relation_dim must be at least 1 (got {o.RelationDim})");
+            var net = new SimNet(backbone, o.RelationDim);
+            net.to(device);
+            return (net, normalization);
+        }
+        catch
+        {
+            backbone.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Copies the classifier's own tensors (not its aux head, optimizer state or mean teacher) strictly;
+    /// the file's tensors are disposed. A plain state dict's head is skipped.</summary>
+    private static void LoadInto(ImageClassifier backbone, string path, Dictionary<string, Tensor> all, bool keepHead)
+    {
+        try
+        {
+            var own = Checkpoint.StudentTensors(all).Where(p => !p.Key.StartsWith("aux_fc.", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+            StateDictLoader.Load(backbone, own, path, skipPrefixes: keepHead ? null : [backbone.HeadName + "."]);
+        }
+        catch
+        {
+            backbone.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var tensor in all.Values) tensor.Dispose();
+        }
+    }
+
+    private static bool IsSimNet(string path)
+    {
+        try { return SafetensorsFile.ReadMetadata(path).GetValueOrDefault("smile_format") == SimNetInfo.FormatName; }
+        catch (WeightFileException) { return false; }
+    }
+
+    /// <summary>"3: ant, bee, cat" or "150: a, b, c, ..." for one-line errors.</summary>
+    internal static string Describe(IReadOnlyList<string> classes) =>
+        $"{classes.Count}: {string.Join(", ", classes.Take(3))}{(classes.Count > 3 ? ", ..." : "")}";
+}
