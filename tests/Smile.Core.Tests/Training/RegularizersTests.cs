@@ -7,7 +7,7 @@ public sealed class RegularizersTests
     [Fact]
     public void TheRegistryKnowsEveryMethod()
     {
-        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils", "kd"], Regularizers.Names);
+        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils", "kd", "simtrans"], Regularizers.Names);
         foreach (var name in Regularizers.Names) Assert.Equal(name, Regularizers.Create(name).Name);
         Assert.Equal("smile", Regularizers.Create(" SMILE ").Name);
     }
@@ -16,7 +16,7 @@ public sealed class RegularizersTests
     public void AnUnknownNameListsTheKnownOnes()
     {
         var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("delta"));
-        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd", error.Message);
+        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans", error.Message);
     }
 
     [Theory]
@@ -27,6 +27,7 @@ public sealed class RegularizersTests
     [InlineData("ls", false, false)]
     [InlineData("ils", false, false)]
     [InlineData("kd", false, false)]
+    [InlineData("simtrans", false, false)]
     public void TeacherAndMixupNeeds(string name, bool needsTeacher, bool usesMixup)
     {
         var regularizer = Regularizers.Create(name);
@@ -46,7 +47,7 @@ public sealed class RegularizersTests
     public void OnlyL2SpSparesTheBackboneFromWeightDecay(string parameter, bool l2spDecays)
     {
         Assert.Equal(l2spDecays, Regularizers.Create("l2sp").WeightDecayApplies(parameter));
-        foreach (var name in new[] { "smile", "l2", "mixup", "ls", "ils", "kd" })
+        foreach (var name in new[] { "smile", "l2", "mixup", "ls", "ils", "kd", "simtrans" })
             Assert.True(Regularizers.Create(name).WeightDecayApplies(parameter), $"{name} decays {parameter}");
     }
 }

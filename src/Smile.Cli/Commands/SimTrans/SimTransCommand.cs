@@ -10,6 +10,7 @@ internal static class SimTransCommand
     {
         var command = new Command("simtrans", "SimTrans weak-shot learning: a similarity network trained on clean base classes weighs noisy web images of novel classes.");
         command.Subcommands.Add(TrainSimNetCommand.Create());
+        command.Subcommands.Add(WeightsCommand.Create());
         return command;
     }
 }
