@@ -4,8 +4,10 @@ using static TorchSharp.torch;
 
 namespace Smile.WeakShot;
 
-/// <summary>The weights of one class and the figures a user checks them by.</summary>
-public sealed record ClassWeights(string Class, IReadOnlyList<SampleWeight> Images)
+/// <summary>The weights of one class and the figures a user checks them by. <see cref="MeanSimilarity"/> is the
+/// mean of the class's S before normalisation: near 1 the SimNet finds every pair alike, near 0 none, and weights
+/// normalised to mean 1 hide that, so it is reported beside them.</summary>
+public sealed record ClassWeights(string Class, IReadOnlyList<SampleWeight> Images, double MeanSimilarity)
 {
     public double Min => Images.Min(i => i.Weight);
     public double Max => Images.Max(i => i.Weight);
@@ -37,9 +39,11 @@ public static class WebImageWeights
             if (members.Length == 0) continue;
             using var classScope = NewDisposeScope();
             var f = features.index_select(0, tensor(members.Select(i => (long)i).ToArray(), device: features.device));
-            var weights = SampleWeights.Compute(ToMatrix(net.Similarity(f, f)), mode);
+            var similarity = ToMatrix(net.Similarity(f, f));
+            var weights = SampleWeights.Compute(similarity, mode);
             result.Add(new ClassWeights(web.Classes[label],
-                members.Select((sample, k) => new SampleWeight(web.Samples[sample].Path, web.Classes[label], weights[k])).ToArray()));
+                members.Select((sample, k) => new SampleWeight(web.Samples[sample].Path, web.Classes[label], weights[k])).ToArray(),
+                similarity.Cast<double>().Average()));
         }
         return result;
     }

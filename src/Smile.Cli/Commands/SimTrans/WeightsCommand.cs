@@ -63,11 +63,11 @@ internal static class WeightsCommand
             WeightsCsv.Write(csv, classes.SelectMany(c => c.Images).Select(i => new SampleWeight(Path.GetRelativePath(csvFolder, i.Path), i.Class, i.Weight)));
             Directory.CreateDirectory(sheetDir);
             var c = CultureInfo.InvariantCulture;
-            Console.WriteLine($"{"class",-24} {"images",6} {"min",7} {"median",7} {"max",7} {"below 0.5",9}");
+            Console.WriteLine($"{"class",-24} {"images",6} {"mean S",7} {"min",7} {"median",7} {"max",7} {"below 0.5",9}");
             foreach (var cls in classes)
             {
                 var sorted = cls.Images.Select(i => i.Weight).Order().ToArray();
-                Console.WriteLine(string.Create(c, $"{cls.Class,-24} {sorted.Length,6} {sorted[0],7:F3} {sorted[sorted.Length / 2],7:F3} {sorted[^1],7:F3} {sorted.Count(w => w < 0.5),9}"));
+                Console.WriteLine(string.Create(c, $"{cls.Class,-24} {sorted.Length,6} {cls.MeanSimilarity,7:F3} {sorted[0],7:F3} {sorted[sorted.Length / 2],7:F3} {sorted[^1],7:F3} {sorted.Count(w => w < 0.5),9}"));
                 ContactSheet.Write(Path.Combine(sheetDir, ContactSheet.FileName(cls.Class)), cls.Class,
                     cls.Images.Select(i => (i.Path, i.Weight)).ToArray(), parse.GetValue(sheetImages));
             }
