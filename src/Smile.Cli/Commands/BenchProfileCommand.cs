@@ -150,7 +150,10 @@ internal static class BenchProfileCommand
             {
                 process.StandardInput.WriteLine(JsonSerializer.Serialize(command));
                 process.StandardInput.Flush();
-                string? line = process.StandardOutput.ReadLine();
+                string? line;
+                // Anything else on the child's stdout (oneDNN's verbose log, when asked for) is passed on to stderr.
+                while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith('{'))
+                    Console.Error.WriteLine($"[torch_profile.py] {line}");
                 if (line is null) return Fail("torch_profile.py ended");
                 var reply = JsonDocument.Parse(line).RootElement.Clone();
                 return reply.TryGetProperty("error", out var error) ? Fail(error.GetString()) : reply;
