@@ -54,6 +54,8 @@ public sealed class StepProfileTests
         var options = new RegularizerOptions(L2spLambda: l2sp, EmaDecay: 0.9);
         using var real = new Pair(options);
         using var profiled = new Pair(options);
+        // Copied, not re-seeded: tests running beside this one draw from LibTorch's global generator too.
+        CopyState(real, profiled);
         AssertSameState(real, profiled, "at the start");
 
         var rng = new Random(3);
@@ -105,6 +107,16 @@ public sealed class StepProfileTests
         var table = ProfileTable.Format("stage", [("", readings)]);
         Assert.Equal(StepStages.Names.Count + 2, table.Count); // header, stages, total
         Assert.EndsWith("-", table[^1]); // no PyTorch: no ratio
+    }
+
+    private static void CopyState(Pair from, Pair to)
+    {
+        using var noGrad = no_grad();
+        foreach (var (source, target) in new[] { (from.Student, to.Student), (from.Teacher, to.Teacher) })
+        {
+            var targets = target.state_dict();
+            foreach (var (name, t) in source.state_dict()) targets[name].copy_(t);
+        }
     }
 
     /// <summary>Student parameters and buffers, and teacher parameters, equal to 1e-6 of each tensor's largest entry.</summary>
