@@ -16,6 +16,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks that print figures with a same-machine baseline beside them.");
         bench.Subcommands.Add(Data());
         bench.Subcommands.Add(Train());
+        bench.Subcommands.Add(BenchProfileCommand.Create());
         return bench;
     }
 
