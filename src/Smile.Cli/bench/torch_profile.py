@@ -30,26 +30,14 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from torch_step import WithFeatures  # the reference step's model wrapper (this script's folder is on sys.path)
+
 # The stage names, in order; Smile's StepStages.Names are the same strings.
 STAGES = [
     "batch to tensor", "zero_grad", "mixup", "student forward", "teacher forward", "teacher targets",
     "main CE (mixed)", "aux soft CE", "feature reg", "cls L2", "accuracy", "sum", "loss values (.item)",
     "backward", "optimizer step", "EMA (every 10th, amortised)", "release (end of step)",
 ]
-
-
-class WithFeatures(torch.nn.Module):
-    """torchvision ResNet returning (logits, last feature map, aux logits), as torch_step.py."""
-
-    def __init__(self, net, aux):
-        super().__init__()
-        self.net, self.aux = net, aux
-
-    def forward(self, x):
-        n = self.net
-        f = n.layer4(n.layer3(n.layer2(n.layer1(n.maxpool(n.relu(n.bn1(n.conv1(x))))))))
-        pooled = torch.flatten(n.avgpool(f), 1)
-        return n.fc(pooled), f, (self.aux(pooled) if self.aux is not None else None)
 
 
 def ms(t0, t1):
