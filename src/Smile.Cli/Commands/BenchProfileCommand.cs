@@ -60,7 +60,7 @@ internal static class BenchProfileCommand
                     Console.WriteLine();
                     Console.WriteLine($"Operations of {blocks.OpBlock}, each on its own (relu and add out of place; \"slice+1x1\" is how Smile runs a strided 1x1 " +
                         "convolution on the CPU, \"strided 1x1\" how torchvision does, its backward not run in Smile: it is the oneDNN primitive that crashes " +
-                        "on some machines; the total counts slice+1x1):");
+                        "on some machines; the total counts slice+1x1; the stem's conv1 input does not require grad, as in training):");
                     foreach (var line in ProfileTable.Format("operation", [("fwd", blocks.OpForward!), ("bwd", blocks.OpBackward!)],
                         leaveOutOfTotal: r => r.EndsWith("strided 1x1", StringComparison.Ordinal)))
                         Console.WriteLine(line);

@@ -30,26 +30,14 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from torch_step import WithFeatures  # the reference step's model wrapper (this script's folder is on sys.path)
+
 # The stage names, in order; Smile's StepStages.Names are the same strings.
 STAGES = [
     "batch to tensor", "zero_grad", "mixup", "student forward", "teacher forward", "teacher targets",
     "main CE (mixed)", "aux soft CE", "feature reg", "cls L2", "accuracy", "sum", "loss values (.item)",
     "backward", "optimizer step", "EMA (every 10th, amortised)", "release (end of step)",
 ]
-
-
-class WithFeatures(torch.nn.Module):
-    """torchvision ResNet returning (logits, last feature map, aux logits), as torch_step.py."""
-
-    def __init__(self, net, aux):
-        super().__init__()
-        self.net, self.aux = net, aux
-
-    def forward(self, x):
-        n = self.net
-        f = n.layer4(n.layer3(n.layer2(n.layer1(n.maxpool(n.relu(n.bn1(n.conv1(x))))))))
-        pooled = torch.flatten(n.avgpool(f), 1)
-        return n.fc(pooled), f, (self.aux(pooled) if self.aux is not None else None)
 
 
 def ms(t0, t1):
@@ -213,14 +201,18 @@ class Blocks:
         return {"fwd": ms(t0, t1), "bwd": ms(t1, t2), "eval": ms(t3, t4)}
 
     def op_list(self, name):
-        """(op name, function, inputs, backward?) for each operation of a residual block, on its real inputs."""
+        """(op name, function, inputs, upstream gradient) for each operation of the stem or a residual block, on its real inputs."""
         if name in self.op_cache:
             return self.op_cache[name]
         index = self.names().index(name)
-        block = self.blocks[index][1]
-        if not isinstance(block, (torchvision.models.resnet.BasicBlock, torchvision.models.resnet.Bottleneck)):
-            raise ValueError(f"{name} is not a residual block")
-        chain = ["conv1", "bn1", "relu", "conv2", "bn2"] + (["relu", "conv3", "bn3"] if hasattr(block, "conv3") else [])
+        stem = name == "stem"
+        if stem:
+            block, chain = self.net, ["conv1", "bn1", "relu", "maxpool"]
+        else:
+            block = self.blocks[index][1]
+            if not isinstance(block, (torchvision.models.resnet.BasicBlock, torchvision.models.resnet.Bottleneck)):
+                raise ValueError(f"{name} is neither the stem nor a residual block")
+            chain = ["conv1", "bn1", "relu", "conv2", "bn2"] + (["relu", "conv3", "bn3"] if hasattr(block, "conv3") else [])
         ops = []
         with torch.no_grad():
             x0 = self.inputs[index].detach()
@@ -230,7 +222,7 @@ class Blocks:
                 ops.append((f"relu ({chain[k - 1]})" if op == "relu" else op, f, [y]))
                 y = f(y)
             identity = x0
-            if block.downsample is not None:
+            if not stem and block.downsample is not None:
                 conv, bn = block.downsample[0], block.downsample[1]
                 s = conv.stride[0]
                 ops.append(("downsample.0 slice+1x1" if s > 1 else "downsample.0",
@@ -240,11 +232,13 @@ class Blocks:
                 identity = conv(x0)
                 ops.append(("downsample.1", bn, [identity]))
                 identity = bn(identity)
-            ops.append(("add", lambda a, b: a + b, [y, identity]))
-            ops.append(("relu (out)", F.relu, [y + identity]))
+            if not stem:
+                ops.append(("add", lambda a, b: a + b, [y, identity]))
+                ops.append(("relu (out)", F.relu, [y + identity]))
         prepared = []
         for op_name, f, inputs in ops:
-            inputs = [t.clone().requires_grad_(True) for t in inputs]
+            # The images never require grad: the stem's conv1 computes no input gradient in training, nor here.
+            inputs = [t.clone().requires_grad_(not (stem and not prepared)) for t in inputs]
             with torch.no_grad():
                 out = f(*inputs)
             prepared.append((op_name, f, inputs, torch.randn_like(out)))

@@ -91,7 +91,7 @@ public sealed class BlockProfile : IDisposable
         return new BlockTiming(Ms(t0, t1), Ms(t1, t2), Ms(t3, t4));
     }
 
-    /// <summary>The operations of residual block <paramref name="name"/> ("layer3.0"), each run and timed on its own
+    /// <summary>The operations of the stem or of residual block <paramref name="name"/> ("layer3.0"), each run and timed on its own
     /// input (forward and backward), in the order the block runs them.</summary>
     public IReadOnlyList<OpTiming> MeasureOps(string name)
     {
@@ -115,12 +115,23 @@ public sealed class BlockProfile : IDisposable
     {
         if (ops.TryGetValue(name, out var cached)) return cached;
         var block = blocks.FirstOrDefault(b => b.Name == name) ?? throw new ArgumentException($"no block {name}", nameof(name));
-        if (block.Modules is not [var residual] || residual is not (Bottleneck or BasicBlock))
-            throw new ArgumentException($"{name} is not a residual block", nameof(name));
-        var parts = residual.named_children().ToDictionary(c => c.name, c => c.module, StringComparer.Ordinal);
-        string[] chain = parts.ContainsKey("conv3")
-            ? ["conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"]
-            : ["conv1", "bn1", "relu", "conv2", "bn2"];
+        bool stem = name == "stem";
+        Dictionary<string, Module> parts;
+        string[] chain;
+        if (stem)
+        {
+            parts = model.named_children().ToDictionary(c => c.name, c => c.module, StringComparer.Ordinal);
+            chain = ["conv1", "bn1", "relu", "maxpool"];
+        }
+        else
+        {
+            if (block.Modules is not [var residual] || residual is not (Bottleneck or BasicBlock))
+                throw new ArgumentException($"{name} is neither the stem nor a residual block", nameof(name));
+            parts = residual.named_children().ToDictionary(c => c.name, c => c.module, StringComparer.Ordinal);
+            chain = parts.ContainsKey("conv3")
+                ? ["conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"]
+                : ["conv1", "bn1", "relu", "conv2", "bn2"];
+        }
 
         var list = new List<(string Name, Func<Tensor[], Tensor> Forward, Tensor[] Inputs, bool Backward)>();
         using var scope = NewDisposeScope();
@@ -142,7 +153,8 @@ public sealed class BlockProfile : IDisposable
                 y = f([y]);
             }
             var identity = x0;
-            if (parts.TryGetValue("downsample", out var downsample))
+            if (stem) { }
+            else if (parts.TryGetValue("downsample", out var downsample))
             {
                 var ds = downsample.named_children().ToDictionary(c => c.name, c => (Layer)c.module, StringComparer.Ordinal);
                 var sliced = ds["0"].call(x0);
@@ -158,13 +170,18 @@ public sealed class BlockProfile : IDisposable
                 list.Add(("downsample.1", t => ds["1"].call(t[0]), [sliced], true));
                 identity = ds["1"].call(sliced);
             }
-            list.Add(("add", t => t[0] + t[1], [y, identity], true));
-            list.Add(("relu (out)", t => t[0].relu(), [y + identity], true));
+            if (!stem)
+            {
+                list.Add(("add", t => t[0] + t[1], [y, identity], true));
+                list.Add(("relu (out)", t => t[0].relu(), [y + identity], true));
+            }
         }
         var prepared = new List<Op>();
         foreach (var (opName, forward, inputs, backward) in list)
         {
-            var leaves = inputs.Select(t => t.detach().clone().requires_grad_(true).DetachFromDisposeScope()).ToArray();
+            // The images never require grad: the stem's conv1 computes no input gradient in training, nor here.
+            bool needsGrad = !(stem && prepared.Count == 0);
+            var leaves = inputs.Select(t => t.detach().clone().requires_grad_(needsGrad).DetachFromDisposeScope()).ToArray();
             Tensor grad;
             using (no_grad()) grad = randn_like(forward(leaves)).DetachFromDisposeScope();
             prepared.Add(new Op(opName, forward, leaves, grad, backward));

@@ -48,8 +48,8 @@ public static class ProfileRunner
         return result;
     }
 
-    /// <summary>Every block, then the operations of <paramref name="opBlock"/> (default: the residual block whose
-    /// forward + backward time ratio Smile / PyTorch is worst; without a peer, Smile's slowest residual block).</summary>
+    /// <summary>Every block, then the operations of <paramref name="opBlock"/> (default: the block, the stem or a residual
+    /// one, whose forward + backward time ratio Smile / PyTorch is worst; without a peer, Smile's slowest).</summary>
     public static BlockReadings Blocks(string arch, int imageSize, int batchSize, int rounds, IProfilePeer? peer, string? opBlock = null, Action<string>? progress = null)
     {
         using var profile = new BlockProfile(arch, imageSize, batchSize);
@@ -77,7 +77,7 @@ public static class ProfileRunner
                 (peer is null ? "" : $", PyTorch {theirs.Sum(t => t.ForwardMs + t.BackwardMs):F1}"));
         }
 
-        opBlock ??= WorstResidual(fwd, bwd);
+        opBlock ??= WorstBlock(fwd, bwd);
         if (opBlock is null) return new BlockReadings(fwd, bwd, eval, null, null, null);
         Readings? opFwd = null, opBwd = null;
         for (int round = -1; round < rounds; round++)
@@ -108,13 +108,13 @@ public static class ProfileRunner
         if (theirs is not null) readings.Torch.Add(theirs.Select(pick).ToArray());
     }
 
-    /// <summary>The layerN.M block with the worst forward + backward ratio (or, with no PyTorch readings, the slowest).</summary>
-    private static string? WorstResidual(Readings fwd, Readings bwd)
+    /// <summary>The stem or layerN.M block with the worst forward + backward ratio (or, with no PyTorch readings, the slowest).</summary>
+    private static string? WorstBlock(Readings fwd, Readings bwd)
     {
         var smile = ProfileTable.Medians(fwd.Smile).Zip(ProfileTable.Medians(bwd.Smile), (f, b) => f + b).ToArray();
         var torch = fwd.Torch.Count > 0 ? ProfileTable.Medians(fwd.Torch).Zip(ProfileTable.Medians(bwd.Torch), (f, b) => f + b).ToArray() : null;
         return Enumerable.Range(0, fwd.Rows.Count)
-            .Where(i => fwd.Rows[i].StartsWith("layer", StringComparison.Ordinal))
+            .Where(i => fwd.Rows[i] == "stem" || fwd.Rows[i].StartsWith("layer", StringComparison.Ordinal))
             .OrderByDescending(i => torch is null ? smile[i] : smile[i] / torch[i])
             .Select(i => fwd.Rows[i])
             .FirstOrDefault();
