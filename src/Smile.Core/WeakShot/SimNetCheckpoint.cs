@@ -50,7 +50,7 @@ public static class SimNetCheckpoint
             ["base_classes"] = JsonSerializer.Serialize(info.BaseClasses),
             ["relation_dim"] = info.RelationDim.ToString(c),
             ["image_size"] = info.ImageSize.ToString(c),
-            ["normalization"] = JsonSerializer.Serialize(new { mean = info.Mean, std = info.Std }),
+            [NormalizationMetadata.Key] = NormalizationMetadata.Write(info.Mean, info.Std),
             ["epoch"] = info.Epoch.ToString(c),
             ["best_f1"] = info.BestF1.ToString("R", c),
             ["arguments"] = JsonSerializer.Serialize(info.Arguments),
@@ -102,14 +102,14 @@ public static class SimNetCheckpoint
         var c = CultureInfo.InvariantCulture;
         try
         {
-            var norm = JsonDocument.Parse(m["normalization"]).RootElement;
+            var (mean, std) = NormalizationMetadata.Read(m);
             return new SimNetInfo(
                 m["architecture"],
                 JsonSerializer.Deserialize<string[]>(m["base_classes"]) ?? throw new FormatException("base_classes"),
                 int.Parse(m["relation_dim"], c),
                 int.Parse(m["image_size"], c),
-                norm.GetProperty("mean").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
-                norm.GetProperty("std").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                mean,
+                std,
                 int.Parse(m["epoch"], c),
                 double.Parse(m["best_f1"], c),
                 JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>());

@@ -58,7 +58,7 @@ public static class Checkpoint
             ["classes"] = JsonSerializer.Serialize(info.Classes),
             ["aux_classes"] = info.AuxClasses?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
             ["image_size"] = info.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["normalization"] = JsonSerializer.Serialize(new { mean = info.Mean, std = info.Std }),
+            [NormalizationMetadata.Key] = NormalizationMetadata.Write(info.Mean, info.Std),
             ["iteration"] = info.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["best_accuracy"] = info.BestAccuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
             ["regularizer"] = info.Regularizer,
@@ -114,14 +114,14 @@ public static class Checkpoint
             throw new WeightFileException(path, "not a Smile checkpoint (no smile_format metadata); plain weights are read with --pretrained");
         try
         {
-            var norm = JsonDocument.Parse(m["normalization"]).RootElement;
+            var (mean, std) = NormalizationMetadata.Read(m);
             return new CheckpointInfo(
                 m["architecture"],
                 JsonSerializer.Deserialize<string[]>(m["classes"]) ?? throw new FormatException("classes"),
                 m.GetValueOrDefault("aux_classes") is { Length: > 0 } aux ? int.Parse(aux, System.Globalization.CultureInfo.InvariantCulture) : null,
                 int.Parse(m["image_size"], System.Globalization.CultureInfo.InvariantCulture),
-                norm.GetProperty("mean").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
-                norm.GetProperty("std").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                mean,
+                std,
                 long.Parse(m["iteration"], System.Globalization.CultureInfo.InvariantCulture),
                 double.Parse(m["best_accuracy"], System.Globalization.CultureInfo.InvariantCulture),
                 m["regularizer"],

@@ -84,20 +84,19 @@ internal static class WeightsCommand
     /// the mean weight of each group. Every weighted image must be in the list: a partial list would hide outliers.</summary>
     private static void ReportSeparation(IReadOnlyList<ClassWeights> classes, IReadOnlyDictionary<string, bool> known, string file)
     {
-        var all = classes.SelectMany(c => c.Images).ToList();
-        var missing = all.Where(i => !known.ContainsKey(Path.GetFullPath(i.Path))).Select(i => i.Path).ToList();
+        var missing = classes.SelectMany(c => c.Images).Where(i => !known.ContainsKey(Path.GetFullPath(i.Path))).Select(i => i.Path).ToList();
         if (missing.Count > 0)
             throw new DataException($"{file}: {missing.Count} weighted image(s) are not listed, e.g. {missing[0]}");
-        var c = CultureInfo.InvariantCulture;
-        static string Auc(IReadOnlyList<SampleWeight> images, IReadOnlyDictionary<string, bool> truth)
-        {
-            var flags = images.Select(i => truth[Path.GetFullPath(i.Path)]).ToArray();
-            return flags.Distinct().Count() < 2 ? "n/a (one group only)"
-                : RocAuc.Compute(images.Select(i => -i.Weight).ToArray(), flags).ToString("F3", CultureInfo.InvariantCulture);
-        }
-        double MeanOf(bool outlier) => all.Where(i => known[Path.GetFullPath(i.Path)] == outlier).Select(i => i.Weight).DefaultIfEmpty(double.NaN).Average();
-        Console.WriteLine(string.Create(c, $"outlier separation (ROC AUC of -weight vs is_outlier, {file}): {Auc(all, known)}; mean weight clean {MeanOf(false):F3}, outliers {MeanOf(true):F3}"));
-        foreach (var cls in classes)
-            Console.WriteLine($"  {cls.Class}: AUC {Auc(cls.Images, known)}");
+        // Each image's weight beside its flag, looked up once.
+        var byClass = classes.Select(c => (c.Class, Images: c.Images.Select(i => (i.Weight, Outlier: known[Path.GetFullPath(i.Path)])).ToArray())).ToList();
+        var all = byClass.SelectMany(c => c.Images).ToArray();
+        static string Auc(IReadOnlyList<(double Weight, bool Outlier)> images) =>
+            images.Select(i => i.Outlier).Distinct().Count() < 2 ? "n/a (one group only)"
+                : RocAuc.Compute(images.Select(i => -i.Weight).ToArray(), images.Select(i => i.Outlier).ToArray()).ToString("F3", CultureInfo.InvariantCulture);
+        double MeanOf(bool outlier) => all.Where(i => i.Outlier == outlier).Select(i => i.Weight).DefaultIfEmpty(double.NaN).Average();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"outlier separation (ROC AUC of -weight vs is_outlier, {file}): {Auc(all)}; mean weight clean {MeanOf(false):F3}, outliers {MeanOf(true):F3}"));
+        foreach (var (name, images) in byClass)
+            Console.WriteLine($"  {name}: AUC {Auc(images)}");
     }
 }
