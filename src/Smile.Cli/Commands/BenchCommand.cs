@@ -16,6 +16,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks that print figures with a same-machine baseline beside them.");
         bench.Subcommands.Add(Data());
         bench.Subcommands.Add(Train());
+        bench.Subcommands.Add(Memory());
         bench.Subcommands.Add(BenchProfileCommand.Create());
         return bench;
     }
@@ -75,7 +76,9 @@ internal static class BenchCommand
         var batch = Flags.Make("batch_size", "Batch size.", 16);
         var steps = Flags.Make("steps", "Timed steps per measurement (SMILE: steps/4 samples of 10 iterations).", 4);
         var rounds = Flags.Make("rounds", "Interleaved Smile / PyTorch rounds.", 2);
-        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds };
+        var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
+        var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
+        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold };
         command.SetAction(parse =>
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
@@ -84,16 +87,22 @@ internal static class BenchCommand
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "steps", "must be at least 1");
             Flags.Require(r >= 1, "rounds", "must be at least 1");
+            Flags.Require(parse.GetValue(channelsLast) is "yes" or "no", "channels_last", "must be yes or no");
+            bool withChannelsLast = parse.GetValue(channelsLast) == "yes";
+            Flags.Require(parse.GetValue(fold) is "yes" or "no", "fold_batchnorm", "must be yes or no");
+            bool folded = parse.GetValue(fold) == "yes";
             int threads = TorchSharp.torch.get_num_threads();
-            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout) against PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB");
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
+                $"teacher and eval BatchNorm {(folded ? "folded" : "not folded")}) against " +
+                "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
             var smile = new List<Smile.Diagnostics.StepThroughput>();
             var nchw = new List<JsonElement>();
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
-                smile.Add(Smile.Diagnostics.TrainingBenchmark.Run(a, s, b, n));
+                smile.Add(Smile.Diagnostics.TrainingBenchmark.Run(a, s, b, n, folded));
                 if (RunTorch(a, s, b, n, threads, "nchw") is JsonElement t1) nchw.Add(t1);
-                if (RunTorch(a, s, b, n, threads, "channels_last") is JsonElement t2) cl.Add(t2);
+                if (withChannelsLast && RunTorch(a, s, b, n, threads, "channels_last") is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
                     (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
                     (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));
@@ -127,6 +136,54 @@ internal static class BenchCommand
         return command;
     }
 
+    private static Command Memory()
+    {
+        var arch = Flags.Make("model_arch", "Architecture.", "resnet18");
+        var size = Flags.Make("image_size", "Input size.", 32);
+        var batch = Flags.Make("batch_size", "Batch size.", 64);
+        var regularizer = Flags.Make("regularizer", "The step to repeat: l2 or smile.", "smile");
+        var iters = Flags.Make("iters", "Training iterations.", 1000);
+        var every = Flags.Make("every", "Read the resident memory after every this many iterations.", 100);
+        var baseline = Flags.Make("baseline", "Also run the PyTorch reference step (yes or no).", "yes");
+        var command = new Command("memory", "Resident memory over a long run of training steps, Smile and the PyTorch reference, each in its own process.")
+            { arch, size, batch, regularizer, iters, every, baseline };
+        command.SetAction(parse =>
+        {
+            string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
+            string reg = parse.GetValue(regularizer)!;
+            int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(iters), e = parse.GetValue(every);
+            Flags.Require(reg is "l2" or "smile", "regularizer", "must be l2 or smile");
+            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.Require(b >= 2, "batch_size", "must be at least 2");
+            Flags.Require(n >= 1, "iters", "must be at least 1");
+            Flags.Require(e >= 1 && e <= n, "every", "must be between 1 and --iters");
+            Flags.Require(parse.GetValue(baseline) is "yes" or "no", "baseline", "must be yes or no");
+            int threads = TorchSharp.torch.get_num_threads();
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {reg} step x {n}, fp32, {threads} threads; resident memory (VmRSS, MiB) after every {e} iterations; " +
+                $"Smile: allocator {Smile.Native.AllocatorPolicy.State}, finalizer drain {(Smile.Native.NativeGarbage.Enabled ? "on" : "off (SMILE_DRAIN_FINALIZERS=0)")}");
+            var mine = Smile.Diagnostics.MemoryBenchmark.Run(a, s, b, reg, n, e,
+                r => Console.Error.WriteLine($"  Smile {r.Iteration}/{n}: {r.RssMiB:F0} MiB, {r.Seconds:F0} s"));
+            List<(long Iteration, double Rss)>? theirs = null;
+            if (parse.GetValue(baseline) == "yes"
+                && RunTorch(a, s, b, 1, threads, "nchw", ["memory", reg, n.ToString(System.Globalization.CultureInfo.InvariantCulture), e.ToString(System.Globalization.CultureInfo.InvariantCulture)]) is JsonElement t)
+                theirs = t.GetProperty("readings").EnumerateArray().Select(r => (r[0].GetInt64(), r[1].GetDouble())).ToList();
+            Console.WriteLine($"{"iteration",9} {"Smile MiB",10} {"PyTorch MiB",12}");
+            for (int i = 0; i < mine.Count; i++)
+                Console.WriteLine($"{mine[i].Iteration,9} {mine[i].RssMiB,10:F0} {(theirs is not null && i < theirs.Count ? theirs[i].Rss.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) : "-"),12}");
+            Console.WriteLine($"Smile: {Growth(mine.Select(r => (r.Iteration, r.RssMiB)).ToList())}" + (theirs is null ? "" : $"; PyTorch: {Growth(theirs)}"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>"after N: X MiB, after the first reading (M): Y MiB, +Z%".</summary>
+    private static string Growth(List<(long Iteration, double Rss)> readings)
+    {
+        var (firstAt, first) = readings[0];
+        var (lastAt, last) = readings[^1];
+        return $"{last:F0} MiB after {lastAt} iterations, {first:F0} MiB after {firstAt}: {100 * (last - first) / first:+0.0;-0.0}%";
+    }
+
     /// <summary>Smile / PyTorch per round (rounds paired in order): min/median/max.</summary>
     private static string Ratios(List<double> mine, List<double> theirs)
     {
@@ -135,14 +192,17 @@ internal static class BenchCommand
         return $"{ratios.Min():F2}/{Median(ratios):F2}/{ratios.Max():F2}x";
     }
 
-    private static JsonElement? RunTorch(string arch, int size, int batch, int steps, int threads, string layout)
+    private static JsonElement? RunTorch(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
         if (!File.Exists("/usr/bin/python3") || !File.Exists(script)) return null;
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
+        foreach (var a in extra ?? []) start.ArgumentList.Add(a);
         start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
+        // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
+        foreach (var name in new[] { "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" }) start.Environment.Remove(name);
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();

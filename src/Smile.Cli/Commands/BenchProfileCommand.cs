@@ -35,7 +35,7 @@ internal static class BenchProfileCommand
             using var peer = TorchPeer.Start(a, s, b, threads, steps: what != "blocks", blocks: what != "steps");
             Console.WriteLine($"smile bench profile: {a}, {s}x{s}, batch {b}, fp32, {threads} threads, {n} rounds; {DateTime.Now:yyyy-MM-dd HH:mm}, load average {LoadAverage()}");
             Console.WriteLine($"Smile: LibTorch {TorchSharp.torch.__version__}, allocator {Smile.Native.AllocatorPolicy.State}, {Smile.Native.ThreadPolicy.State}; " +
-                (peer is null ? "PyTorch: not available" : $"PyTorch {peer.Version} (GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB; OMP_WAIT_POLICY={peer.WaitPolicy})"));
+                (peer is null ? "PyTorch: not available" : $"PyTorch {peer.Version} (GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB; OpenMP {peer.WaitPolicy})"));
             Console.WriteLine("Times in ms (medians over the rounds); ratio = Smile time / PyTorch time, above 1 Smile is slower.");
 
             if (what != "blocks")
@@ -102,10 +102,10 @@ internal static class BenchProfileCommand
             start.ArgumentList.Add(script);
             start.ArgumentList.Add("serve");
             start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
-            // The same OpenMP wait policy as this process (smile sets PASSIVE in its C environment, which .NET's copy does not show).
-            string policy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY")
-                ?? (Smile.Native.ThreadPolicy.State.StartsWith("OMP_WAIT_POLICY=PASSIVE", StringComparison.Ordinal) ? "PASSIVE" : "(default)");
-            if (policy != "(default)") start.Environment["OMP_WAIT_POLICY"] = policy;
+            // The same OpenMP wait policy as this process (smile sets it in its C environment, which .NET's copy does not show).
+            foreach (var name in new[] { "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" }) start.Environment.Remove(name);
+            foreach (var (name, value) in Smile.Native.ThreadPolicy.Settings) start.Environment[name] = value;
+            string policy = Smile.Native.ThreadPolicy.Settings.Count == 0 ? "(default)" : string.Join(", ", Smile.Native.ThreadPolicy.Settings.Select(kv => $"{kv.Key}={kv.Value}"));
             start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
             var peer = new TorchPeer(Process.Start(start)!, policy);
             peer.process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[torch_profile.py] {e.Data}"); };

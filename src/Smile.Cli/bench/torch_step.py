@@ -1,7 +1,8 @@
 """The PyTorch side of `smile bench train`: the reference's training steps, timed (Debian's PyTorch 1.13).
 
-usage: torch_step.py ARCH IMAGE_SIZE BATCH STEPS THREADS LAYOUT
-LAYOUT: nchw or channels_last. Prints one JSON line with images/s (median over STEPS after one warm-up
+usage: torch_step.py ARCH IMAGE_SIZE BATCH STEPS THREADS LAYOUT [memory REGULARIZER ITERATIONS EVERY]
+LAYOUT: nchw or channels_last. With `memory` (the PyTorch side of `smile bench memory`) it runs ITERATIONS
+steps of REGULARIZER (l2 or smile) and prints the resident memory (VmRSS) after every EVERY-th instead. Prints one JSON line with images/s (median over STEPS after one warm-up
 step) of the l2 step, the smile step (student forward/backward on mixed images, teacher forward on clean
 ones, the four loss terms, Nesterov SGD, the mean-teacher EMA amortised over its 10-iteration period)
 and the eval forward, and the process's peak resident memory. Run it with the tuned allocator
@@ -40,8 +41,17 @@ def peak_rss_mib():
     return float("nan")
 
 
+def rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main():
     arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+    memory = sys.argv[7:] if len(sys.argv) > 7 and sys.argv[7] == "memory" else None
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
@@ -104,6 +114,20 @@ def main():
             fn(i)
             times.append(time.perf_counter() - t)
         return batch / statistics.median(times)
+
+    if memory is not None:
+        regularizer, iterations, every = memory[1], int(memory[2]), int(memory[3])
+        step = l2_step if regularizer == "l2" else smile_step
+        readings, start = [], time.perf_counter()
+        for i in range(iterations):
+            if regularizer == "l2":
+                step()
+            else:
+                step(i)
+            if (i + 1) % every == 0 or i + 1 == iterations:
+                readings.append([i + 1, rss_mib(), time.perf_counter() - start])
+        print(json.dumps({"readings": readings, "torch": torch.__version__}))
+        return
 
     # The EMA runs every 10th step: time 10 SMILE steps per sample so that it is amortised as in training.
     smile = timed(lambda i: [smile_step(k) for k in range(10)], max(1, steps // 4)) * 10

@@ -66,6 +66,7 @@ public static class ProfileRunner
             for (int i = 0; i < names.Count; i++)
             {
                 mine[i] = profile.Measure(i);
+                Smile.Native.NativeGarbage.Release(); // between timings, as the trainer does between steps
                 if (peer?.Block(i) is BlockTiming t) theirs[i] = t;
                 else peer = null;
             }
@@ -83,6 +84,7 @@ public static class ProfileRunner
         for (int round = -1; round < rounds; round++)
         {
             var mine = profile.MeasureOps(opBlock);
+            Smile.Native.NativeGarbage.Release();
             var theirs = peer?.Ops(opBlock);
             if (theirs is not null && !theirs.Select(o => o.Name).SequenceEqual(mine.Select(o => o.Name)))
                 throw new InvalidOperationException($"the two sides cut {opBlock} differently: [{string.Join(", ", mine.Select(o => o.Name))}] against [{string.Join(", ", theirs.Select(o => o.Name))}]");

@@ -87,6 +87,7 @@ public sealed class StepProfile
         {
             step.Dispose();
         }
+        Smile.Native.NativeGarbage.Release(); // as the trainer does after each iteration
         clock.Mark(StepStages.Release);
         return values;
     }
@@ -95,7 +96,6 @@ public sealed class StepProfile
     /// includes the end of the loss's own dispose scope.</summary>
     private StepLosses Loss(Tensor images, Tensor labels, MixPlan mix, StageClock clock)
     {
-        var teacher = ctx.Teacher!;
         double lam = mix.Lambda;
 
         var scope = NewDisposeScope();
@@ -113,8 +113,7 @@ public sealed class StepProfile
             Tensor softTargets, featureTarget;
             using (no_grad())
             {
-                teacher.eval();
-                var source = teacher.call(images);
+                var source = ctx.TeacherForward(images);
                 clock.Mark(StepStages.TeacherForward);
                 softTargets = source.Logits.softmax(1);
                 featureTarget = LossTerms.Mix(source.Features, lam, permutation);

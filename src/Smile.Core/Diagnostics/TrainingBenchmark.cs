@@ -10,52 +10,21 @@ namespace Smile.Diagnostics;
 public sealed record StepThroughput(double L2, double Smile, double Eval, double PeakRssMiB);
 
 /// <summary>
-/// The same three measurements as the PyTorch side of `smile bench train` (src/Smile.Cli/bench/torch_step.py):
-/// a 200-class student with a 1000-class aux head, a frozen 1000-class teacher, random data, the trainer's
-/// regularizers and optimizer. The SMILE step is timed over 10 iterations at a time so that the mean-teacher
+/// The same three measurements as the PyTorch side of `smile bench train` (src/Smile.Cli/bench/torch_step.py), on
+/// <see cref="BenchmarkWorkload"/>. The SMILE step is timed over 10 iterations at a time so that the mean-teacher
 /// EMA (every 10th iteration) is amortised as in training.
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps)
+    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true)
     {
-        torch.random.manual_seed(0);
-        using var teacher = ModelFactory.Create(arch, 1000);
-        teacher.eval();
-        foreach (var p in teacher.parameters()) p.requires_grad = false;
-        using var student = ModelFactory.Create(arch, 200, 1000);
-        student.train();
-        using var context = new TrainingContext(student, teacher, new RegularizerOptions());
-        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
-        using var x = randn(batchSize, 3, imageSize, imageSize);
-        using var y = randint(0, 200, batchSize);
+        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm);
         var l2 = Regularizers.Create("l2");
         var smile = Regularizers.Create("smile");
-        var rng = new Random(0);
-
-        void Step(IRegularizer regularizer, long iteration)
-        {
-            using var scope = NewDisposeScope();
-            var mix = regularizer.UsesMixup ? MixPlan.Draw(rng, 0.2, batchSize) : null;
-            sgd.ZeroGrad();
-            using var losses = regularizer.Loss(context, new StepBatch(x, y), mix);
-            losses.Total.backward();
-            sgd.Step();
-            regularizer.AfterStep(context, iteration);
-        }
-
-        void Eval()
-        {
-            using var scope = NewDisposeScope();
-            student.eval();
-            using (no_grad()) student.call(x);
-            student.train();
-        }
-
-        double l2Rate = Timed(_ => Step(l2, 1), steps, batchSize);
-        double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) Step(smile, k); }, Math.Max(1, steps / 4), batchSize * 10);
-        double evalRate = Timed(_ => Eval(), steps, batchSize);
-        return new StepThroughput(l2Rate, smileRate, evalRate, PeakRssMiB());
+        double l2Rate = Timed(_ => work.Step(l2, 1), steps, batchSize);
+        double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) work.Step(smile, k); }, Math.Max(1, steps / 4), batchSize * 10);
+        double evalRate = Timed(_ => work.Eval(), steps, batchSize);
+        return new StepThroughput(l2Rate, smileRate, evalRate, ProcessMemory.PeakResidentMiB());
     }
 
     /// <summary>Median images/s over <paramref name="samples"/> timed calls after two warm-up calls.</summary>
@@ -73,16 +42,5 @@ public static class TrainingBenchmark
         seconds.Sort();
         double median = seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2;
         return imagesPerCall / median;
-    }
-
-    /// <summary>VmHWM of /proc/self/status: the peak resident set of this process.</summary>
-    public static double PeakRssMiB()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
-        }
-        catch (IOException) { return double.NaN; }
     }
 }

@@ -5,7 +5,9 @@ using static TorchSharp.torch;
 
 namespace Smile.Evaluation;
 
-/// <summary>Eval-mode forward over a whole folder, without autograd.</summary>
+/// <summary>Eval-mode forward over a whole folder, without autograd. A ResNet runs with its BatchNorms folded into
+/// its convolutions (<see cref="FoldedResNet"/>: the same outputs up to float rounding, about one pass per activation fewer),
+/// folded once per evaluation since the weights do not change during one.</summary>
 public static class Evaluator
 {
     public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default) =>
@@ -26,6 +28,7 @@ public static class Evaluator
         var metrics = new MetricAccumulator();
         bool wasTraining = model.training;
         model.eval();
+        using var folded = model is ResNet resnet ? new FoldedResNet(resnet) : null;
         try
         {
             using var noGrad = no_grad();
@@ -35,11 +38,13 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 using (batch)
                 {
-                    var output = model.call(batch.Images.to(device));
+                    var images = batch.Images.to(device);
+                    var output = folded?.Forward(images) ?? model.call(images);
                     metrics.Add(output.Logits, batch.Labels);
                     sink?.Add(output.Logits, batch.Labels);
                     done += batch.Count;
                 }
+                Smile.Native.NativeGarbage.Release();
                 progress?.Report(done);
             }
         }

@@ -26,6 +26,9 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The convolution weight (out x in x 1 x 1), for code that folds it (<see cref="FoldedResNet"/>).</summary>
+    internal Parameter Weight => weight;
+
     /// <summary>Whether a strided call on this device is computed by slicing (decided here, once, for the whole model).</summary>
     public static bool SlicesStride(Device device) => device.type == DeviceType.CPU;
 

@@ -19,7 +19,7 @@ public sealed class SmileRegularizer : IRegularizer
         ArgumentNullException.ThrowIfNull(batch);
         var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
-        var teacher = ctx.Teacher ?? throw new InvalidOperationException("the smile regularizer needs a teacher (the pre-trained source model)");
+        if (ctx.Teacher is null) throw new InvalidOperationException("the smile regularizer needs a teacher (the pre-trained source model)");
         if (mix is null) throw new ArgumentNullException(nameof(mix), "the smile regularizer mixes its batch: pass a MixPlan");
         double lam = mix.Lambda;
 
@@ -35,8 +35,7 @@ public sealed class SmileRegularizer : IRegularizer
         Tensor softTargets, featureTarget;
         using (no_grad())
         {
-            teacher.eval();
-            var source = teacher.call(images);
+            var source = ctx.TeacherForward(images);
             softTargets = source.Logits.softmax(1);
             featureTarget = LossTerms.Mix(source.Features, lam, permutation);
         }
@@ -75,5 +74,6 @@ public sealed class SmileRegularizer : IRegularizer
         if (ctx.Options.EmaDecay >= 1 || iteration % 10 != 0) return;
         var teacher = ctx.Teacher ?? throw new InvalidOperationException("the smile regularizer needs a teacher (the pre-trained source model)");
         MeanTeacher.Update(teacher, ctx.Student, ctx.Options.EmaDecay);
+        ctx.TeacherChanged();
     }
 }

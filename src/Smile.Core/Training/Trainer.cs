@@ -101,6 +101,7 @@ public sealed class Trainer(FinetuneOptions options, ILogger log, ITrainingMonit
                     // From the step's own logits: the reference re-runs an eval-mode forward to log this; Smile does not pay for it.
                     accuracy = losses.Accuracy?.item<float>() ?? double.NaN;
                 }
+                Smile.Native.NativeGarbage.Release();
                 imagesSeen += batch.Count;
                 windowImages += batch.Count;
 

@@ -14,6 +14,8 @@ namespace Smile.Training;
 public sealed class TrainingContext : IDisposable
 {
     private readonly Dictionary<string, Tensor> pretrained;
+    private FoldedResNet? foldedTeacher;
+    private bool teacherChanged;
     private bool disposed;
 
     public ImageClassifier Student { get; }
@@ -67,10 +69,36 @@ public sealed class TrainingContext : IDisposable
         BackbonePairs = pairs;
     }
 
+    /// <summary>Whether <see cref="TeacherForward"/> runs a ResNet teacher with its BatchNorms folded into its
+    /// convolutions (<see cref="FoldedResNet"/>: the same outputs up to float rounding, one pass per activation
+    /// fewer). On by default; off runs the teacher module itself.</summary>
+    public bool FoldTeacherBatchNorm { get; init; } = true;
+
+    /// <summary>The teacher's eval-mode forward on <paramref name="images"/>, without autograd: it only provides
+    /// targets. Its BatchNorm statistics stay the source's.</summary>
+    public ClassifierOutput TeacherForward(Tensor images)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var teacher = Teacher ?? throw new InvalidOperationException("this run has no teacher");
+        using var noGrad = no_grad();
+        teacher.eval();
+        if (!FoldTeacherBatchNorm || teacher is not ResNet resnet) return teacher.call(images);
+        // Folded on first use, so that weights loaded after the context was made (a resumed run's) are the ones folded.
+        if (foldedTeacher is null) foldedTeacher = new FoldedResNet(resnet);
+        else if (teacherChanged) foldedTeacher.Refold();
+        teacherChanged = false;
+        return foldedTeacher.Forward(images);
+    }
+
+    /// <summary>Call after changing the teacher's weights (the mean teacher's EMA update): the folded copy
+    /// <see cref="TeacherForward"/> uses is refolded before its next use.</summary>
+    public void TeacherChanged() => teacherChanged = true;
+
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
+        foldedTeacher?.Dispose();
         foreach (var tensor in pretrained.Values) tensor.Dispose();
         pretrained.Clear();
     }

@@ -96,6 +96,7 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
                     using var batch = loader.Build(sampler.Next(), (int)global, cancel);
                     using var web = webLoader?.Build(webSampler!.Next(), (int)global, cancel);
                     var s = TrainStep(net, discriminator, sgd, discSgd, batch, web, device);
+                    Smile.Native.NativeGarbage.Release();
                     if (!double.IsFinite(s.Loss))
                         throw new DivergedException($"the loss became {s.Loss} at epoch {epoch + 1}, step {step} ({string.Join(", ", s.Terms.Select(t => $"{t.Key} {t.Value}"))}); " +
                             $"{(bestEpoch >= 0 ? $"the best SimNet ({o.BestPath}) is kept; " : "")}try a lower --lr");

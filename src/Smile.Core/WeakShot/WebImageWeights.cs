@@ -59,6 +59,7 @@ public static class WebImageWeights
             {
                 using (batch)
                     parts.Add(net.PooledFeatures(batch.Images.to(device)));
+                Smile.Native.NativeGarbage.Release();
                 done += batch.Count;
                 progress?.Report(done);
             }

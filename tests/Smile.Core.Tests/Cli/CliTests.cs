@@ -19,6 +19,17 @@ public class CliTests
     }
 
     [Fact]
+    public void OpenMpWorkersSpinBrieflyUnlessTheUserChoseAPolicy()
+    {
+        var mine = SmileProcess.RunWith(new Dictionary<string, string?> { ["OMP_WAIT_POLICY"] = null, ["GOMP_SPINCOUNT"] = null }, "info");
+        Assert.True(mine.ExitCode == 0, mine.Describe() + mine.Stderr);
+        Assert.Matches(@"OpenMP\s+OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=30000 ", mine.Stdout);
+        var user = SmileProcess.RunWith(new Dictionary<string, string?> { ["OMP_WAIT_POLICY"] = "ACTIVE", ["GOMP_SPINCOUNT"] = null }, "info");
+        Assert.True(user.ExitCode == 0, user.Describe() + user.Stderr);
+        Assert.Matches(@"OpenMP\s+OMP_WAIT_POLICY=ACTIVE \(set by the user\)", user.Stdout);
+    }
+
+    [Fact]
     public void UnknownArchitectureIsOneLineAndExitCode2()
     {
         var r = SmileProcess.Run("selftest", "--model_arch", "resnet9");

@@ -1,0 +1,99 @@
+using Smile.Models;
+using Smile.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Diagnostics;
+
+/// <summary>
+/// What `smile bench train` and `smile bench memory` run, matching the PyTorch side (src/Smile.Cli/bench/torch_step.py):
+/// a student with a 1000-class aux head and a 200-class head, a frozen 1000-class teacher, one random batch, the
+/// trainer's regularizers and optimizer. A step ends as a trainer iteration ends: its dispose scope closed and
+/// TorchSharp's finalizer garbage drained.
+/// </summary>
+public sealed class BenchmarkWorkload : IDisposable
+{
+    private readonly ImageClassifier teacher;
+    private readonly ImageClassifier student;
+    private readonly TrainingContext context;
+    private readonly NesterovSgd sgd;
+    private readonly Tensor x;
+    private readonly Tensor y;
+    private readonly Random rng = new(0);
+    private FoldedResNet? foldedStudent;
+    private bool studentChanged;
+
+    public int BatchSize { get; }
+
+    /// <summary>Whether the teacher and the eval forward run a ResNet with its BatchNorms folded, as the trainer and the
+    /// evaluator do (false: the modules themselves, to measure what folding buys).</summary>
+    public bool FoldBatchNorm { get; }
+
+    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true)
+    {
+        FoldBatchNorm = foldBatchNorm;
+        BatchSize = batchSize;
+        torch.random.manual_seed(0);
+        teacher = ModelFactory.Create(arch, 1000);
+        teacher.eval();
+        foreach (var p in teacher.parameters()) p.requires_grad = false;
+        student = ModelFactory.Create(arch, 200, 1000);
+        student.train();
+        context = new TrainingContext(student, teacher, new RegularizerOptions()) { FoldTeacherBatchNorm = foldBatchNorm };
+        sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
+        x = randn(batchSize, 3, imageSize, imageSize);
+        y = randint(0, 200, batchSize);
+    }
+
+    /// <summary>One training iteration of <paramref name="regularizer"/> (the trainer's calls, in its order).</summary>
+    public void Step(IRegularizer regularizer, long iteration)
+    {
+        ArgumentNullException.ThrowIfNull(regularizer);
+        using (NewDisposeScope())
+        {
+            var mix = regularizer.UsesMixup ? MixPlan.Draw(rng, 0.2, BatchSize) : null;
+            sgd.ZeroGrad();
+            using var losses = regularizer.Loss(context, new StepBatch(x, y), mix);
+            losses.Total.backward();
+            sgd.Step();
+            regularizer.AfterStep(context, iteration);
+        }
+        studentChanged = true;
+        Smile.Native.NativeGarbage.Release();
+    }
+
+    /// <summary>One eval-mode forward of the student without autograd, as the evaluator runs a batch: a ResNet with
+    /// its BatchNorms folded, refolded when training steps have changed it since (the evaluator folds once per
+    /// evaluation, so in a timing series only the first call pays for it).</summary>
+    public void Eval()
+    {
+        using (NewDisposeScope())
+        {
+            student.eval();
+            if (FoldBatchNorm && student is ResNet resnet)
+            {
+                if (foldedStudent is null) foldedStudent = new FoldedResNet(resnet);
+                else if (studentChanged) foldedStudent.Refold();
+                studentChanged = false;
+                foldedStudent.Forward(x);
+            }
+            else
+            {
+                using (no_grad()) student.call(x);
+            }
+            student.train();
+        }
+        Smile.Native.NativeGarbage.Release();
+    }
+
+    public void Dispose()
+    {
+        foldedStudent?.Dispose();
+        sgd.Dispose();
+        context.Dispose();
+        student.Dispose();
+        teacher.Dispose();
+        x.Dispose();
+        y.Dispose();
+    }
+}

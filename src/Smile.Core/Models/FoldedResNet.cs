@@ -1,0 +1,148 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smile.Models;
+
+/// <summary>
+/// The eval-mode arithmetic of a <see cref="ResNet"/> with every BatchNorm folded into the convolution before it:
+/// <c>W' = W * g / sqrt(v + eps)</c> per output channel and <c>b' = beta - m * g / sqrt(v + eps)</c>. An eval-mode
+/// BatchNorm is a per-channel affine map, so the outputs are the network's eval-mode outputs up to float rounding
+/// (FoldedResNetTests), while the BatchNorm's own pass over each activation disappears; the bias rides in the
+/// convolution for free. For inference only (no autograd). It keeps its own folded copies of the convolution
+/// weights: <see cref="Refold"/> recomputes them from the network's current parameters and running statistics, and
+/// must be called after those change (SMILE's mean teacher after each EMA update). The classifier heads are the
+/// network's own modules.
+/// </summary>
+public sealed class FoldedResNet : IDisposable
+{
+    /// <summary>One convolution + BatchNorm pair, by module name, and its folded weight and bias.</summary>
+    private sealed class Pair(nn.Module conv, BatchNorm2d norm, long stride, long padding)
+    {
+        public nn.Module Conv { get; } = conv;
+        public BatchNorm2d Norm { get; } = norm;
+        public long Stride { get; } = stride;
+        public long Padding { get; } = padding;
+        public Tensor? Weight { get; set; }
+        public Tensor? Bias { get; set; }
+    }
+
+    /// <summary>A residual block: its convolutions in order and the optional downsample.</summary>
+    private sealed record Block(Pair[] Convs, Pair? Downsample);
+
+    private readonly ResNet source;
+    private readonly Pair stem;
+    private readonly List<Block> blocks = new();
+    private readonly MaxPool2d maxpool;
+    private readonly Linear fc;
+    private readonly Linear? auxFc;
+    private bool disposed;
+
+    public FoldedResNet(ResNet network)
+    {
+        source = network ?? throw new ArgumentNullException(nameof(network));
+        var modules = network.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        Pair PairOf(string conv, string norm, long stride, long padding) =>
+            new(modules[conv], (BatchNorm2d)modules[norm], stride, padding);
+
+        stem = PairOf("conv1", "bn1", 2, 3);
+        maxpool = (MaxPool2d)modules["maxpool"];
+        fc = (Linear)modules["fc"];
+        auxFc = modules.TryGetValue("aux_fc", out var aux) ? (Linear)aux : null;
+        for (int layer = 1; layer <= 4; layer++)
+        {
+            for (int i = 0; i < network.Spec.Blocks[layer - 1]; i++)
+            {
+                string p = $"layer{layer}.{i}";
+                long stride = layer > 1 && i == 0 ? 2 : 1;
+                // torchvision v1.5: the Bottleneck's stride is on its 3x3 convolution, the BasicBlock's on its first.
+                var convs = network.Spec.Bottleneck
+                    ? new[] { PairOf($"{p}.conv1", $"{p}.bn1", 1, 0), PairOf($"{p}.conv2", $"{p}.bn2", stride, 1), PairOf($"{p}.conv3", $"{p}.bn3", 1, 0) }
+                    : new[] { PairOf($"{p}.conv1", $"{p}.bn1", stride, 1), PairOf($"{p}.conv2", $"{p}.bn2", 1, 1) };
+                var downsample = modules.ContainsKey($"{p}.downsample.0") ? PairOf($"{p}.downsample.0", $"{p}.downsample.1", stride, 0) : null;
+                blocks.Add(new Block(convs, downsample));
+            }
+        }
+        Refold();
+    }
+
+    private IEnumerable<Pair> Pairs => blocks.SelectMany(b => b.Downsample is null ? b.Convs : b.Convs.Append(b.Downsample)).Prepend(stem);
+
+    /// <summary>Recomputes every folded weight and bias from the network's current values (in place after the first time).</summary>
+    public void Refold()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var noGrad = no_grad();
+        foreach (var pair in Pairs)
+        {
+            using var scope = NewDisposeScope();
+            var norm = pair.Norm;
+            var weight = pair.Conv switch
+            {
+                Conv2d c => c.weight,
+                PointwiseConv2d c => c.Weight,
+                _ => throw new InvalidOperationException($"unexpected convolution module {pair.Conv.GetType().Name}"),
+            };
+            var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+            var w = weight * scale.reshape(-1, 1, 1, 1);
+            var b = norm.bias! - norm.running_mean! * scale;
+            if (pair.Weight is null)
+            {
+                pair.Weight = w.DetachFromDisposeScope();
+                pair.Bias = b.DetachFromDisposeScope();
+            }
+            else
+            {
+                pair.Weight.copy_(w);
+                pair.Bias!.copy_(b);
+            }
+        }
+    }
+
+    /// <summary>The network's eval-mode forward (logits, last feature map, aux logits), without autograd.</summary>
+    public ClassifierOutput Forward(Tensor x)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentNullException.ThrowIfNull(x);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var y = maxpool.call(Conv(stem, x).relu_());
+        foreach (var block in blocks)
+        {
+            var h = y;
+            for (int k = 0; k < block.Convs.Length; k++)
+            {
+                h = Conv(block.Convs[k], h);
+                if (k < block.Convs.Length - 1) h = h.relu_();
+            }
+            var identity = block.Downsample is null ? y : Conv(block.Downsample, y);
+            y = h.add_(identity).relu_();
+        }
+        var pooled = y.mean([2, 3]);
+        var logits = fc.call(pooled);
+        var aux = auxFc?.call(pooled);
+        return new ClassifierOutput(logits.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+    }
+
+    private static Tensor Conv(Pair pair, Tensor x)
+    {
+        // A strided 1x1 convolution on CPU is a strided slice and a stride-1 convolution, as PointwiseConv2d computes it.
+        if (pair.Conv is PointwiseConv2d && pair.Stride != 1 && PointwiseConv2d.SlicesStride(x.device))
+        {
+            using var sliced = x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, pair.Stride), TensorIndex.Slice(null, null, pair.Stride)];
+            return nn.functional.conv2d(sliced, pair.Weight!, pair.Bias);
+        }
+        return nn.functional.conv2d(x, pair.Weight!, pair.Bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);
+    }
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        foreach (var pair in Pairs)
+        {
+            pair.Weight?.Dispose();
+            pair.Bias?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using Smile.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smile.Tests.Models;
+
+/// <summary>
+/// FoldedResNet changes arithmetic (each BatchNorm folded into its convolution), so it is checked against the unfolded
+/// eval-mode forward on BatchNorms with non-trivial statistics and affine parameters, and after the weights change
+/// (SMILE's mean teacher) against the refolded copy.
+/// </summary>
+public class FoldedResNetTests
+{
+    [Theory]
+    [InlineData("resnet18", 32)]
+    [InlineData("resnet50", 64)]
+    public void FoldedForwardEqualsTheEvalModeForward(string arch, int size)
+    {
+        torch.random.manual_seed(3);
+        using var net = (ResNet)ModelFactory.Create(arch, 10, 7);
+        RandomizeNorms(net);
+        net.eval();
+        using var x = randn(3, 3, size, size);
+        using var folded = new FoldedResNet(net);
+        using var scope = NewDisposeScope();
+        ClassifierOutput expected;
+        using (no_grad()) expected = net.call(x);
+        var actual = folded.Forward(x);
+        Close(expected.Logits, actual.Logits, $"{arch} logits");
+        Close(expected.Features, actual.Features, $"{arch} features");
+        Close(expected.AuxLogits!, actual.AuxLogits!, $"{arch} aux logits");
+        Assert.False(actual.Logits.requires_grad);
+    }
+
+    [Fact]
+    public void RefoldFollowsChangedWeightsAndTheCopyDoesNotBefore()
+    {
+        torch.random.manual_seed(4);
+        using var net = (ResNet)ModelFactory.Create("resnet18", 10);
+        RandomizeNorms(net);
+        net.eval();
+        using var x = randn(2, 3, 32, 32);
+        using var folded = new FoldedResNet(net);
+        using var scope = NewDisposeScope();
+        using (no_grad())
+            foreach (var p in net.parameters()) p.mul_(0.9).add_(randn_like(p), 0.05); // an EMA-like move of every weight
+
+        Tensor expected;
+        using (no_grad()) expected = net.call(x).Logits;
+        double stale = (folded.Forward(x).Logits - expected).abs().max().item<float>();
+        Assert.True(stale > 1e-3 * expected.abs().max().item<float>(), $"the folded copy followed the weights without a refold (max |difference| {stale:E2})");
+        folded.Refold();
+        Close(expected, folded.Forward(x).Logits, "refolded logits");
+    }
+
+    /// <summary>BatchNorm statistics and affine parameters far from the identity, so that a folding mistake shows.</summary>
+    private static void RandomizeNorms(ResNet net)
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, module) in net.named_modules())
+        {
+            if (module is not BatchNorm2d bn) continue;
+            bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.2);
+            bn.running_var!.copy_(rand_like(bn.running_var) + 0.5);
+            bn.weight!.copy_(randn_like(bn.weight) * 0.3 + 1);
+            bn.bias!.copy_(randn_like(bn.bias) * 0.1);
+        }
+    }
+
+    /// <summary>Float rounding only: within 1e-4 of the largest expected magnitude.</summary>
+    private static void Close(Tensor expected, Tensor actual, string what) =>
+        TensorAssert.Close(expected, actual, what, 1e-4 * expected.abs().max().item<float>() + 1e-6);
+}
