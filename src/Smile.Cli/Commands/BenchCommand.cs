@@ -17,6 +17,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Data());
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Memory());
+        bench.Subcommands.Add(Inference());
         bench.Subcommands.Add(BenchProfileCommand.Create());
         return bench;
     }
@@ -93,7 +94,7 @@ internal static class BenchCommand
             bool folded = parse.GetValue(fold) == "yes";
             int threads = TorchSharp.torch.get_num_threads();
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
-                $"teacher and eval BatchNorm {(folded ? "folded" : "not folded")}) against " +
+                $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
             var smile = new List<Smile.Diagnostics.StepThroughput>();
             var nchw = new List<JsonElement>();
@@ -131,6 +132,32 @@ internal static class BenchCommand
             Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
                 (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
                 (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Inference()
+    {
+        var arch = Flags.Make("model_arch", "Architecture (a ResNet).", "resnet50");
+        var size = Flags.Make("image_size", "Input size.", 224);
+        var batch = Flags.Make("batch_size", "Batch size.", 16);
+        var rounds = Flags.Make("rounds", "Rounds; each times every path once.", 10);
+        var command = new Command("inference", "Eval-mode forward of a ResNet two ways, interleaved: the module, and with BatchNorm folded into the convolutions.")
+            { arch, size, batch, rounds };
+        command.SetAction(parse =>
+        {
+            string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
+            int s = parse.GetValue(size), b = parse.GetValue(batch), r = parse.GetValue(rounds);
+            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.Require(b >= 1, "batch_size", "must be at least 1");
+            Flags.Require(r >= 1, "rounds", "must be at least 1");
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {TorchSharp.torch.get_num_threads()} threads, eval mode, no autograd; {r} interleaved rounds; ms per forward");
+            var t = Smile.Diagnostics.InferenceBenchmark.Run(a, s, b, r);
+            foreach (var round in t.Rounds) Console.WriteLine($"  round: module {round[0]:F1}, folded {round[1]:F1}");
+            Console.WriteLine($"{"path",-34} {"median ms",10} {"images/s",9} {"vs module",10}");
+            foreach (var (name, ms) in new[] { ("module (BatchNorm as its own pass)", t.ModuleMs), ("BatchNorm folded", t.FoldedMs) })
+                Console.WriteLine($"{name,-34} {ms,10:F1} {b * 1000 / ms,9:F2} {t.ModuleMs / ms,9:F2}x");
             return 0;
         });
         return command;

@@ -19,6 +19,8 @@ internal static class SelfTestCommand
             var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps));
             for (int i = 0; i < report.Losses.Count; i++)
                 Console.WriteLine($"step {i + 1}: loss {report.Losses[i]:F4}, {report.Seconds[i]:F2} s ({report.BatchSize / report.Seconds[i]:F1} images/s)");
+            if (report.InferenceSeconds is double inference)
+                Console.WriteLine($"inference forward ({report.InferencePath}): {inference:F2} s ({report.BatchSize / inference:F1} images/s)");
             bool finite = report.Losses.All(double.IsFinite);
             Console.WriteLine(finite
                 ? $"selftest ok: {report.Arch}, batch {report.BatchSize}, {report.ImageSize}x{report.ImageSize}, fp32, NCHW"

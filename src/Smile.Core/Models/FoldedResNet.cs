@@ -13,6 +13,9 @@ namespace Smile.Models;
 /// weights: <see cref="Refold"/> recomputes them from the network's current parameters and running statistics, and
 /// must be called after those change (SMILE's mean teacher after each EMA update). The classifier heads are the
 /// network's own modules.
+/// <para>It runs in NCHW, as training does. Channels-last was tried for this forward-only path and is not safe: on the
+/// CPUs whose VM hides its cache sizes, LibTorch 2.10's oneDNN killed the process (SIGFPE) in a ResNet-50 channels-last
+/// forward too, not only in backward (docs/PERFORMANCE.md).</para>
 /// </summary>
 public sealed class FoldedResNet : IDisposable
 {

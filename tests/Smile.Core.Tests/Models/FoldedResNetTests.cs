@@ -54,6 +54,27 @@ public class FoldedResNetTests
         Close(expected, folded.Forward(x).Logits, "refolded logits");
     }
 
+    [Fact]
+    public void TheSmileTeacherIsRefoldedAfterEachMeanTeacherUpdate()
+    {
+        torch.random.manual_seed(5);
+        using var student = (ResNet)ModelFactory.Create("resnet18", 10, 1000);
+        using var teacher = (ResNet)ModelFactory.Create("resnet18", 1000);
+        RandomizeNorms(teacher);
+        teacher.eval();
+        using var ctx = new Smile.Training.TrainingContext(student, teacher, new Smile.Training.RegularizerOptions { EmaDecay = 0.5 });
+        using var x = randn(2, 3, 32, 32);
+        using var scope = NewDisposeScope();
+        Tensor Unfolded() { using (no_grad()) return teacher.call(x).Logits; }
+
+        var before = ctx.TeacherForward(x).Logits;
+        Close(Unfolded(), before, "teacher logits before the update");
+        Smile.Training.Regularizers.Create("smile").AfterStep(ctx, 0); // iteration 0: the EMA runs (decay 0.5: a large move)
+        var after = ctx.TeacherForward(x).Logits;
+        Close(Unfolded(), after, "teacher logits after the update");
+        Assert.True((after - before).abs().max().item<float>() > 1e-3 * before.abs().max().item<float>(), "the update did not move the teacher");
+    }
+
     /// <summary>BatchNorm statistics and affine parameters far from the identity, so that a folding mistake shows.</summary>
     private static void RandomizeNorms(ResNet net)
     {
