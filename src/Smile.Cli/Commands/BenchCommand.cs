@@ -120,13 +120,15 @@ internal static class BenchCommand
             {
                 // What the steps do with the machine: FLOPs per image (backward = 2 x forward) against LibTorch's measured GEMM rate.
                 double peak = Smile.Diagnostics.MatmulPeak.Measure();
+                double conv = Smile.Diagnostics.MatmulPeak.ConvolutionRate();
                 var (l2Flops, smileFlops, evalFlops) = Smile.Diagnostics.FlopCount.PerStep(forward);
-                Console.WriteLine($"arithmetic: forward {forward / 1e9:F2} GFLOP/image; measured fp32 matmul peak {peak:F1} GFLOP/s (2048x2048, {threads} threads)");
+                Console.WriteLine($"arithmetic: forward {forward / 1e9:F2} GFLOP/image; measured fp32 matmul peak {peak:F1} GFLOP/s (best of 2048 and 4096 square, {threads} threads); " +
+                    $"one 3x3 convolution (16x256x28x28, 256 filters) {conv:F1} GFLOP/s");
                 foreach (var (step, flops, pick) in new (string, double, Func<Smile.Diagnostics.StepThroughput, double>)[] { ("l2", l2Flops, t => t.L2), ("smile", smileFlops, t => t.Smile), ("eval", evalFlops, t => t.Eval) })
                 {
                     double rate = Median(smile.Select(pick).ToList()) * flops / 1e9;
-                    Console.WriteLine($"  {step,-6} {flops / 1e9,6:F2} GFLOP/image, Smile {rate,6:F1} GFLOP/s = {100 * rate / peak,5:F1}% of peak" +
-                        (nchw.Count > 0 ? $"; PyTorch NCHW {100 * Median(nchw.Select(j => j.GetProperty(step).GetDouble()).ToList()) * flops / 1e9 / peak:F1}%" : ""));
+                    Console.WriteLine($"  {step,-6} {flops / 1e9,6:F2} GFLOP/image, Smile {rate,6:F1} GFLOP/s = {100 * rate / peak,5:F1}% of the matmul peak, {100 * rate / conv,5:F1}% of the convolution's rate" +
+                        (nchw.Count > 0 ? $"; PyTorch NCHW {Median(nchw.Select(j => j.GetProperty(step).GetDouble()).ToList()) * flops / 1e9:F1} GFLOP/s" : ""));
                 }
             }
             Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +

@@ -31,7 +31,9 @@ public sealed class FlopCountTests
     [Fact]
     public void TheMatmulPeakIsAPositiveRate()
     {
-        double peak = MatmulPeak.Measure(n: 256, repeats: 2);
+        double peak = MatmulPeak.Measure(sizes: [256], repeats: 2);
         Assert.True(peak > 0.1 && double.IsFinite(peak), $"{peak} GFLOP/s");
+        double conv = MatmulPeak.ConvolutionRate(repeats: 1);
+        Assert.True(conv > 0.1 && double.IsFinite(conv), $"{conv} GFLOP/s");
     }
 }

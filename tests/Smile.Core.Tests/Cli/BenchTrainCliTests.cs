@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+
+namespace Smile.Tests.Cli;
+
+/// <summary>`smile bench train` and `smile bench inference` on tiny cases: every row printed with figures, PyTorch's
+/// side (bench/torch_step.py under /usr/bin/python3) included.</summary>
+public class BenchTrainCliTests
+{
+    [Fact]
+    public void TinyTrainBenchmarkPrintsBothSidesRatiosArithmeticAndMemory()
+    {
+        var r = SmileProcess.Run("bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "4",
+            "--steps", "1", "--rounds", "1", "--channels_last", "no");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.DoesNotContain("warning", r.Stderr); // the PyTorch side ran
+        Assert.Contains("GOMP_SPINCOUNT=30000", r.Stdout);
+        Assert.Contains("OpenMP's default wait policy", r.Stdout);
+        foreach (var step in new[] { "l2", "smile", "eval" })
+        {
+            Assert.Matches(new Regex($@"^{step}\s+[\d.]+\s+[\d.]+\s+NaN\s+[\d.]+/[\d.]+/[\d.]+x\s+n/a", RegexOptions.Multiline), r.Stdout);
+            Assert.Matches(new Regex($@"^  {step}\s+[\d.]+ GFLOP/image, Smile\s+[\d.]+ GFLOP/s = \s*[\d.]+% of the matmul peak, \s*[\d.]+% of the convolution's rate; PyTorch NCHW [\d.]+ GFLOP/s", RegexOptions.Multiline), r.Stdout);
+        }
+        Assert.Matches(@"peak RSS: Smile process \d+ MiB, PyTorch NCHW \d+ MiB", r.Stdout);
+    }
+
+    [Fact]
+    public void InferenceBenchmarkTimesTheModuleAndTheFoldedForward()
+    {
+        var r = SmileProcess.Run("bench", "inference", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--rounds", "2");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Equal(2, Regex.Matches(r.Stdout, @"^  round: module [\d.]+, folded [\d.]+", RegexOptions.Multiline).Count);
+        Assert.Matches(new Regex(@"^module \(BatchNorm as its own pass\)\s+[\d.]+\s+[\d.]+\s+1\.00x", RegexOptions.Multiline), r.Stdout);
+        Assert.Matches(new Regex(@"^BatchNorm folded\s+[\d.]+\s+[\d.]+\s+[\d.]+x", RegexOptions.Multiline), r.Stdout);
+    }
+
+    [Fact]
+    public void InferenceBenchmarkRefusesANetworkItCannotFold()
+    {
+        var r = SmileProcess.Run("bench", "inference", "--model_arch", "densenet121", "--image_size", "32", "--rounds", "1");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("ResNets only", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+}
