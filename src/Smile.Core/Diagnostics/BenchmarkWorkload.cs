@@ -33,16 +33,24 @@ public sealed class BenchmarkWorkload : IDisposable
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
-        torch.random.manual_seed(0);
-        teacher = ModelFactory.Create(arch, 1000);
-        teacher.eval();
-        foreach (var p in teacher.parameters()) p.requires_grad = false;
-        student = ModelFactory.Create(arch, 200, 1000);
-        student.train();
+        (teacher, student) = CreateModels(arch);
         context = new TrainingContext(student, teacher, new RegularizerOptions()) { FoldTeacherBatchNorm = foldBatchNorm };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         x = randn(batchSize, 3, imageSize, imageSize);
         y = randint(0, 200, batchSize);
+    }
+
+    /// <summary>The benchmarks' pair, seeded: a frozen 1000-class teacher in eval mode and a 200-class student with a
+    /// 1000-class aux head in train mode (the PyTorch side builds the same).</summary>
+    internal static (ImageClassifier Teacher, ImageClassifier Student) CreateModels(string arch)
+    {
+        torch.random.manual_seed(0);
+        var teacher = ModelFactory.Create(arch, 1000);
+        teacher.eval();
+        foreach (var p in teacher.parameters()) p.requires_grad = false;
+        var student = ModelFactory.Create(arch, 200, 1000);
+        student.train();
+        return (teacher, student);
     }
 
     /// <summary>One training iteration of <paramref name="regularizer"/> (the trainer's calls, in its order).</summary>

@@ -182,12 +182,7 @@ public sealed class StepProfileRun : IDisposable
 
     public StepProfileRun(string arch, int imageSize, int batchSize)
     {
-        torch.random.manual_seed(0);
-        teacher = ModelFactory.Create(arch, 1000);
-        teacher.eval();
-        foreach (var p in teacher.parameters()) p.requires_grad = false;
-        student = ModelFactory.Create(arch, 200, 1000);
-        student.train();
+        (teacher, student) = BenchmarkWorkload.CreateModels(arch);
         context = new TrainingContext(student, teacher, new RegularizerOptions());
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         profile = new StepProfile(context, sgd);
