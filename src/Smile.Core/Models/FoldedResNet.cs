@@ -33,7 +33,6 @@ public sealed class FoldedResNet : IDisposable
     /// <summary>A residual block: its convolutions in order and the optional downsample.</summary>
     private sealed record Block(Pair[] Convs, Pair? Downsample);
 
-    private readonly ResNet source;
     private readonly Pair stem;
     private readonly List<Block> blocks = new();
     private readonly MaxPool2d maxpool;
@@ -43,7 +42,7 @@ public sealed class FoldedResNet : IDisposable
 
     public FoldedResNet(ResNet network)
     {
-        source = network ?? throw new ArgumentNullException(nameof(network));
+        ArgumentNullException.ThrowIfNull(network);
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         Pair PairOf(string conv, string norm, long stride, long padding) =>
             new(modules[conv], (BatchNorm2d)modules[norm], stride, padding);
