@@ -32,19 +32,12 @@ class WithFeatures(torch.nn.Module):
         return n.fc(pooled), f, (self.aux(pooled) if self.aux is not None else None)
 
 
-def peak_rss_mib():
-    """VmHWM: ru_maxrss would carry over the parent's peak across fork and exec."""
+def status_mib(field):
+    """A memory line of /proc/self/status in MiB: VmHWM (peak; ru_maxrss would carry over the parent's peak across
+    fork and exec) or VmRSS (now)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -125,7 +118,7 @@ def main():
             else:
                 step(i)
             if (i + 1) % every == 0 or i + 1 == iterations:
-                readings.append([i + 1, rss_mib(), time.perf_counter() - start])
+                readings.append([i + 1, status_mib("VmRSS"), time.perf_counter() - start])
         print(json.dumps({"readings": readings, "torch": torch.__version__}))
         return
 
@@ -135,7 +128,7 @@ def main():
         "l2": timed(lambda i: l2_step(), steps),
         "smile": smile,
         "eval": timed(lambda i: eval_forward(), steps),
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": status_mib("VmHWM"),
         "torch": torch.__version__,
         "layout": layout,
     }
