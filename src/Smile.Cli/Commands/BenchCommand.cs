@@ -229,9 +229,9 @@ internal static class BenchCommand
         start.ArgumentList.Add(script);
         foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
         foreach (var a in extra ?? []) start.ArgumentList.Add(a);
-        start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
+        start.Environment["GLIBC_TUNABLES"] = Smile.Native.AllocatorPolicy.GlibcTunables;
         // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
-        foreach (var name in new[] { "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" }) start.Environment.Remove(name);
+        foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
@@ -244,11 +244,7 @@ internal static class BenchCommand
         return JsonDocument.Parse(output).RootElement.Clone();
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    private static double Median(IEnumerable<double> values) => Smile.Diagnostics.ProfileTable.Median(values);
 
     /// <summary>The reference pipeline in Pillow 9.4 (Debian's python3-pil) on one core; null when it cannot run.</summary>
     private static double? RunPillow(IReadOnlyList<string> files, int crop, int repeats)

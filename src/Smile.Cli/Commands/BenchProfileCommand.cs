@@ -101,9 +101,9 @@ internal static class BenchProfileCommand
             var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
             start.ArgumentList.Add(script);
             start.ArgumentList.Add("serve");
-            start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
+            start.Environment["GLIBC_TUNABLES"] = Smile.Native.AllocatorPolicy.GlibcTunables;
             // The same OpenMP wait policy as this process (smile sets it in its C environment, which .NET's copy does not show).
-            foreach (var name in new[] { "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" }) start.Environment.Remove(name);
+            foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
             foreach (var (name, value) in Smile.Native.ThreadPolicy.Settings) start.Environment[name] = value;
             string policy = Smile.Native.ThreadPolicy.Settings.Count == 0 ? "(default)" : string.Join(", ", Smile.Native.ThreadPolicy.Settings.Select(kv => $"{kv.Key}={kv.Value}"));
             start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";

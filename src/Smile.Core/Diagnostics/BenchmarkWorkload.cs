@@ -77,9 +77,9 @@ public sealed class BenchmarkWorkload : IDisposable
     {
         using (NewDisposeScope())
         {
-            student.eval();
             if (FoldBatchNorm && student is ResNet resnet)
             {
+                // Folding computes eval-mode arithmetic whatever the module's mode.
                 if (foldedStudent is null) foldedStudent = new FoldedResNet(resnet);
                 else if (studentChanged) foldedStudent.Refold();
                 studentChanged = false;
@@ -87,9 +87,10 @@ public sealed class BenchmarkWorkload : IDisposable
             }
             else
             {
+                student.eval();
                 using (no_grad()) student.call(x);
+                student.train();
             }
-            student.train();
         }
         Smile.Native.NativeGarbage.Release();
     }

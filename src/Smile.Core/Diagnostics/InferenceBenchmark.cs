@@ -45,11 +45,6 @@ public static class InferenceBenchmark
             }
             if (round >= 0) all.Add(ms);
         }
-        double Median(int p)
-        {
-            var sorted = all.Select(r => r[p]).Order().ToArray();
-            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        }
-        return new InferenceTimings(Median(0), Median(1), all);
+        return new InferenceTimings(ProfileTable.Median(all.Select(r => r[0])), ProfileTable.Median(all.Select(r => r[1])), all);
     }
 }

@@ -39,8 +39,6 @@ public static class TrainingBenchmark
             action(i);
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
-        seconds.Sort();
-        double median = seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2;
-        return imagesPerCall / median;
+        return imagesPerCall / ProfileTable.Median(seconds);
     }
 }

@@ -10,6 +10,9 @@ namespace Smile.Native;
 /// </summary>
 public static class AllocatorPolicy
 {
+    /// <summary>The same policy for a child process that reads it from its environment (the PyTorch baselines).</summary>
+    public const string GlibcTunables = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184";
+
     private static readonly object Gate = new();
 
     /// <summary>"tuned", "default (SMILE_MALLOC_POLICY)", "unavailable" or "not applied".</summary>

@@ -16,6 +16,9 @@ public static class ThreadPolicy
     /// <summary>Spin rounds before an idle worker sleeps (GNU OpenMP's default: 300,000).</summary>
     public const int SpinCount = 30000;
 
+    /// <summary>The OpenMP variables this policy reads and sets.</summary>
+    public static IReadOnlyList<string> VariableNames { get; } = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
+
     public static string State { get; private set; } = "not applied";
 
     /// <summary>The OpenMP variables in effect in this process (set by the user or by <see cref="Apply"/>), to hand
@@ -25,7 +28,7 @@ public static class ThreadPolicy
     public static string Apply()
     {
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in new[] { "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" })
+        foreach (var name in VariableNames)
             if (Environment.GetEnvironmentVariable(name) is string value) user[name] = value;
         if (user.Count > 0)
         {
