@@ -191,7 +191,7 @@ internal static class BenchCommand
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {reg} step x {n}, fp32, {threads} threads; resident memory (VmRSS, MiB) after every {e} iterations; " +
                 $"Smile: allocator {Smile.Native.AllocatorPolicy.State}, finalizer drain {(Smile.Native.NativeGarbage.Enabled ? "on" : "off (SMILE_DRAIN_FINALIZERS=0)")}");
             var mine = Smile.Diagnostics.MemoryBenchmark.Run(a, s, b, reg, n, e,
-                r => Console.Error.WriteLine($"  Smile {r.Iteration}/{n}: {r.RssMiB:F0} MiB, {r.Seconds:F0} s"));
+                r => Console.Error.WriteLine($"  Smile {r.Iteration}/{n}: {r.RssMiB:F0} MiB, {r.Seconds:F1} s"));
             List<(long Iteration, double Rss)>? theirs = null;
             if (parse.GetValue(baseline) == "yes"
                 && RunTorch(a, s, b, 1, threads, "nchw", ["memory", reg, n.ToString(System.Globalization.CultureInfo.InvariantCulture), e.ToString(System.Globalization.CultureInfo.InvariantCulture)]) is JsonElement t)
