@@ -16,11 +16,18 @@ public static class PythonRunner
     /// throws with stderr when the exit code is not 0.</summary>
     public static string Run(string scriptFileName, params string[] args)
     {
-        if (!File.Exists(Interpreter))
-            throw new InvalidOperationException($"{Interpreter} not found: {Fix}");
         var script = Path.Combine(AppContext.BaseDirectory, "python", scriptFileName);
         if (!File.Exists(script))
             throw new FileNotFoundException($"test script {script} is missing (is it under tests/Smile.Core.Tests/python/?)", script);
+        return RunScript(script, args);
+    }
+
+    /// <summary>Runs `/usr/bin/python3 &lt;script&gt; args...` for a script anywhere (the CLI's bench/ scripts); as <see cref="Run"/>.</summary>
+    public static string RunScript(string script, params string[] args)
+    {
+        if (!File.Exists(Interpreter))
+            throw new InvalidOperationException($"{Interpreter} not found: {Fix}");
+        string scriptFileName = Path.GetFileName(script);
 
         var start = new ProcessStartInfo(Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(script);

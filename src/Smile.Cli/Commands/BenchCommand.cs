@@ -224,14 +224,11 @@ internal static class BenchCommand
     private static JsonElement? RunTorch(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
-        if (!File.Exists("/usr/bin/python3") || !File.Exists(script)) return null;
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
+        if (!File.Exists(TorchBaseline.Interpreter) || !File.Exists(script)) return null;
+        // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
+        var start = TorchBaseline.Start(script, new Dictionary<string, string>());
         foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
         foreach (var a in extra ?? []) start.ArgumentList.Add(a);
-        start.Environment["GLIBC_TUNABLES"] = Smile.Native.AllocatorPolicy.GlibcTunables;
-        // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
-        foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();

@@ -93,18 +93,15 @@ internal static class BenchProfileCommand
         public static TorchPeer? Start(string arch, int size, int batch, int threads, bool steps, bool blocks)
         {
             string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_profile.py");
-            if (!File.Exists("/usr/bin/python3") || !File.Exists(script))
+            if (!File.Exists(TorchBaseline.Interpreter) || !File.Exists(script))
             {
                 Console.Error.WriteLine("warning: /usr/bin/python3 or bench/torch_profile.py is missing: Smile's side only; run scripts/install-deps.sh");
                 return null;
             }
-            var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add(script);
-            start.ArgumentList.Add("serve");
-            start.Environment["GLIBC_TUNABLES"] = Smile.Native.AllocatorPolicy.GlibcTunables;
             // The same OpenMP wait policy as this process (smile sets it in its C environment, which .NET's copy does not show).
-            foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
-            foreach (var (name, value) in Smile.Native.ThreadPolicy.Settings) start.Environment[name] = value;
+            var start = TorchBaseline.Start(script, Smile.Native.ThreadPolicy.Settings);
+            start.RedirectStandardInput = true;
+            start.ArgumentList.Add("serve");
             string policy = Smile.Native.ThreadPolicy.Settings.Count == 0 ? "(default)" : string.Join(", ", Smile.Native.ThreadPolicy.Settings.Select(kv => $"{kv.Key}={kv.Value}"));
             start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
             var peer = new TorchPeer(Process.Start(start)!, policy);

@@ -18,19 +18,23 @@ for line in open(sys.argv[1]):
     i = f.index('exec')
     prim, impl, prop, shape, t = f[i + 2], f[i + 3], f[i + 4], f[-2], float(f[-1])
     if prim == 'reorder':
-        fmts = re.findall(r'blocked:(\w+)', line)
-        kind = 'activation' if set(fmts[:2]) == {'abcd', 'aBcd16b'} else 'weight/other'
-        key = (prim, '', kind, '->'.join(re.findall(r'blocked:(\w+)', line)[:2]) + ' ' + shape)
+        fmts = re.findall(r'blocked:(\w+)', line)[:2]
+        kind = 'activation' if set(fmts) == {'abcd', 'aBcd16b'} else 'weight/other'
+        key = (prim, '', kind, '->'.join(fmts) + ' ' + shape)
     else:
         key = (prim, impl, prop, shape)
     (pt if torch else sm)[key].append(t)
-rows = collections.defaultdict(lambda: [0.0, 0.0, 0])
+
+# Per key seen on both sides: Smile's and PyTorch's median call times the calls both made.
+per_key = {}
 for k in set(sm) & set(pt):
     n = min(len(sm[k]), len(pt[k]))
-    group = (k[0], k[2])
-    rows[group][0] += statistics.median(sm[k]) * n
-    rows[group][1] += statistics.median(pt[k]) * n
-    rows[group][2] += n
+    per_key[k] = (statistics.median(sm[k]) * n, statistics.median(pt[k]) * n, n)
+
+rows = collections.defaultdict(lambda: [0.0, 0.0, 0])
+for k, (s, p, n) in per_key.items():
+    row = rows[(k[0], k[2])]
+    row[0] += s; row[1] += p; row[2] += n
 print(f"{'primitive':<14}{'propagation':<18}{'calls':>6}{'Smile ms':>10}{'PyTorch ms':>11}{'ratio':>7}   (median per shape x calls, shapes seen on both sides)")
 for (prim, prop), (s, p, n) in sorted(rows.items()):
     print(f"{prim:<14}{prop:<18}{n:>6}{s:>10.0f}{p:>11.0f}{s / p:>6.2f}x")
@@ -38,10 +42,6 @@ for (prim, prop), (s, p, n) in sorted(rows.items()):
 if len(sys.argv) > 2 and sys.argv[2] == 'top':
     print()
     print(f"{'Smile ms':>9}{'PyTorch ms':>11}{'ratio':>7}  forward convolution (implementation, shape)")
-    top = []
-    for k in set(sm) & set(pt):
-        if k[0] == 'convolution' and k[2] == 'forward_training':
-            n = min(len(sm[k]), len(pt[k]))
-            top.append((statistics.median(sm[k]) * n, statistics.median(pt[k]) * n, k))
+    top = [(s, p, k) for k, (s, p, n) in per_key.items() if k[0] == 'convolution' and k[2] == 'forward_training']
     for s, p, k in sorted(top, reverse=True)[:12]:
         print(f"{s:>9.0f}{p:>11.0f}{s / p:>6.2f}x  {k[1]} {k[3]}")

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Smile.Tests.Diagnostics;
 
 /// <summary>bench/onednn_verbose_compare.py, the script behind docs/PERFORMANCE.md's kernel-for-kernel table, on a
@@ -54,14 +52,6 @@ public sealed class OnednnVerboseCompareTests
     {
         var script = Path.Combine(AppContext.BaseDirectory, "bench", "onednn_verbose_compare.py");
         Assert.True(File.Exists(script), $"{script} is missing");
-        var start = new ProcessStartInfo(PythonRunner.Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(log);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, error.Result);
-        return output;
+        return PythonRunner.RunScript(script, log);
     }
 }
