@@ -19,6 +19,11 @@ internal static class CliRunner
             // Our handler, not System.CommandLine's: its default prints the stack trace.
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
+        catch (Smile.Training.MethodSettingException e)
+        {
+            Console.Error.WriteLine($"error: {MethodFlags.Describe(e)}");
+            return UserError;
+        }
         catch (Exception e) when (IsUserError(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");

@@ -8,12 +8,13 @@ internal sealed record RunOutcome(bool Interrupted, params string[] Lines);
 
 /// <summary>
 /// The frame every training verb (finetune, distill, simtrans train-simnet) runs its loop in: the output folder,
-/// the log (console and file) opened with the full argument line, the live progress line, Ctrl-C turned into a
-/// cancellation (the loop writes _Last and the verb exits 130), and a diverged loss as one error line (exit 3).
+/// the log (console and file) opened with the full argument line, the live progress line, Ctrl-C (exit 130) and SIGTERM
+/// (exit 143) turned into a cancellation (the engine writes _Last), and a diverged loss as one error line (exit 3).
 /// </summary>
 internal static class TrainingRun
 {
     public const int Interrupted = 130;
+    public const int Terminated = 143;
     public const int Diverged = 3;
 
     public static int Execute(string save, string logPath, IReadOnlyDictionary<string, string> arguments,
@@ -26,12 +27,20 @@ internal static class TrainingRun
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
         Console.CancelKeyPress += onCtrlC;
+        // SIGTERM (docker stop, systemd, Slurm, timeout) stops the run as Ctrl-C does: _Last written, exit 143.
+        bool terminated = false;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            terminated = true;
+            interrupt.Cancel();
+        });
         try
         {
             var outcome = run(log, display, interrupt.Token);
             display.Clear();
             foreach (var line in outcome.Lines) Console.WriteLine(line);
-            return outcome.Interrupted ? Interrupted : 0;
+            return !outcome.Interrupted ? 0 : terminated ? Terminated : Interrupted;
         }
         catch (DivergedException d)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Serilog;
 using Smile.Models;
+using Smile.Methods;
 using Smile.Training;
 
 namespace Smile.Cli.Commands;
@@ -36,21 +37,16 @@ internal static class FinetuneCommand
         var batchSize = Flags.Make("batch_size", "Training batch size.", profile.BatchSize);
         var batchSizeEval = Flags.Make("batch_size_eval", "Evaluation batch size.", 8);
         var maxIters = Flags.Make("max_iters", "Training iterations.", 9000L);
-        var plainIters = Flags.Make("plain_iters", "SMILE's final plain (l2) iterations (the reference's fixed 1000).", 1000L);
         var lr = Flags.Make("lr", "Learning rate (with --lr_schedule step: x0.1 at floor(2*(max_iters+1000)/3)).", profile.Lr);
         var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD and Adam).", profile.Wd);
         var optimizer = Flags.Make("optimizer", "sgd (Nesterov momentum 0.9) or adam.", profile.Optimizer);
         var lrSchedule = Flags.Make("lr_schedule", "step (the reference's) or constant.", profile.LrSchedule);
-        var alpha = Flags.Make("alpha", "Mixup Beta(alpha, alpha) coefficient.", 0.2);
         var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", 2022);
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", 50);
         var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", 500);
-        var regLambda = Flags.Make("reg_lambda", "Weight of SMILE's feature-mixup distillation.", 0.01);
-        var auxLambda = Flags.Make("aux_lambda", "Weight of SMILE's aux-head distillation.", 0.1);
         var clsLambda = Flags.Make("cls_lambda", "Weight of the classifier L2 (fc and aux_fc).", profile.ClsLambda);
-        var emaDecay = Flags.Make("ema_decay", "Mean-teacher decay (>= 1 turns the EMA off).", 0.999);
         var l2spLambda = Flags.Optional<double?>("l2sp_lambda", "L2-SP weight (default 0.01 for --regularizer l2sp, else 0: off).");
         var regularizer = Flags.Make("regularizer", $"One of {string.Join(", ", Regularizers.Names)}.", profile.Regularizer);
         var pretrained = Flags.Optional<string>("pretrained", "Pre-trained weights: .pth, safetensors, or a Smile checkpoint.");
@@ -58,28 +54,18 @@ internal static class FinetuneCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
         var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
-        var teacher = Flags.Optional<string>("teacher", "--regularizer kd: the teacher checkpoint (trained on the same classes).");
-        var kdTemperature = Flags.Make("kd_temperature", "--regularizer kd: distillation temperature T.", 20.0);
-        var kdAlpha = Flags.Make("kd_alpha", "--regularizer kd: weight of the distillation term (1 - alpha on the labels' CE).", 0.9);
         var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", 0.0);
         var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", "acc");
         var earlyStop = Flags.Optional<int?>("early_stop", "Stop after N evaluations without a better validation score.");
-        var smoothing = Flags.Make("smoothing", "Label smoothing eps of --regularizer ls and ils.", 0.1);
-        var ilsTeacher = Flags.Optional<string>("ils_teacher", "--regularizer ils: a checkpoint of this task trained with plain CE (e.g. --regularizer l2).");
-        var ilsTemperature = Flags.Make("ils_temperature", "--regularizer ils: temperature of the teacher's softmax.", 1.0);
-        var sampleWeights = Flags.Optional<string>("sample_weights", "--regularizer simtrans: per-image weights (path,class,weight CSV of `smile simtrans weights`) for the weighted CE.");
-        var graphReg = Flags.Make("graph_reg", "--regularizer simtrans: weight alpha of the SimNet graph regularisation (0: off; the authors' 0.1).", 0.0);
-        var graphMu = Flags.Make("graph_mu", "--regularizer simtrans: mu of the rectified similarity graph.", -4.0);
-        var graphRegAlternate = Flags.Make("graph_reg_alternate", "--regularizer simtrans: the authors' alternation, graph term on odd epochs only.", false);
-        var simnet = Flags.Optional<string>("simnet", "--regularizer simtrans: the SimNet checkpoint (`smile simtrans train-simnet`) for --graph_reg.");
 
+        var methodFlags = new MethodFlags();
         var command = new Command(profile.Verb, profile.Description)
         {
-            name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, plainIters, lr, wd, alpha, gpu, device,
-            seed, printFrequency, evalFrequency, regLambda, auxLambda, clsLambda, emaDecay, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            smoothing, ilsTeacher, ilsTemperature, valSplit, selectBy, earlyStop, optimizer, lrSchedule, teacher, kdTemperature, kdAlpha,
-            sampleWeights, graphReg, graphMu, graphRegAlternate, simnet,
+            name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, lr, wd, gpu, device,
+            seed, printFrequency, evalFrequency, clsLambda, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
+            valSplit, selectBy, earlyStop, optimizer, lrSchedule,
         };
+        foreach (var option in methodFlags.Options) command.Options.Add(option);
         command.SetAction(parse =>
         {
             // Every flag is checked before any work starts, each with its own one-line error.
@@ -89,18 +75,16 @@ internal static class FinetuneCommand
             string train = Flags.ExistingDirectory(parse.GetValue(trainDir), "train_dir");
             string? evalPath = parse.GetValue(evalDir) is { } e ? Flags.ExistingDirectory(e, "eval_dir") : null;
             string? weights = parse.GetValue(pretrained) is { } p ? Flags.ExistingFile(p, "pretrained") : null;
-            Flags.Require(weights is not null || reg is not "smile", "pretrained", "--regularizer smile distils from the pre-trained model: give its weights");
             Flags.Require(parse.GetValue(imageSize) >= 32, "image_size", "must be at least 32");
+            Flags.Require(parse.GetValue(imageSize) <= 4096, "image_size", "must be at most 4096 (a 4096x4096 crop already needs gigabytes per batch)");
+            Flags.Require(!string.IsNullOrWhiteSpace(parse.GetValue(save)), "save", "must name a folder");
+            Flags.Require(!string.IsNullOrWhiteSpace(parse.GetValue(name)) && parse.GetValue(name)!.IndexOfAny(['/', '\\']) < 0 && parse.GetValue(name) is not ("." or ".."),
+                "name", "must be a plain file-name part (no folder separators): the run's files go into --save");
             Flags.Require(parse.GetValue(batchSize) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
             Flags.Require(parse.GetValue(batchSizeEval) >= 1, "batch_size_eval", "must be at least 1");
             Flags.Require(parse.GetValue(maxIters) >= 1, "max_iters", "must be at least 1");
-            Flags.Require(parse.GetValue(plainIters) >= 0, "plain_iters", "must be 0 or more");
             Flags.Require(parse.GetValue(lr) > 0 && double.IsFinite(parse.GetValue(lr)), "lr", "must be a positive number");
             Flags.Require(parse.GetValue(wd) >= 0, "wd", "must be 0 or more");
-            Flags.Require(parse.GetValue(alpha) >= 0, "alpha", "must be 0 or more");
-            Flags.Require(parse.GetValue(emaDecay) >= 0, "ema_decay", "must be 0 or more (>= 1 turns the EMA off)");
-            Flags.Require(parse.GetValue(regLambda) >= 0, "reg_lambda", "must be 0 or more");
-            Flags.Require(parse.GetValue(auxLambda) >= 0, "aux_lambda", "must be 0 or more");
             Flags.Require(parse.GetValue(clsLambda) >= 0, "cls_lambda", "must be 0 or more");
             Flags.Require(parse.GetValue(l2spLambda) is null or >= 0, "l2sp_lambda", "must be 0 or more");
             Flags.Require(parse.GetValue(printFrequency) >= 1, "print_frequency", "must be at least 1");
@@ -113,52 +97,32 @@ internal static class FinetuneCommand
             Flags.Require(select is "acc" or "nll", "select_by", $"must be acc or nll, not '{select}'");
             Flags.Require(parse.GetValue(earlyStop) is null or >= 1, "early_stop", "must be at least 1");
             Flags.Require(parse.GetValue(earlyStop) is null || evalPath is not null || parse.GetValue(valSplit) > 0, "early_stop", "needs a validation set (--eval_dir or --val_split)");
-            Flags.Require(parse.GetValue(smoothing) is >= 0 and < 1, "smoothing", "must be in [0, 1)");
-            Flags.Require(parse.GetValue(ilsTemperature) > 0 && double.IsFinite(parse.GetValue(ilsTemperature)), "ils_temperature", "must be a positive number");
-            string? ilsCheckpoint = parse.GetValue(ilsTeacher) is { } it ? Flags.ExistingFile(it, "ils_teacher") : null;
-            Flags.Require(ilsCheckpoint is not null || reg != "ils", "ils_teacher", "--regularizer ils needs a checkpoint of this task trained with plain CE");
-            Flags.Require(ilsCheckpoint is null || reg == "ils", "ils_teacher", $"is used only by --regularizer ils, not {reg}");
-            string? kdCheckpoint = parse.GetValue(teacher) is { } kt ? Flags.ExistingFile(kt, "teacher") : null;
-            Flags.Require(kdCheckpoint is not null || reg != "kd", "teacher", "--regularizer kd needs the teacher checkpoint to distil");
-            Flags.Require(kdCheckpoint is null || reg == "kd", "teacher", $"is used only by --regularizer kd, not {reg}");
-            Flags.Require(parse.GetValue(kdTemperature) > 0 && double.IsFinite(parse.GetValue(kdTemperature)), "kd_temperature", "must be a positive number");
-            Flags.Require(parse.GetValue(kdAlpha) is >= 0 and <= 1, "kd_alpha", "must be in [0, 1]");
-            string? weightsFile = parse.GetValue(sampleWeights) is { } sw ? Flags.ExistingFile(sw, "sample_weights") : null;
-            Flags.Require(weightsFile is null || reg == "simtrans", "sample_weights", $"is read by --regularizer simtrans (the weighted CE), not by {reg}");
-            Flags.Require(parse.GetValue(graphReg) >= 0 && double.IsFinite(parse.GetValue(graphReg)), "graph_reg", "must be 0 (off) or more");
-            Flags.Require(parse.GetValue(graphReg) == 0 || reg == "simtrans", "graph_reg", $"is a term of --regularizer simtrans, not of {reg}");
-            Flags.Require(parse.GetValue(graphMu) != 0 && double.IsFinite(parse.GetValue(graphMu)), "graph_mu", "must be a finite number other than 0");
-            string? simnetFile = parse.GetValue(simnet) is { } sn ? Flags.ExistingFile(sn, "simnet") : null;
-            Flags.Require(simnetFile is not null || parse.GetValue(graphReg) == 0, "simnet", "--graph_reg needs the SimNet whose similarities build the graph");
-            Flags.Require(simnetFile is null || parse.GetValue(graphReg) > 0, "simnet", "is used only by the graph term: give --graph_reg ALPHA (the authors' 0.1) as well");
-            Flags.Require(!parse.GetValue(graphRegAlternate) || parse.GetValue(graphReg) > 0, "graph_reg_alternate", "needs --graph_reg ALPHA");
             string opt = parse.GetValue(optimizer)!.Trim().ToLowerInvariant();
             Flags.Require(Optimizers.Names.Contains(opt), "optimizer", $"must be {string.Join(" or ", Optimizers.Names)}, not '{opt}'");
             string schedule = parse.GetValue(lrSchedule)!.Trim().ToLowerInvariant();
             Flags.Require(schedule is "step" or "constant", "lr_schedule", $"must be step or constant, not '{schedule}'");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
+            // The method's own settings are checked by the method itself (each names its setting, which is its flag).
+            var method = Regularizers.Configure(reg, methodFlags.Read(parse));
+            Flags.Require(weights is not null || !method.NeedsTeacher, "pretrained", $"--regularizer {reg} distils from the pre-trained model: give its weights");
 
             var options = new FinetuneOptions
             {
                 Name = parse.GetValue(name)!, TrainDir = train, EvalDir = evalPath, Save = parse.GetValue(save)!, LogDir = parse.GetValue(logDir)!,
                 ModelArch = parse.GetValue(arch)!, ImageSize = parse.GetValue(imageSize), BatchSize = parse.GetValue(batchSize),
-                BatchSizeEval = parse.GetValue(batchSizeEval), MaxIters = parse.GetValue(maxIters), PlainIters = parse.GetValue(plainIters),
-                Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = reg, Seed = parse.GetValue(seed),
+                BatchSizeEval = parse.GetValue(batchSizeEval), MaxIters = parse.GetValue(maxIters),
+                Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = method.Name, Seed = parse.GetValue(seed),
                 PrintFrequency = parse.GetValue(printFrequency), EvalFrequency = parse.GetValue(evalFrequency), Pretrained = weights,
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
-                Regularization = new RegularizerOptions(parse.GetValue(alpha), parse.GetValue(auxLambda), parse.GetValue(regLambda),
-                    parse.GetValue(clsLambda), parse.GetValue(emaDecay), parse.GetValue(l2spLambda) ?? (reg == "l2sp" ? 0.01 : 0.0),
-                    parse.GetValue(smoothing), parse.GetValue(ilsTemperature), parse.GetValue(kdTemperature), parse.GetValue(kdAlpha),
-                    parse.GetValue(graphReg), parse.GetValue(graphMu), parse.GetValue(graphRegAlternate)),
-                SampleWeights = weightsFile, SimNet = simnetFile,
+                MethodSettings = methodFlags.Read(parse), ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule,
-                FrozenNetworkFiles = FrozenFiles((InstanceLabelSmoothingRegularizer.TeacherRole, ilsCheckpoint), (DistillationRegularizer.TeacherRole, kdCheckpoint)),
             };
-            return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(), (log, monitor, cancel) =>
+            using var run = method;
+            return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(method), (log, monitor, cancel) =>
             {
-                var summary = new Trainer(options, log, monitor).Run(cancel);
+                var summary = new Trainer(options, method, log, monitor).Run(cancel);
                 return new RunOutcome(summary.Interrupted,
                     summary.LastEval is { } last
                         ? $"done: {summary.Iterations} iterations, {(options.SelectBy == "nll" ? "kept the lowest eval NLL: top-1" : "best eval top-1")} {summary.BestAccuracy:F4} at iteration {summary.BestIteration} ({summary.BestCheckpoint}); last eval top-1 {last.Top1:F4}, NLL {last.Nll:F4}; {summary.ImagesPerSecond:F1} images/s"
@@ -168,7 +132,4 @@ internal static class FinetuneCommand
         });
         return command;
     }
-
-    private static Dictionary<string, string> FrozenFiles(params (string Role, string? Path)[] files) =>
-        files.Where(f => f.Path is not null).ToDictionary(f => f.Role, f => f.Path!, StringComparer.Ordinal);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Smile.Models;
+using Smile.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,8 @@ public sealed record TrainingStepReport(string Arch, int BatchSize, int ImageSiz
 }
 
 /// <summary>
-/// Full training steps (forward, backward, SGD update) of a model on random data. A native crash in
+/// Full SMILE training steps (the engine's <see cref="TrainingStep"/>: student and teacher forward, backward,
+/// Nesterov SGD, mean teacher) of a model on random data. A native crash in
 /// a convolution's backward (oneDNN on CPUs whose VM hides cache sizes) kills the process, so callers
 /// run this in a child process (`smile selftest`) to turn a signal into a report.
 /// </summary>
@@ -29,26 +31,27 @@ public static class TrainingStepCheck
         if (steps < 1) throw new ModelConfigException($"steps must be at least 1 (got {steps})");
         device ??= CPU;
         torch.random.manual_seed(seed);
+        // The SMILE step of a real run (the engine's own TrainingStep): a frozen source teacher, a student with an aux
+        // head, mixup, the folded teacher forward, Nesterov SGD, and the mean teacher at step 0.
+        using var teacher = ModelFactory.Create(arch, numClasses: 1000);
+        teacher.to(device).eval();
+        foreach (var p in teacher.parameters()) p.requires_grad = false;
         using var model = ModelFactory.Create(arch, numClasses: 10, auxClasses: 1000);
         model.to(device).train();
-        using var optimizer = optim.SGD(model.parameters(), learningRate: 0.01, momentum: 0.9, nesterov: true, weight_decay: 1e-4);
+        using var method = new SmileRegularizer();
+        using var context = new TrainingContext(model, teacher, new LossOptions());
+        using var optimizer = new NesterovSgd(model.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         var losses = new List<double>();
         var seconds = new List<double>();
+        var random = new Random(seed);
         for (int i = 0; i < steps; i++)
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             var x = randn(batchSize, 3, imageSize, imageSize, device: device);
             var y = randint(0, 10, batchSize, device: device);
-            optimizer.zero_grad();
-            var output = model.call(x);
-            // Both heads and the feature map take part, as in a SMILE step.
-            var loss = nn.functional.cross_entropy(output.Logits, y)
-                + 0.1 * output.AuxLogits!.log_softmax(1).mean().neg()
-                + 0.01 * output.Features.square().mean();
-            loss.backward();
-            optimizer.step();
-            losses.Add(loss.item<float>());
+            var result = TrainingStep.Run(context, method, optimizer, new StepBatch(x, y), method.DrawMix(random, batchSize), i);
+            losses.Add(result.Loss);
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
         double? inference = null;

@@ -15,8 +15,6 @@ public sealed record FinetuneOptions
     public int BatchSize { get; init; } = 48;
     public int BatchSizeEval { get; init; } = 8;
     public long MaxIters { get; init; } = 9000;
-    /// <summary>SMILE's final plain (l2) iterations; the reference hard-codes 1000.</summary>
-    public long PlainIters { get; init; } = 1000;
     public double Lr { get; init; } = 0.01;
     public double Wd { get; init; } = 1e-4;
     /// <summary>"sgd" (Nesterov momentum 0.9, the reference's) or "adam".</summary>
@@ -24,7 +22,12 @@ public sealed record FinetuneOptions
     /// <summary>"step" (the reference's x0.1 at floor(2 * (max_iters + 1000) / 3)) or "constant".</summary>
     public string LrSchedule { get; init; } = "step";
     public string Regularizer { get; init; } = "smile";
-    public RegularizerOptions Regularization { get; init; } = new();
+    /// <summary>The values of the methods' own settings (each method declares them: <see cref="IRegularizer.Settings"/>).</summary>
+    public MethodValues MethodSettings { get; init; } = MethodValues.Defaults;
+    /// <summary>The classifier L2 weight every method adds.</summary>
+    public double ClsLambda { get; init; } = 1e-4;
+    /// <summary>The L2-SP strength; null: the method's default (<see cref="IRegularizer.DefaultL2spLambda"/>).</summary>
+    public double? L2spLambda { get; init; }
     public int Seed { get; init; } = 2022;
     public int PrintFrequency { get; init; } = 50;
     public int EvalFrequency { get; init; } = 500;
@@ -35,44 +38,36 @@ public sealed record FinetuneOptions
     public string SelectBy { get; init; } = "acc";
     /// <summary>Stop after this many evaluations without improvement of the selection metric; null: never.</summary>
     public int? EarlyStop { get; init; }
-    /// <summary>Checkpoints of the extra frozen networks the regularizer needs, by role (ILS: "ils_teacher").</summary>
-    public IReadOnlyDictionary<string, string> FrozenNetworkFiles { get; init; } = new Dictionary<string, string>();
-    /// <summary>SimTrans's per-image weights (path,class,weight CSV of `smile simtrans weights`); null: every weight 1.</summary>
-    public string? SampleWeights { get; init; }
-    /// <summary>The SimNet checkpoint whose similarities drive --graph_reg.</summary>
-    public string? SimNet { get; init; }
     public string Device { get; init; } = "cpu";
     public int Workers { get; init; }
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }
     /// <summary>Stop (writing _Last) once this many iterations are done, to split a long run into sessions; --resume continues.</summary>
     public long? StopAfter { get; init; }
-    /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint.</summary>
-    public IReadOnlyDictionary<string, string> Arguments()
+    /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint: the
+    /// run's own and the method's settings (<paramref name="method"/>'s, with their values).</summary>
+    public IReadOnlyDictionary<string, string> Arguments(IRegularizer method)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
-        var r = Regularization;
-        return new Dictionary<string, string>
+        var arguments = new Dictionary<string, string>
         {
             ["name"] = Name, ["train_dir"] = TrainDir, ["eval_dir"] = EvalDir ?? "", ["save"] = Save, ["log_dir"] = LogDir,
             ["model_arch"] = ModelArch, ["image_size"] = ImageSize.ToString(c), ["batch_size"] = BatchSize.ToString(c),
-            ["batch_size_eval"] = BatchSizeEval.ToString(c), ["max_iters"] = MaxIters.ToString(c), ["plain_iters"] = PlainIters.ToString(c),
-            ["lr"] = Lr.ToString("R", c), ["wd"] = Wd.ToString("R", c), ["alpha"] = r.Alpha.ToString("R", c),
-            ["reg_lambda"] = r.RegLambda.ToString("R", c), ["aux_lambda"] = r.AuxLambda.ToString("R", c), ["cls_lambda"] = r.ClsLambda.ToString("R", c),
-            ["ema_decay"] = r.EmaDecay.ToString("R", c), ["l2sp_lambda"] = r.L2spLambda.ToString("R", c), ["regularizer"] = Regularizer,
+            ["batch_size_eval"] = BatchSizeEval.ToString(c), ["max_iters"] = MaxIters.ToString(c),
+            ["lr"] = Lr.ToString("R", c), ["wd"] = Wd.ToString("R", c), ["cls_lambda"] = ClsLambda.ToString("R", c),
+            ["l2sp_lambda"] = EffectiveL2spLambda(method).ToString("R", c), ["regularizer"] = Regularizer,
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
             ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule,
-            ["kd_temperature"] = r.KdTemperature.ToString("R", c), ["kd_alpha"] = r.KdAlpha.ToString("R", c),
-            ["teacher"] = FrozenNetworkFiles.TryGetValue(DistillationRegularizer.TeacherRole, out var kt) ? kt : "",
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
-            ["smoothing"] = r.Smoothing.ToString("R", c), ["ils_temperature"] = r.IlsTemperature.ToString("R", c),
-            ["sample_weights"] = SampleWeights ?? "", ["simnet"] = SimNet ?? "", ["graph_reg"] = r.GraphReg.ToString("R", c),
-            ["graph_mu"] = r.GraphMu.ToString("R", c), ["graph_reg_alternate"] = r.GraphRegAlternate ? "true" : "false",
-            ["ils_teacher"] = FrozenNetworkFiles.TryGetValue(InstanceLabelSmoothingRegularizer.TeacherRole, out var t) ? t : "",
         };
+        foreach (var setting in method.Settings) arguments[setting.Name] = MethodSetting.Format(MethodSettings.ValueOf(setting));
+        return arguments;
     }
+
+    /// <summary>The L2-SP strength of the run: the one given, or the method's default.</summary>
+    public double EffectiveL2spLambda(IRegularizer method) => L2spLambda ?? method.DefaultL2spLambda;
 
     public string RunName => $"{Name}_{Regularizer}";
     public string BestPath => Path.Combine(Save, $"{RunName}_Best.safetensors");

@@ -1,32 +1,52 @@
+using Smile.Data;
 using static TorchSharp.torch;
 
 namespace Smile.Training;
 
 /// <summary>
-/// A fine-tuning method: the loss of one batch, which parameters weight decay applies to, and what happens
-/// after each optimizer step. One class per method, registered by one line in <see cref="Regularizers"/>.
+/// A fine-tuning method, whole: its settings (names, help, defaults, checks), what it loads before training,
+/// the loss of one batch, which parameters weight decay applies to, and what happens after each optimizer step.
+/// One class per method, registered by one line in <see cref="Regularizers"/>; nothing else names it
+/// (docs/DESIGN.md, "Adding a method").
 /// </summary>
-public interface IRegularizer
+public interface IRegularizer : IDisposable
 {
-    /// <summary>The registry name ("smile", "l2", "mixup", "l2sp").</summary>
+    /// <summary>The registry name ("smile", "l2", ...), the value of the run's regularizer setting.</summary>
     string Name { get; }
 
-    /// <summary>Whether <see cref="TrainingContext.Teacher"/> must be set (SMILE distils from it).</summary>
-    bool NeedsTeacher { get; }
+    /// <summary>One line for help texts.</summary>
+    string Summary => Name;
 
-    /// <summary>The extra frozen networks the method needs, by role (ILS: "ils_teacher"); the trainer loads each
-    /// from the file the run names for that role into <see cref="TrainingContext.FrozenNetworks"/>.</summary>
-    IReadOnlyList<string> FrozenNetworks => [];
+    /// <summary>The method's own settings; the CLI offers each as a flag of the same name.</summary>
+    IReadOnlyList<MethodSetting> Settings => [];
 
-    /// <summary>Whether the method reads <see cref="StepBatch.Weights"/> (SimTrans's weighted CE); the trainer refuses
-    /// sample weights for a method that would ignore them.</summary>
-    bool UsesSampleWeights => false;
+    /// <summary>Reads and checks the method's settings; throws <see cref="MethodSettingException"/> naming the
+    /// setting. Called once, before any data or weights are read.</summary>
+    void Configure(MethodValues values) { }
 
-    /// <summary>Whether the method can use <see cref="TrainingContext.SimilarityNetwork"/> (SimTrans's graph term).</summary>
-    bool UsesSimilarityNetwork => false;
+    /// <summary>Loads what the method needs beyond the run's models (frozen networks, per-image weights), once,
+    /// after <see cref="Configure"/>. The method owns what it loads and frees it in Dispose.</summary>
+    void Prepare(MethodSetup setup) { }
 
-    /// <summary>Whether the trainer must draw a <see cref="MixPlan"/> for each batch.</summary>
-    bool UsesMixup { get; }
+    /// <summary>Whether <see cref="TrainingContext.Teacher"/> must be set (SMILE distils from the pre-trained source model).</summary>
+    bool NeedsTeacher => false;
+
+    /// <summary>Whether the method mixes its batches; <see cref="Loss"/> then gets the <see cref="MixPlan"/> of <see cref="DrawMix"/>.</summary>
+    bool UsesMixup => false;
+
+    /// <summary>The mixing of one batch (a coefficient and a permutation) from <paramref name="random"/>, or null.</summary>
+    MixPlan? DrawMix(Random random, int batchSize) => null;
+
+    /// <summary>The L2-SP strength when the run does not set one (the l2sp method's 0.01; 0, off, for the others).</summary>
+    double DefaultL2spLambda => 0;
+
+    /// <summary>The method that trains <paramref name="iteration"/> (0-based) of <paramref name="maxIters"/>: this
+    /// one, or another for a phase of the run (SMILE's plain final iterations).</summary>
+    IRegularizer ForIteration(long iteration, long maxIters) => this;
+
+    /// <summary>Per-image loss weights for a batch of the training set's samples <paramref name="indices"/> (float32 on
+    /// <paramref name="device"/>), or null when every weight is 1.</summary>
+    Tensor? SampleWeights(IReadOnlyList<int> indices, Device device) => null;
 
     /// <summary>
     /// Student forward on <see cref="StepBatch.Images"/> (plus, for SMILE, a teacher forward without autograd, in eval mode) and the loss terms
@@ -38,9 +58,15 @@ public interface IRegularizer
 
     /// <summary>Whether weight decay applies to a student parameter (l2sp: not on the backbone, which L2-SP
     /// regularises towards its pre-trained value instead; the others: every parameter).</summary>
-    bool WeightDecayApplies(string parameterName);
+    bool WeightDecayApplies(string parameterName) => true;
 
     /// <summary>Runs after the optimizer step of iteration <paramref name="iteration"/> (0-based);
     /// SMILE updates its mean teacher here.</summary>
-    void AfterStep(TrainingContext ctx, long iteration);
+    void AfterStep(TrainingContext ctx, long iteration) { }
+
+    void IDisposable.Dispose() { }
 }
+
+/// <summary>What a method may load against in <see cref="IRegularizer.Prepare"/>: the training set (its classes and
+/// sample paths), the device, the crop size, and the run's log.</summary>
+public sealed record MethodSetup(ImageFolder Train, Device Device, int ImageSize, Serilog.ILogger Log);

@@ -3,36 +3,52 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; METHODS.md section 1): the eps of label
+/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; docs/DESIGN.md, "The other methods"): the eps of label
 /// smoothing is spread over the wrong classes in proportion to a CE-trained teacher's probabilities at
 /// temperature T, so that similar classes keep their similarity. The teacher (a checkpoint of the same
-/// task, <see cref="TeacherRole"/> in <see cref="TrainingContext.FrozenNetworks"/>) runs in eval mode,
-/// without gradient, on the student's own augmented batch.
+/// task, its setting ils_teacher) runs in eval mode, without gradient, on the student's own augmented batch.
 /// </summary>
 public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
 {
-    public const string TeacherRole = "ils_teacher";
+    private static readonly MethodSetting<string?> TeacherSetting = new("ils_teacher",
+        "A checkpoint of this task trained with plain CE (e.g. --regularizer l2).", null,
+        p => p is null ? "the ils method needs a checkpoint of this task trained with plain CE" : MethodSetting<string?>.ExistingFile(p)) { OnlyForItsMethods = true };
+    private static readonly MethodSetting<double> TemperatureSetting = new("ils_temperature",
+        "Temperature of the teacher's softmax.", 1.0, MethodSetting<double>.Positive);
+
+    private string teacherPath = "";
+    private double smoothing = SmoothedTargets.Smoothing.Default, temperature = TemperatureSetting.Default;
+    private Evaluation.TrainedModel? teacher;
 
     public string Name => "ils";
-    public bool NeedsTeacher => false;
-    public bool UsesMixup => false;
-    public IReadOnlyList<string> FrozenNetworks => [TeacherRole];
+    public string Summary => "Instance-based label smoothing: eps spread over the wrong classes by a CE-trained teacher's probabilities.";
+    public IReadOnlyList<MethodSetting> Settings => [SmoothedTargets.Smoothing, TeacherSetting, TemperatureSetting];
+
+    public void Configure(MethodValues values)
+    {
+        var path = values.Get(TeacherSetting);
+        if (TeacherSetting.Problem(path) is { } problem) throw new MethodSettingException(TeacherSetting.Name, problem);
+        teacherPath = path!;
+        smoothing = values.Get(SmoothedTargets.Smoothing);
+        temperature = values.Get(TemperatureSetting);
+    }
+
+    public void Prepare(MethodSetup setup) =>
+        teacher = FrozenClassifier.Load(teacherPath, TeacherSetting.Name, setup.Train.Classes, setup.Device);
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var (images, labels) = (batch.Images, batch.Labels);
         ArgumentNullException.ThrowIfNull(ctx);
-        var teacher = LossTerms.FrozenNetwork(ctx, TeacherRole, Name);
+        var network = teacher?.Model ?? throw new InvalidOperationException("the ils method's teacher is not loaded (call Prepare)");
         using var scope = NewDisposeScope();
         Tensor teacherLogits;
-        using (no_grad()) teacherLogits = teacher.call(images).Logits;
-        var target = SmoothedTargets.Instance(teacherLogits, labels, ctx.Options.Smoothing, ctx.Options.IlsTemperature);
+        using (no_grad()) teacherLogits = network.call(images).Logits;
+        var target = SmoothedTargets.Instance(teacherLogits, labels, smoothing, temperature);
         var logits = ctx.Student.call(images).Logits;
         return LossTerms.SoftTargetLoss(ctx, logits, target, labels);
     }
 
-    public bool WeightDecayApplies(string parameterName) => true;
-
-    public void AfterStep(TrainingContext ctx, long iteration) { }
+    public void Dispose() => teacher?.Dispose();
 }

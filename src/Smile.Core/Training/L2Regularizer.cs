@@ -9,8 +9,7 @@ namespace Smile.Training;
 public sealed class L2Regularizer : IRegularizer
 {
     public string Name => "l2";
-    public bool NeedsTeacher => false;
-    public bool UsesMixup => false;
+    public string Summary => "Plain fine-tuning (the paper's L2 baseline): CE plus the classifier L2.";
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
@@ -22,8 +21,4 @@ public sealed class L2Regularizer : IRegularizer
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, accuracy);
     }
-
-    public bool WeightDecayApplies(string parameterName) => true;
-
-    public void AfterStep(TrainingContext ctx, long iteration) { }
 }

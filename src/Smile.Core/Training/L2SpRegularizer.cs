@@ -6,13 +6,13 @@ namespace Smile.Training;
 /// L2-SP (Li, Grandvalet, Davoine 2018): plain fine-tuning with the backbone pulled towards its pre-trained
 /// values instead of towards zero. So weight decay is off on the backbone (it would pull towards zero and
 /// fight the anchor) and stays on the new heads, which have no pre-trained value.
-/// The strength is <see cref="RegularizerOptions.L2spLambda"/> as given (the CLI defaults it to 0.01 here).
+/// The strength is <see cref="LossOptions.L2spLambda"/>, 0.01 when the run does not set it.
 /// </summary>
 public sealed class L2SpRegularizer : IRegularizer
 {
     public string Name => "l2sp";
-    public bool NeedsTeacher => false;
-    public bool UsesMixup => false;
+    public string Summary => "L2-SP: the backbone pulled towards its pre-trained values (strength l2sp_lambda, 0.01 here).";
+    public double DefaultL2spLambda => 0.01;
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
@@ -27,6 +27,4 @@ public sealed class L2SpRegularizer : IRegularizer
     }
 
     public bool WeightDecayApplies(string parameterName) => ParameterGroups.IsHead(parameterName);
-
-    public void AfterStep(TrainingContext ctx, long iteration) { }
 }

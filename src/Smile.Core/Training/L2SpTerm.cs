@@ -11,7 +11,7 @@ namespace Smile.Training;
 /// </summary>
 public static class L2SpTerm
 {
-    /// <summary>The weighted term (0-dim) with strength <see cref="RegularizerOptions.L2spLambda"/>; it is 0 at the start of training.</summary>
+    /// <summary>The weighted term (0-dim) with strength <see cref="LossOptions.L2spLambda"/>; it is 0 at the start of training.</summary>
     public static Tensor Compute(TrainingContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -23,7 +23,7 @@ public static class L2SpTerm
     }
 
     /// <summary>Appends ("l2sp", term) when L2spLambda &gt; 0; the combination every regularizer offers.</summary>
-    internal static void AddIfEnabled(TrainingContext ctx, List<(string Name, Tensor Value)> terms)
+    public static void AddIfEnabled(TrainingContext ctx, List<(string Name, Tensor Value)> terms)
     {
         if (ctx.Options.L2spLambda > 0) terms.Add(("l2sp", Compute(ctx)));
     }

@@ -10,8 +10,11 @@ namespace Smile.Training;
 public sealed class LabelSmoothingRegularizer : IRegularizer
 {
     public string Name => "ls";
-    public bool NeedsTeacher => false;
-    public bool UsesMixup => false;
+    public string Summary => "Label smoothing: CE against (1 - eps) one-hot + eps / K.";
+    public IReadOnlyList<MethodSetting> Settings => [SmoothedTargets.Smoothing];
+    private double smoothing = SmoothedTargets.Smoothing.Default;
+
+    public void Configure(MethodValues values) => smoothing = values.Get(SmoothedTargets.Smoothing);
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
@@ -20,11 +23,7 @@ public sealed class LabelSmoothingRegularizer : IRegularizer
         ArgumentNullException.ThrowIfNull(ctx);
         using var scope = NewDisposeScope();
         var logits = ctx.Student.call(images).Logits;
-        var target = SmoothedTargets.Uniform(labels, logits.shape[1], ctx.Options.Smoothing, logits.dtype);
+        var target = SmoothedTargets.Uniform(labels, logits.shape[1], smoothing, logits.dtype);
         return LossTerms.SoftTargetLoss(ctx, logits, target, labels);
     }
-
-    public bool WeightDecayApplies(string parameterName) => true;
-
-    public void AfterStep(TrainingContext ctx, long iteration) { }
 }

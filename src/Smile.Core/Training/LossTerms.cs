@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>The loss pieces the regularizers share, each written once, with the reference's mean reductions.</summary>
-internal static class LossTerms
+public static class LossTerms
 {
     /// <summary>The permutation as an index tensor on the batch's device (validated against the batch first).</summary>
     public static Tensor PermutationIndex(MixPlan plan, Tensor images)
@@ -66,12 +66,6 @@ internal static class LossTerms
         L2SpTerm.AddIfEnabled(ctx, terms);
         return Finish(terms, Accuracy(logits, labels));
     }
-
-    /// <summary>The frozen network a regularizer declared under <paramref name="role"/>; the trainer loads it.</summary>
-    public static ImageClassifier FrozenNetwork(TrainingContext ctx, string role, string regularizer) =>
-        ctx.FrozenNetworks.TryGetValue(role, out var network)
-            ? network
-            : throw new InvalidOperationException($"--regularizer {regularizer} needs its frozen network (--{role})");
 
     /// <summary>Top-1 accuracy of logits against labels, without a graph.</summary>
     public static Tensor Accuracy(Tensor logits, Tensor labels)

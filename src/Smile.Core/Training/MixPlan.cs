@@ -7,6 +7,9 @@ namespace Smile.Training;
 /// </summary>
 public sealed record MixPlan(double Lambda, long[] Permutation)
 {
+    /// <summary>The Beta(alpha, alpha) parameter, a setting of every method that mixes (mixup, smile).</summary>
+    public static MethodSetting<double> Alpha { get; } = new("alpha", "Mixup's Beta(alpha, alpha) coefficient (0: no mixing).", 0.2, MethodSetting<double>.NonNegative);
+
     /// <summary>
     /// lam ~ Beta(alpha, alpha), folded to max(lam, 1 - lam) as the reference does (the image whose label
     /// dominates is always the unpermuted one); alpha &lt;= 0 gives lam = 1. One uniformly random permutation

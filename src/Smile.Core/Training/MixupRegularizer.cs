@@ -9,8 +9,14 @@ namespace Smile.Training;
 public sealed class MixupRegularizer : IRegularizer
 {
     public string Name => "mixup";
-    public bool NeedsTeacher => false;
+    public string Summary => "Mixup alone: SMILE's label term on mixed images, without the teacher.";
     public bool UsesMixup => true;
+    public IReadOnlyList<MethodSetting> Settings => [MixPlan.Alpha];
+    private double alpha = MixPlan.Alpha.Default;
+
+    public void Configure(MethodValues values) => alpha = values.Get(MixPlan.Alpha);
+
+    public MixPlan? DrawMix(Random random, int batchSize) => MixPlan.Draw(random, alpha, batchSize);
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {
@@ -29,8 +35,4 @@ public sealed class MixupRegularizer : IRegularizer
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.MixedAccuracy(output.Logits, labels, mix.Lambda, permutation));
     }
-
-    public bool WeightDecayApplies(string parameterName) => true;
-
-    public void AfterStep(TrainingContext ctx, long iteration) { }
 }

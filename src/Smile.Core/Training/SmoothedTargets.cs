@@ -3,11 +3,15 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// The soft targets of label smoothing and instance-based label smoothing (METHODS.md section 1), without a
+/// The soft targets of label smoothing and instance-based label smoothing (docs/DESIGN.md, "The other methods"), without a
 /// graph: the student's loss is <see cref="LossTerms.SoftCrossEntropy"/> against them.
 /// </summary>
 public static class SmoothedTargets
 {
+    /// <summary>The eps of ls and ils, a setting of both methods.</summary>
+    public static MethodSetting<double> Smoothing { get; } = new("smoothing", "Label smoothing eps.", 0.1,
+        v => v is >= 0 and < 1 ? null : "must be in [0, 1)");
+
     /// <summary>LS: q_k = (1 - eps) 1[k = y] + eps / K for every k (the true class gets 1 - eps + eps / K).</summary>
     public static Tensor Uniform(Tensor labels, long classes, double epsilon, ScalarType dtype = ScalarType.Float32)
     {

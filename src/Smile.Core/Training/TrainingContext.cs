@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// Everything a regularizer may need for a step: the student being trained, the frozen teacher (SMILE's
-/// source model; null for regularizers that do not distil), the options, and the pre-trained values of the
+/// Everything a method may need for a step: the student being trained, the frozen teacher (SMILE's
+/// source model; null for methods that do not distil), the common loss weights, and the pre-trained values of the
 /// student's backbone (L2-SP's anchor). The context does not own the two models; it owns only its copies of
 /// the pre-trained values, which <see cref="Dispose"/> frees.
 /// </summary>
@@ -20,13 +20,11 @@ public sealed class TrainingContext : IDisposable
 
     public ImageClassifier Student { get; }
     public ImageClassifier? Teacher { get; }
-    public RegularizerOptions Options { get; }
+    public LossOptions Options { get; }
 
-    /// <summary>Extra frozen networks by role (ILS's "ils_teacher"), in eval mode without gradients; not owned.</summary>
-    public IReadOnlyDictionary<string, ImageClassifier> FrozenNetworks { get; init; } = new Dictionary<string, ImageClassifier>();
-
-    /// <summary>SimTrans's frozen similarity network (eval mode), for the graph regularisation; null when the run has none. Not owned.</summary>
-    public WeakShot.SimNet? SimilarityNetwork { get; init; }
+    /// <summary>The profiler's stage clock for the step in progress (null when nobody measures); a method's loss marks
+    /// its stages on it (<see cref="IStepTimer"/>).</summary>
+    public IStepTimer? Timer { get; set; }
 
     /// <summary>Pre-trained values of the student's backbone parameters (every parameter not under fc./aux_fc.),
     /// detached copies taken at construction, by name; used by L2-SP.</summary>
@@ -40,7 +38,7 @@ public sealed class TrainingContext : IDisposable
 
     /// <summary>Call after the pre-trained weights are loaded into <paramref name="student"/>: its backbone's
     /// values at this moment become <see cref="PretrainedBackbone"/>.</summary>
-    public TrainingContext(ImageClassifier student, ImageClassifier? teacher, RegularizerOptions options)
+    public TrainingContext(ImageClassifier student, ImageClassifier? teacher, LossOptions options)
     {
         Student = student ?? throw new ArgumentNullException(nameof(student));
         Teacher = teacher;

@@ -25,6 +25,9 @@ public sealed record SimNetInfo(
 {
     public const string FormatName = "smile-simnet";
     public const int FormatVersion = 1;
+
+    /// <summary>Where the run stood (metadata "run_state", JSON; _Last files), or null. The engine writes and reads it.</summary>
+    public string? RunState { get; init; }
 }
 
 /// <summary>
@@ -41,7 +44,7 @@ public static class SimNetCheckpoint
         var tensors = new Dictionary<string, Tensor>(net.state_dict());
         if (extra is not null)
             foreach (var (name, tensor) in extra) tensors.Add(name, tensor);
-        SafetensorsFile.Write(path, tensors, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["smile_format"] = SimNetInfo.FormatName,
@@ -54,7 +57,9 @@ public static class SimNetCheckpoint
             ["epoch"] = info.Epoch.ToString(c),
             ["best_f1"] = info.BestF1.ToString("R", c),
             ["arguments"] = JsonSerializer.Serialize(info.Arguments),
-        });
+        };
+        if (info.RunState is { } state) metadata[Checkpoint.RunStateKey] = state;
+        SafetensorsFile.Write(path, tensors, metadata);
     }
 
     public static SimNetInfo ReadInfo(string path) => Parse(path, SafetensorsFile.ReadMetadata(path));
@@ -112,7 +117,10 @@ public static class SimNetCheckpoint
                 std,
                 int.Parse(m["epoch"], c),
                 double.Parse(m["best_f1"], c),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>());
+                JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>())
+            {
+                RunState = m.GetValueOrDefault(Checkpoint.RunStateKey),
+            };
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Serilog;
 using Smile.Data;
@@ -10,156 +9,179 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// Trains the SimNet on clean base pairs (METHODS.md section 2, step 1), epoch-based: each step draws a batch
-/// with <see cref="PairSampler"/> and minimises the 2-way pair CE over all B² ordered pairs (with the adversarial
-/// option, L_sim − β·L_D, then a discriminator step on the detached relation features). After each epoch the
-/// held-out pair F1 (<see cref="SimNetValidation"/>) picks _Best, and _Last (with both optimizers' momentum and
-/// the discriminator) is rewritten so that --resume continues exactly: batches, augmentation and random layers
-/// depend only on (seed, epoch, step), so a run resumed mid-epoch replays the sampler to where it stopped.
+/// Trains the SimNet on clean base pairs (docs/DESIGN.md, "The other methods"), epoch-based, as a strategy of the
+/// one <see cref="RunEngine"/>.
 /// </summary>
 public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingMonitor? monitor = null)
 {
+    public SimNetSummary Run(CancellationToken cancel = default)
+    {
+        using var strategy = new SimNetStrategy(options, log, monitor);
+        var outcome = new RunEngine(strategy, new EngineOptions(options.Resume), log).Run(cancel);
+        return strategy.Finish(outcome);
+    }
+}
+
+/// <summary>
+/// The SimNet's training as the engine runs it: each step draws a batch with <see cref="PairSampler"/> and
+/// minimises the 2-way pair CE over all B² ordered pairs (with the adversarial option, L_sim − β·L_D, then a
+/// discriminator step on the detached relation features). After each epoch the held-out pair F1
+/// (<see cref="SimNetValidation"/>) selects _Best, and _Last (with both optimizers' momentum and the
+/// discriminator) is rewritten so that --resume continues exactly: batches, augmentation and random layers
+/// depend only on (seed, epoch, step), so a run resumed mid-epoch replays the sampler to where it stopped.
+/// </summary>
+public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
+{
     private const string DiscriminatorOptimizerPrefix = "discriminator_optimizer.momentum.";
-    private readonly ITrainingMonitor monitor = monitor ?? new NullMonitor();
+    private readonly SimNetOptions options;
+    private readonly ILogger log;
+    private readonly ITrainingMonitor monitor;
+    private readonly Device device;
+    private readonly ImageFolder train;
+    private readonly LastCheckpoint? resumed;
+    private readonly SimNet net;
+    private readonly Normalization normalization;
+    private readonly PairDiscriminator? discriminator;
+    private readonly NesterovSgd sgd;
+    private readonly NesterovSgd? discSgd;
+    private readonly BatchLoader loader;
+    private readonly BatchLoader? webLoader;
+    private readonly SimNetValidation? validation;
+    private readonly int iters;
+    private readonly int[] labels;
+    private readonly int[]? webLabels;
+    private readonly TorchSharp.Modules.SummaryWriter board;
+    private PairSampler? sampler, webSampler;
+    private int samplerEpoch = -1;
+    private double lr;
+    private PairValidationResult? last;
 
     private sealed class NullMonitor : ITrainingMonitor;
 
-    /// <summary>Where a run continues from: epochs completed, steps done in the next one, the selection so far.</summary>
-    private sealed record RunState(int Epoch, int Step, double BestF1, int BestEpoch);
-
-    public SimNetSummary Run(CancellationToken cancel = default)
+    public SimNetStrategy(SimNetOptions options, ILogger log, ITrainingMonitor? monitor = null)
     {
-        var o = options;
-        var device = DeviceSelection.Parse(o.Device);
+        var o = this.options = options;
+        this.log = log;
+        this.monitor = monitor ?? new NullMonitor();
+        device = DeviceSelection.Parse(o.Device);
         torch.random.manual_seed(o.Seed); // the new pair head's initialisation
         Directory.CreateDirectory(o.Save);
         var data = SimNetData.Load(o, log);
-        var train = data.Train;
+        train = data.Train;
 
-        var resumed = o.Resume ? LoadLast(train.Classes, device) : null;
-        var (net, normalization) = resumed is { } r ? (r.Net, new Normalization(r.Info.Mean, r.Info.Std)) : SimNetSetup.Create(o, train.Classes, device, log);
-        using var owned = net;
-        using var discriminator = o.Adversarial ? new PairDiscriminator(net.Head.RelationDim).to(device) : null;
+        resumed = o.Resume ? LoadLast(train.Classes, device) : null;
+        (net, normalization) = resumed is { } r ? (r.Net, new Normalization(r.Info.Mean, r.Info.Std)) : SimNetSetup.Create(o, train.Classes, device, log);
+        discriminator = o.Adversarial ? new PairDiscriminator(net.Head.RelationDim).to(device) : null;
         // torch.optim.SGD's plain momentum on every parameter, as the authors' optim.SGD(momentum=0.9, weight_decay=wd).
-        using var sgd = new NesterovSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
-        using var discSgd = discriminator is null ? null
+        sgd = new NesterovSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
+        discSgd = discriminator is null ? null
             : new NesterovSgd(discriminator.named_parameters().Select(p => (p.name, p.parameter, true)), o.DiscriminatorLr, o.Momentum, o.Wd, nesterov: false);
-        var progress = new RunState(0, 0, 0, -1);
-        if (resumed is not null) progress = Restore(resumed, sgd, discriminator, discSgd);
 
         var spec = TransformSpec.ForTraining(o.ImageSize, normalization);
         // Build-only loaders (the sampler picks the indices); no DropLast: a small class repeats its images.
-        var loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, DropLast: false, StrictImages: o.StrictImages), log);
-        var webLoader = data.Web is null ? null
+        loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, DropLast: false, StrictImages: o.StrictImages), log);
+        webLoader = data.Web is null ? null
             : new BatchLoader(data.Web, spec, new LoaderOptions(o.BatchSize, o.Workers, SampleRandom.Seed(o.Seed, 0x3EB), DropLast: false, StrictImages: o.StrictImages), log);
-        var validation = data.Validation is null ? null
+        validation = data.Validation is null ? null
             : new SimNetValidation(data.Validation, TransformSpec.ForEvaluation(o.ImageSize, normalization), o.ClassesPerBatch, o.BatchSize, o.Seed, o.Workers, o.StrictImages, log);
-        int iters = o.ItersPerEpoch ?? Math.Max(1, train.Samples.Count / o.BatchSize);
-        long totalSteps = (long)o.Epochs * iters;
-        var labels = train.Samples.Select(s => s.Label).ToArray();
-        var webLabels = data.Web?.Samples.Select(s => s.Label).ToArray();
-
-        log.Information("SimNet {Run}: {Arch} backbone, relation {Relation}, {Classes} base classes, {Images} training images, {Cpb} classes x {Batch} images per batch, {Iters} steps per epoch, epochs {Start}..{Epochs}, β {Beta}, device {Device}",
-            o.Name, net.Backbone.Architecture, net.Head.RelationDim, train.Classes.Count, train.Samples.Count, o.ClassesPerBatch, o.BatchSize, iters, progress.Epoch + 1, o.Epochs, o.AdversarialWeight, device);
-        if (validation is not null)
-            log.Information("Validation pairs: {Batches} fixed batch(es) of the {Images} held-out images, pairs of two different images, similar when S > 0.5", validation.Batches, validation.Images);
-        var board = torch.utils.tensorboard.SummaryWriter(o.TensorBoardDir);
-
-        var clock = Stopwatch.StartNew();
-        var window = Stopwatch.StartNew();
-        long imagesSeen = 0, windowImages = 0;
-        PairValidationResult? last = null;
-        int epoch = progress.Epoch, step = progress.Step;
-        double bestF1 = progress.BestF1;
-        int bestEpoch = progress.BestEpoch;
-        bool interrupted = false, advanced = false;
-        net.train();
-        try
-        {
-            for (; epoch < o.Epochs; epoch++, step = 0)
-            {
-                double lr = o.LearningRateAt(epoch);
-                sgd.LearningRate = lr;
-                if (discSgd is not null) discSgd.LearningRate = o.DiscriminatorLr * (lr / o.Lr);
-                // One sampler per epoch, seeded by (seed, epoch): a resumed epoch replays its first `step` draws.
-                var sampler = new PairSampler(labels, o.ClassesPerBatch, o.BatchSize, SampleRandom.Seed(o.Seed, epoch, 0x5A3B));
-                var webSampler = webLabels is null ? null : new PairSampler(webLabels, o.ClassesPerBatch, o.BatchSize, SampleRandom.Seed(o.Seed, epoch, 0x3EB));
-                for (int skip = 0; skip < step; skip++) { sampler.Next(); webSampler?.Next(); }
-                log.Information("Epoch {Epoch}/{Epochs}: lr {Lr:G4}", epoch + 1, o.Epochs, lr);
-
-                for (; step < iters; step++)
-                {
-                    if (cancel.IsCancellationRequested) { interrupted = true; break; }
-                    long global = (long)epoch * iters + step;
-                    torch.random.manual_seed(SampleRandom.Seed(o.Seed, global, 0x0D0)); // random layers (the shallow CNN's dropout)
-                    // The step number keys the augmentation, so an image drawn twice in an epoch is cropped anew.
-                    using var batch = loader.Build(sampler.Next(), (int)global, cancel);
-                    using var web = webLoader?.Build(webSampler!.Next(), (int)global, cancel);
-                    var s = TrainStep(net, discriminator, sgd, discSgd, batch, web, device);
-                    Smile.Native.NativeGarbage.Release();
-                    if (!double.IsFinite(s.Loss))
-                        throw new DivergedException($"the loss became {s.Loss} at epoch {epoch + 1}, step {step} ({string.Join(", ", s.Terms.Select(t => $"{t.Key} {t.Value}"))}); " +
-                            $"{(bestEpoch >= 0 ? $"the best SimNet ({o.BestPath}) is kept; " : "")}try a lower --lr");
-                    advanced = true;
-                    int count = batch.Count + (web?.Count ?? 0);
-                    imagesSeen += count;
-                    windowImages += count;
-                    Report(global, totalSteps, epoch, step, iters, s, lr, board, window, windowImages);
-                    if (step % o.PrintFrequency == 0) { window.Restart(); windowImages = 0; }
-                }
-                if (interrupted) break;
-
-                bool isBest = false;
-                if (validation is not null)
-                {
-                    last = validation.Evaluate(net, device, new Progress<int>(n => monitor.OnEvalProgress(n, validation.Images)), cancel);
-                    log.Information("----- Epoch[{Epoch:D2}/{Epochs:D2}] validation pairs: F1 {F1:F4}, precision {Precision:F4}, recall {Recall:F4}, pair loss {Loss:F4} ({Pairs} pairs, {Positives} similar), time: {Time:F2}",
-                        epoch + 1, o.Epochs, last.F1, last.Counts.Precision, last.Counts.Recall, last.Loss, last.Counts.Pairs, last.Counts.Positives, last.Seconds);
-                    board.add_scalar("val_f1", (float)last.F1, epoch + 1);
-                    board.add_scalar("val_precision", (float)last.Counts.Precision, epoch + 1);
-                    board.add_scalar("val_recall", (float)last.Counts.Recall, epoch + 1);
-                    board.add_scalar("val_loss", (float)last.Loss, epoch + 1);
-                    if (last.F1 > bestF1 || bestEpoch < 0)
-                    {
-                        (isBest, bestF1, bestEpoch) = (true, last.F1, epoch + 1);
-                        SimNetCheckpoint.Save(o.BestPath, net, Info(net, train, normalization, new RunState(epoch + 1, 0, bestF1, bestEpoch)));
-                        log.Information("----- Save SimNet: {Path}", o.BestPath);
-                    }
-                }
-                SaveLast(net, sgd, discriminator, discSgd, train, normalization, new RunState(epoch + 1, 0, bestF1, bestEpoch));
-            }
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            interrupted = true;
-        }
-        if (interrupted && advanced)
-        {
-            SaveLast(net, sgd, discriminator, discSgd, train, normalization, new RunState(epoch, step, bestF1, bestEpoch));
-            log.Warning("Stopped in epoch {Epoch} of {Epochs} after {Step} of {Iters} steps: {Path} written; continue with --resume", epoch + 1, o.Epochs, step, iters, o.LastPath);
-        }
-        if (loader.BadImageCount + (webLoader?.BadImageCount ?? 0) > 0)
-            log.Warning("{Count} unreadable image(s) were replaced by others of their class", loader.BadImageCount + (webLoader?.BadImageCount ?? 0));
-
-        double seconds = clock.Elapsed.TotalSeconds;
-        var summary = new SimNetSummary(o.Name, net.Backbone.Architecture, Math.Min(epoch, o.Epochs), progress.Epoch, bestEpoch >= 0 ? bestF1 : double.NaN, bestEpoch,
-            last, o.AdversarialWeight, seconds, imagesSeen / Math.Max(seconds, 1e-9), loader.BadImageCount + (webLoader?.BadImageCount ?? 0),
-            bestEpoch >= 0 ? o.BestPath : null, o.LastPath, interrupted);
-        RunFiles.WriteSummary(o.SummaryPath, summary);
-        return summary;
+        iters = o.ItersPerEpoch ?? Math.Max(1, train.Samples.Count / o.BatchSize);
+        labels = train.Samples.Select(s => s.Label).ToArray();
+        webLabels = data.Web?.Samples.Select(s => s.Label).ToArray();
+        board = torch.utils.tensorboard.SummaryWriter(o.TensorBoardDir);
     }
 
-    /// <summary>What one step measured: the total loss, its terms, and the pair (and domain) accuracy.</summary>
-    private sealed record StepResult(double Loss, Dictionary<string, double> Terms, double PairAccuracy);
+    public long TotalSteps => (long)options.Epochs * iters;
+
+    public RunProgress Restore()
+    {
+        var path = options.LastPath;
+        var saved = resumed ?? throw new InvalidOperationException("Restore without --resume");
+        try
+        {
+            sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, Checkpoint.OptimizerPrefix));
+            if (discriminator is not null)
+            {
+                var state = Checkpoint.WithPrefix(saved.Extra, PairDiscriminator.Prefix);
+                if (state.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no discriminator (it was trained with --adversarial_weight 0)");
+                StateDictLoader.Load(discriminator, state, path);
+                discSgd!.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, DiscriminatorOptimizerPrefix));
+            }
+            var progress = ProgressOf(saved.Info);
+            log.Information("Resuming {Run} after epoch {Epoch} and {Step} step(s) of the next (best F1 {Best:F4} at epoch {BestEpoch})",
+                options.Name, progress.StepsDone / iters, progress.StepsDone % iters, progress.BestMetric, BestEpoch(progress));
+            return progress;
+        }
+        catch (FormatException e)
+        {
+            throw new WeightFileException(path, $"--resume: damaged run state ({e.Message})", e);
+        }
+        finally
+        {
+            foreach (var t in saved.Extra.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>The run_state of a _Last, or, for one written before it existed, the same facts from its epoch,
+    /// best F1 and argument entries.</summary>
+    private RunProgress ProgressOf(SimNetInfo info)
+    {
+        if (RunProgress.FromJson(info.RunState) is { } progress) return progress;
+        var c = CultureInfo.InvariantCulture;
+        var a = info.Arguments;
+        int step = a.TryGetValue("step_in_epoch", out var s) ? int.Parse(s, c) : 0;
+        int bestEpoch = a.TryGetValue("best_epoch", out var b) ? int.Parse(b, c) : -1;
+        return new RunProgress((long)info.Epoch * iters + step, bestEpoch >= 0 ? info.BestF1 : double.NegativeInfinity,
+            bestEpoch >= 0 ? (long)bestEpoch * iters - 1 : -1, 0, info.BestF1);
+    }
+
+    /// <summary>The 1-based epoch of the best SimNet, or -1.</summary>
+    private int BestEpoch(RunProgress p) => p.HasBest ? (int)(p.BestStep / iters) + 1 : -1;
+
+    public void Begin(RunProgress progress)
+    {
+        var o = options;
+        log.Information("SimNet {Run}: {Arch} backbone, relation {Relation}, {Classes} base classes, {Images} training images, {Cpb} classes x {Batch} images per batch, {Iters} steps per epoch, epochs {Start}..{Epochs}, β {Beta}, device {Device}",
+            o.Name, net.Backbone.Architecture, net.Head.RelationDim, train.Classes.Count, train.Samples.Count, o.ClassesPerBatch, o.BatchSize, iters, progress.StepsDone / iters + 1, o.Epochs, o.AdversarialWeight, device);
+        if (validation is not null)
+            log.Information("Validation pairs: {Batches} fixed batch(es) of the {Images} held-out images, pairs of two different images, similar when S > 0.5", validation.Batches, validation.Images);
+        net.train();
+    }
+
+    /// <summary>At an epoch's first step (or the first step of a resumed run): the epoch's rate and its samplers,
+    /// seeded by (seed, epoch); a resumed epoch replays its first draws.</summary>
+    private void EnterEpoch(int epoch, int step)
+    {
+        var o = options;
+        lr = o.LearningRateAt(epoch);
+        sgd.LearningRate = lr;
+        if (discSgd is not null) discSgd.LearningRate = o.DiscriminatorLr * (lr / o.Lr);
+        sampler = new PairSampler(labels, o.ClassesPerBatch, o.BatchSize, SampleRandom.Seed(o.Seed, epoch, 0x5A3B));
+        webSampler = webLabels is null ? null : new PairSampler(webLabels, o.ClassesPerBatch, o.BatchSize, SampleRandom.Seed(o.Seed, epoch, 0x3EB));
+        for (int skip = 0; skip < step; skip++) { sampler.Next(); webSampler?.Next(); }
+        samplerEpoch = epoch;
+        log.Information("Epoch {Epoch}/{Epochs}: lr {Lr:G4}", epoch + 1, o.Epochs, lr);
+    }
+
+    public (StepResult Result, int Images) Step(long global, CancellationToken cancel)
+    {
+        int epoch = (int)(global / iters), step = (int)(global % iters);
+        if (epoch != samplerEpoch) EnterEpoch(epoch, step);
+        torch.random.manual_seed(SampleRandom.Seed(options.Seed, global, 0x0D0)); // random layers (the shallow CNN's dropout)
+        // The step number keys the augmentation, so an image drawn twice in an epoch is cropped anew.
+        using var batch = loader.Build(sampler!.Next(), (int)global, cancel);
+        using var web = webLoader?.Build(webSampler!.Next(), (int)global, cancel);
+        return (TrainStep(batch, web), batch.Count + (web?.Count ?? 0));
+    }
 
     /// <summary>
     /// One SimNet step (and, with a web batch, one discriminator step). Base and web images go through the
     /// backbone and the head together, as the authors' code does, so BatchNorm sees both; pairs are formed
     /// within each half only. Every tensor of the step belongs to its dispose scope.
     /// </summary>
-    private StepResult TrainStep(SimNet net, PairDiscriminator? disc, NesterovSgd sgd, NesterovSgd? discSgd, Batch batch, Batch? web, Device device)
+    private StepResult TrainStep(Batch batch, Batch? web)
     {
         using var scope = NewDisposeScope();
+        var disc = discriminator;
         var images = batch.Images.to(device);
         var labels = batch.Labels.to(device);
         long b = batch.Count, baseRows = b * b;
@@ -196,43 +218,84 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
         return new StepResult(loss, terms, accuracy);
     }
 
-    private void Report(long global, long totalSteps, int epoch, int step, int iters, StepResult s, double lr,
-        TorchSharp.Modules.SummaryWriter board, Stopwatch window, long windowImages)
+    public void Report(long global, StepResult s, double rate, TimeSpan remaining)
     {
         var o = options;
         board.add_scalar("train_loss", (float)s.Loss, (int)global);
         foreach (var (name, value) in s.Terms) board.add_scalar($"train_{name}", (float)value, (int)global);
-        board.add_scalar("train_pair_acc", (float)s.PairAccuracy, (int)global);
+        board.add_scalar("train_pair_acc", (float)s.Accuracy, (int)global);
         board.add_scalar("lr", (float)lr, (int)global);
-        double rate = windowImages / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
-        var remaining = TimeSpan.FromSeconds((totalSteps - global - 1) * o.BatchSize * (o.Adversarial ? 2 : 1) / Math.Max(rate, 1e-9));
-        monitor.OnStep(new StepReport(global, totalSteps, "simnet", s.Loss, s.Terms, s.PairAccuracy, lr, rate, remaining));
-        if (step % o.PrintFrequency == 0)
+        monitor.OnStep(new StepReport(global, TotalSteps, "simnet", s.Loss, s.Terms, s.Accuracy, lr, rate, remaining));
+        if (LogsAfter(global))
             log.Information("Epoch[{Epoch:D2}/{Epochs:D2}] Step[{Step:D4}/{Iters:D4}] simnet loss {Loss:F4} ({Terms}) pair acc {Acc:F3} lr {Lr:G4} {Rate:F1} images/s, RSS {Rss} MiB",
-                epoch + 1, o.Epochs, step, iters, s.Loss, string.Join(", ", s.Terms.Select(t => $"{t.Key} {t.Value:F4}")), s.PairAccuracy, lr, rate, RunFiles.ResidentMiB());
+                global / iters + 1, o.Epochs, global % iters, iters, s.Loss, s.DescribeTerms(), s.Accuracy, lr, rate, RunFiles.ResidentMiB());
     }
 
-    private SimNetInfo Info(SimNet net, ImageFolder train, Normalization n, RunState state)
+    public bool LogsAfter(long global) => global % iters % options.PrintFrequency == 0;
+
+    public bool EvaluatesAfter(long global) => global % iters == iters - 1;
+
+    public Evaluated? Evaluate(long global, CancellationToken cancel)
     {
-        var c = CultureInfo.InvariantCulture;
-        // The selection state and the position in the epoch, so that --resume continues exactly.
-        var arguments = new Dictionary<string, string>(options.Arguments())
-        {
-            ["best_epoch"] = state.BestEpoch.ToString(c), ["step_in_epoch"] = state.Step.ToString(c),
-        };
-        return new SimNetInfo(net.Backbone.Architecture, train.Classes, net.Head.RelationDim, options.ImageSize, n.Mean, n.Std, state.Epoch, state.BestF1, arguments);
+        if (validation is null) return null;
+        var o = options;
+        int epoch = (int)(global / iters);
+        last = validation.Evaluate(net, device, new Progress<int>(n => monitor.OnEvalProgress(n, validation.Images)), cancel);
+        log.Information("----- Epoch[{Epoch:D2}/{Epochs:D2}] validation pairs: F1 {F1:F4}, precision {Precision:F4}, recall {Recall:F4}, pair loss {Loss:F4} ({Pairs} pairs, {Positives} similar), time: {Time:F2}",
+            epoch + 1, o.Epochs, last.F1, last.Counts.Precision, last.Counts.Recall, last.Loss, last.Counts.Pairs, last.Counts.Positives, last.Seconds);
+        board.add_scalar("val_f1", (float)last.F1, epoch + 1);
+        board.add_scalar("val_precision", (float)last.Counts.Precision, epoch + 1);
+        board.add_scalar("val_recall", (float)last.Counts.Recall, epoch + 1);
+        board.add_scalar("val_loss", (float)last.Loss, epoch + 1);
+        return new Evaluated(last.F1, last.F1);
     }
 
-    private void SaveLast(SimNet net, NesterovSgd sgd, PairDiscriminator? disc, NesterovSgd? discSgd, ImageFolder train, Normalization n, RunState state)
+    public string SaveBest(RunProgress progress)
+    {
+        SimNetCheckpoint.Save(options.BestPath, net, Info(progress));
+        log.Information("----- Save SimNet: {Path}", options.BestPath);
+        return options.BestPath;
+    }
+
+    public string SaveLast(RunProgress progress)
     {
         var extra = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, buffer) in sgd.MomentumBuffers) extra[Checkpoint.OptimizerPrefix + name] = buffer;
-        if (disc is not null)
+        if (discriminator is not null)
         {
-            foreach (var (name, tensor) in disc.state_dict()) extra[PairDiscriminator.Prefix + name] = tensor;
+            foreach (var (name, tensor) in discriminator.state_dict()) extra[PairDiscriminator.Prefix + name] = tensor;
             foreach (var (name, buffer) in discSgd!.MomentumBuffers) extra[DiscriminatorOptimizerPrefix + name] = buffer;
         }
-        SimNetCheckpoint.Save(options.LastPath, net, Info(net, train, n, state), extra);
+        SimNetCheckpoint.Save(options.LastPath, net, Info(progress) with { RunState = progress.ToJson() }, extra);
+        return options.LastPath;
+    }
+
+    /// <summary>The checkpoint's info: completed epochs and the position in the next (step_in_epoch), the selection.</summary>
+    private SimNetInfo Info(RunProgress p)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var arguments = new Dictionary<string, string>(options.Arguments())
+        {
+            ["best_epoch"] = BestEpoch(p).ToString(c), ["step_in_epoch"] = (p.StepsDone % iters).ToString(c),
+        };
+        return new SimNetInfo(net.Backbone.Architecture, train.Classes, net.Head.RelationDim, options.ImageSize, normalization.Mean, normalization.Std,
+            (int)(p.StepsDone / iters), p.HasBest ? p.BestMetric : 0, arguments);
+    }
+
+    public string Diverged(long global, StepResult s, RunProgress progress) =>
+        $"the loss became {s.Loss} at epoch {global / iters + 1}, step {global % iters} ({s.DescribeTerms("G9")}); " +
+        $"{(progress.HasBest ? $"the best SimNet ({options.BestPath}) is kept; " : "")}try a lower --lr";
+
+    public SimNetSummary Finish(EngineOutcome outcome)
+    {
+        var p = outcome.Progress;
+        int bad = loader.BadImageCount + (webLoader?.BadImageCount ?? 0);
+        if (bad > 0) log.Warning("{Count} unreadable image(s) were replaced by others of their class", bad);
+        var summary = new SimNetSummary(options.Name, net.Backbone.Architecture, (int)Math.Min(p.StepsDone / iters, options.Epochs), (int)(outcome.StartStep / iters),
+            p.HasBest ? p.BestMetric : double.NaN, BestEpoch(p), last, options.AdversarialWeight, outcome.Seconds, outcome.ImagesPerSecond, bad,
+            p.HasBest ? options.BestPath : null, options.LastPath, outcome.Interrupted);
+        RunFiles.WriteSummary(options.SummaryPath, summary);
+        return summary;
     }
 
     private sealed record LastCheckpoint(SimNet Net, SimNetInfo Info, Dictionary<string, Tensor> Extra);
@@ -256,31 +319,11 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
         throw new WeightFileException(path, $"--resume: {problem}");
     }
 
-    /// <summary>Puts the optimizers' momentum and the discriminator back; returns where to continue.</summary>
-    private RunState Restore(LastCheckpoint last, NesterovSgd sgd, PairDiscriminator? disc, NesterovSgd? discSgd)
+    public void Dispose()
     {
-        var path = options.LastPath;
-        try
-        {
-            sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(last.Extra, Checkpoint.OptimizerPrefix));
-            if (disc is not null)
-            {
-                var state = Checkpoint.WithPrefix(last.Extra, PairDiscriminator.Prefix);
-                if (state.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no discriminator (it was trained with --adversarial_weight 0)");
-                StateDictLoader.Load(disc, state, path);
-                discSgd!.LoadMomentumBuffers(Checkpoint.WithPrefix(last.Extra, DiscriminatorOptimizerPrefix));
-            }
-            var c = CultureInfo.InvariantCulture;
-            var a = last.Info.Arguments;
-            var progress = new RunState(last.Info.Epoch, a.TryGetValue("step_in_epoch", out var s) ? int.Parse(s, c) : 0, last.Info.BestF1,
-                a.TryGetValue("best_epoch", out var b) ? int.Parse(b, c) : -1);
-            log.Information("Resuming {Run} after epoch {Epoch} and {Step} step(s) of the next (best F1 {Best:F4} at epoch {BestEpoch})",
-                options.Name, progress.Epoch, progress.Step, progress.BestF1, progress.BestEpoch);
-            return progress;
-        }
-        finally
-        {
-            foreach (var t in last.Extra.Values) t.Dispose();
-        }
+        discSgd?.Dispose();
+        sgd.Dispose();
+        discriminator?.Dispose();
+        net.Dispose();
     }
 }

@@ -27,12 +27,16 @@ public sealed record CheckpointInfo(
     /// by <see cref="Checkpoint.Save"/>: a temperature belongs to the weights it was fitted on, so a newly
     /// saved checkpoint starts without one (see <see cref="Checkpoint.WriteTemperature"/>).</summary>
     public double? Temperature { get; init; }
+
+    /// <summary>Where the run stood when this file was written (metadata "run_state", JSON; _Last files), or null.
+    /// The training engine writes and reads it; the file format only carries it.</summary>
+    public string? RunState { get; init; }
 }
 
 /// <summary>
-/// One safetensors file per checkpoint (DESIGN.md): the student's tensors under torchvision names, the
-/// optimizer's momentum buffers under "optimizer.momentum.", the mean teacher (for resuming SMILE) under
-/// "teacher.", and <see cref="CheckpointInfo"/> as JSON strings in the header. Written atomically, so a
+/// One safetensors file per checkpoint (docs/DESIGN.md, "Checkpoints"): the student's tensors under torchvision
+/// names, and in _Last files only the optimizer's state under "optimizer.momentum." and the mean teacher (for
+/// resuming SMILE) under "teacher.", and <see cref="CheckpointInfo"/> as JSON strings in the header. Written atomically, so a
 /// crash never leaves half a checkpoint. A PyTorch user reads it with safetensors.torch.load_file.
 /// </summary>
 public static class Checkpoint
@@ -40,6 +44,7 @@ public static class Checkpoint
     public const string OptimizerPrefix = "optimizer.momentum.";
     public const string TeacherPrefix = "teacher.";
     public const string TemperatureKey = "temperature";
+    public const string RunStateKey = "run_state";
 
     public static void Save(string path, ImageClassifier student, CheckpointInfo info,
         IReadOnlyDictionary<string, torch.Tensor>? momentum = null, ImageClassifier? teacher = null)
@@ -64,6 +69,7 @@ public static class Checkpoint
             ["regularizer"] = info.Regularizer,
             ["arguments"] = JsonSerializer.Serialize(info.Arguments),
         };
+        if (info.RunState is { } state) metadata[RunStateKey] = state;
         SafetensorsFile.Write(path, tensors, metadata);
     }
 
@@ -128,6 +134,7 @@ public static class Checkpoint
                 JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>())
             {
                 Temperature = m.TryGetValue(TemperatureKey, out var t) ? ParseTemperature(t) : null,
+                RunState = m.GetValueOrDefault(RunStateKey),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)

@@ -62,14 +62,14 @@ public class FoldedResNetTests
         using var teacher = (ResNet)ModelFactory.Create("resnet18", 1000);
         RandomizeNorms(teacher);
         teacher.eval();
-        using var ctx = new Smile.Training.TrainingContext(student, teacher, new Smile.Training.RegularizerOptions { EmaDecay = 0.5 });
+        using var ctx = new Smile.Training.TrainingContext(student, teacher, new Smile.Training.LossOptions());
         using var x = randn(2, 3, 32, 32);
         using var scope = NewDisposeScope();
         Tensor Unfolded() { using (no_grad()) return teacher.call(x).Logits; }
 
         var before = ctx.TeacherForward(x).Logits;
         Close(Unfolded(), before, "teacher logits before the update");
-        Smile.Training.Regularizers.Create("smile").AfterStep(ctx, 0); // iteration 0: the EMA runs (decay 0.5: a large move)
+        Smile.Methods.Regularizers.Configure("smile", new Smile.Training.MethodValues().With("ema_decay", 0.5)).AfterStep(ctx, 0); // iteration 0: the EMA runs (decay 0.5: a large move)
         var after = ctx.TeacherForward(x).Logits;
         Close(Unfolded(), after, "teacher logits after the update");
         Assert.True((after - before).abs().max().item<float>() > 1e-3 * before.abs().max().item<float>(), "the update did not move the teacher");

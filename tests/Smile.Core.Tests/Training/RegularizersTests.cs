@@ -1,3 +1,4 @@
+using Smile.Methods;
 using Smile.Training;
 
 namespace Smile.Tests.Training;

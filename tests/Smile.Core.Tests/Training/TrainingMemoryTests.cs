@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Smile.Models;
+using Smile.Methods;
 using Smile.Training;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -33,7 +34,7 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
         using var teacher = ModelFactory.Create("resnet18", 1000);
         student.train();
         var smile = Regularizers.Create("smile");
-        using var ctx = new TrainingContext(student, teacher, new RegularizerOptions());
+        using var ctx = new TrainingContext(student, teacher, new LossOptions());
         using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, smile.WeightDecayApplies(p.name))), lr: 0.01);
         using var images = randn(Batch, 3, Size, Size);
         using var labels = randint(0, 10, Batch);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Smile.Models;
+using Smile.Methods;
 using Smile.Training;
 using Smile.Weights;
 using TorchSharp;
@@ -57,7 +58,7 @@ public sealed class TrainingStepParityTests(TrainingStepReferenceFixture referen
         var source = SafetensorsFile.Read(reference.File("source.safetensors"));
 
         var regularizer = Regularizers.Create(meta["regularizer"]);
-        var options = new RegularizerOptions(L2spLambda: double.Parse(meta["l2sp_lambda"], CultureInfo.InvariantCulture));
+        var options = new LossOptions(L2spLambda: double.Parse(meta["l2sp_lambda"], CultureInfo.InvariantCulture));
         using var student = ModelFactory.Create("resnet18", TargetClasses, SourceClasses);
         StateDictLoader.Load(student, SafetensorsFile.Read(reference.File(meta["student_init"])), meta["student_init"]);
         using var teacher = regularizer.NeedsTeacher ? ModelFactory.Create("resnet18", SourceClasses) : null;

@@ -1,5 +1,6 @@
 using Smile.Models;
 using Smile.Tests.Models;
+using Smile.Methods;
 using Smile.Training;
 using Smile.WeakShot;
 using Smile.Weights;
@@ -96,13 +97,14 @@ public sealed class SimNetTests
         using var student = ModelFactory.Create("resnet18", 3);
         using var simnet = SmallNet(5);
         simnet.eval();
-        var options = new RegularizerOptions(ClsLambda: 0.0, GraphReg: 0.5, GraphRegAlternate: true);
-        using var ctx = new TrainingContext(student, null, options) { SimilarityNetwork = simnet };
+        using var ctx = new TrainingContext(student, null, new LossOptions(ClsLambda: 0.0));
         using var scope = NewDisposeScope();
         var images = randn(6, 3, 32, 32);
         var labels = tensor(new long[] { 0, 1, 2, 0, 1, 2 });
         var weights = tensor(new float[] { 2.5f, 0.1f, 1f, 1f, 0.4f, 1f });
-        var regularizer = Regularizers.Create("simtrans");
+        var values = new MethodValues().With("graph_reg", 0.5).With("graph_reg_alternate", true).With("simnet", Path.GetTempFileName());
+        using var regularizer = (SimTransRegularizer)Regularizers.Configure("simtrans", values);
+        regularizer.UseSimilarityNetwork(simnet);
         student.eval(); // deterministic forward: BatchNorm with running statistics, so two calls give the same logits
 
         var plainEpoch = regularizer.Loss(ctx, new StepBatch(images, labels) { Weights = weights, Epoch = 0 }, null);
@@ -124,13 +126,16 @@ public sealed class SimNetTests
     }
 
     [Fact]
-    public void Only_simtrans_takes_sample_weights_and_a_similarity_network()
+    public void Only_simtrans_gives_sample_weights_and_its_inputs_are_refused_elsewhere()
     {
         foreach (var name in Regularizers.Names)
         {
-            var r = Regularizers.Create(name);
-            Assert.Equal(name == "simtrans", r.UsesSampleWeights);
-            Assert.Equal(name == "simtrans", r.UsesSimilarityNetwork);
+            using var r = Regularizers.Create(name);
+            Assert.Equal(name == "simtrans", r.Settings.Any(s => s.Name == "sample_weights"));
+            Assert.Null(r.SampleWeights([0, 1], CPU));
         }
+        var error = Assert.Throws<MethodSettingException>(() => Regularizers.Configure("l2", new MethodValues().With("graph_reg", 0.1)));
+        Assert.Equal("graph_reg", error.Setting);
+        Assert.Equal("is used only by the simtrans method, not by l2", error.Problem);
     }
 }
