@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
 
-namespace Smile.Cli.Commands;
+namespace Smile.Bench.Commands;
 
 /// <summary>How the benchmarks start Debian's PyTorch as their baseline: /usr/bin/python3 with the same allocator policy
 /// Smile applies to itself, and a stated OpenMP policy (not whatever this process inherited).</summary>
@@ -18,5 +19,27 @@ internal static class TorchBaseline
         foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
         foreach (var (name, value) in openMp) start.Environment[name] = value;
         return start;
+    }
+
+    /// <summary>bench/torch_step.py's JSON reply for one run (the PyTorch side of `smile bench train` and `smile bench
+    /// memory`), under OpenMP's defaults; null when Python or the script is missing, and (with a warning on stderr) when the child fails.</summary>
+    public static JsonElement? RunStep(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
+        if (!File.Exists(Interpreter) || !File.Exists(script)) return null;
+        // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
+        var start = Start(script, new Dictionary<string, string>());
+        foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
+        foreach (var a in extra ?? []) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"warning: the PyTorch baseline ({layout}) failed: {error.Result.Trim().Split('\n').LastOrDefault()}; run scripts/install-deps.sh");
+            return null;
+        }
+        return JsonDocument.Parse(output).RootElement.Clone();
     }
 }
