@@ -2,7 +2,7 @@ using Smile.Tests.Data.Prepare;
 
 namespace Smile.Tests.Cli;
 
-/// <summary>`smile prepare cub` and `smile prepare aircraft` on the fixtures of the Core tests: what they print and how they fail.</summary>
+/// <summary>`smile prepare cub` and `smile prepare aircraft` on the shared fixtures (tests/Shared/Fixtures/): what they print and how they fail.</summary>
 public sealed class PrepareCubAircraftCliTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("smile-prepare-cli-").FullName;

@@ -2,7 +2,7 @@ using Smile.Tests.Data.Prepare;
 
 namespace Smile.Tests.Cli;
 
-/// <summary>`smile prepare weak-shot` and `smile prepare fashion-weak-shot` on the fixtures of the Core tests: what
+/// <summary>`smile prepare weak-shot` and `smile prepare fashion-weak-shot` on the shared fixtures (tests/Shared/Fixtures/): what
 /// they print, and every mistake as one line on stderr with exit code 2.</summary>
 public sealed class PrepareWeakShotCliTests : IDisposable
 {
