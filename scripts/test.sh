@@ -11,17 +11,23 @@ dotnet build Smile.sln -c Release --no-restore -v quiet -nologo
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 status=0
-dotnet test Smile.sln -c Release --no-build --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
+# Each test project writes its own results file (no LogFileName: one fixed name would be overwritten by the next project).
+dotnet test Smile.sln -c Release --no-build --logger trx --results-directory "$results" "$@" || status=$?
 
-trx=$(find "$results" -name '*.trx' | head -n 1)
-if [ -z "$trx" ]; then
+mapfile -t trxs < <(find "$results" -name '*.trx')
+if [ "${#trxs[@]}" -eq 0 ]; then
   echo "error: no test results were written" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
-counters=$(grep -o '<Counters [^>]*>' "$trx")
-get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
-passed=$(get passed); failed=$(get failed); total=$(get total); executed=$(get executed)
+# The sum of the <Counters> of every project's results file.
+passed=0; failed=0; total=0; executed=0
+for trx in "${trxs[@]}"; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx")
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$((passed + $(get passed))); failed=$((failed + $(get failed)))
+  total=$((total + $(get total))); executed=$((executed + $(get executed)))
+done
 skipped=$((total - executed))
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -40,6 +40,3 @@ internal static class CliRunner
     private static bool IsUserError(Exception e) =>
         e is WeightFileException or ModelConfigException or DataException or UsageException;
 }
-
-/// <summary>A flag value that cannot be used; the message names the flag.</summary>
-internal sealed class UsageException(string message) : Exception(message);

@@ -23,6 +23,6 @@ root.Subcommands.Add(Smile.Cli.Commands.Prepare.PrepareCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(DemoDataCommand.Create());
-root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(Smile.Bench.Commands.BenchCommand.Create());
 root.Subcommands.Add(Smile.Cli.Commands.SimTrans.SimTransCommand.Create());
 return CliRunner.Run(root, args);

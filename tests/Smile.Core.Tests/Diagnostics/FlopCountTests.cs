@@ -1,4 +1,4 @@
-using Smile.Diagnostics;
+using Smile.Bench;
 
 namespace Smile.Tests.Diagnostics;
 

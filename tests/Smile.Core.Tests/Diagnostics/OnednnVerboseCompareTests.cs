@@ -1,6 +1,6 @@
 namespace Smile.Tests.Diagnostics;
 
-/// <summary>bench/onednn_verbose_compare.py, the script behind docs/PERFORMANCE.md's kernel-for-kernel table, on a
+/// <summary>scripts/dev/onednn_verbose_compare.py, the script behind docs/PERFORMANCE.md's kernel-for-kernel table, on a
 /// made-up log in both oneDNN versions' line formats (3.x for Smile's lines, 2.x for the PyTorch child's).</summary>
 public sealed class OnednnVerboseCompareTests
 {
@@ -50,7 +50,7 @@ public sealed class OnednnVerboseCompareTests
 
     private static string Run(string log)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "bench", "onednn_verbose_compare.py");
+        var script = Path.Combine(AppContext.BaseDirectory, "dev", "onednn_verbose_compare.py");
         Assert.True(File.Exists(script), $"{script} is missing");
         return PythonRunner.RunScript(script, log);
     }

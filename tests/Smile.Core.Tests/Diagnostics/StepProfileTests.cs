@@ -1,4 +1,4 @@
-using Smile.Diagnostics;
+using Smile.Bench;
 using Smile.Models;
 using Smile.Training;
 using TorchSharp;

@@ -12,39 +12,9 @@ public sealed class CubTests : IDisposable
     private string Source => Path.Combine(_temp.FullName, "CUB_200_2011");
     private string Output => Path.Combine(_temp.FullName, "out");
 
-    // id, relative path under images/, class id, 1 = train / 0 = test
-    private static readonly (int Id, string Path, int Class, int Train)[] Images =
-    [
-        (1, "001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg", 1, 1),
-        (2, "001.Black_footed_Albatross/Black_Footed_Albatross_0009_34.jpg", 1, 0),
-        (3, "002.Laysan_Albatross/Laysan_Albatross_0002_1027.jpg", 2, 1),
-        (4, "002.Laysan_Albatross/Laysan_Albatross_0003_1033.jpg", 2, 1),
-        (5, "003.Sooty_Albatross/Sooty_Albatross_0001_1071.jpg", 3, 0),
-    ];
+    public CubTests() => CubFixture.Write(Source);
 
-    public CubTests() => WriteFixture(Source);
-
-    /// <summary>The fixture in <paramref name="source"/> (also used by the CLI tests).</summary>
-    internal static void WriteFixture(string source)
-    {
-        Directory.CreateDirectory(source);
-        WriteLines(source, "classes.txt", ["1 001.Black_footed_Albatross", "2 002.Laysan_Albatross", "3 003.Sooty_Albatross"]);
-        WriteLines(source, "images.txt", Images.Select(i => $"{i.Id} {i.Path}"));
-        WriteLines(source, "image_class_labels.txt", Images.Select(i => $"{i.Id} {i.Class}"));
-        WriteLines(source, "train_test_split.txt", Images.Select(i => $"{i.Id} {i.Train}"));
-        foreach (var image in Images)
-        {
-            string path = Path.Combine(source, "images", image.Path);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(6, 5, image.Id), path);
-        }
-    }
-
-    // Unix line ends and a final newline, as in the official archive.
-    private static void WriteLines(string source, string file, IEnumerable<string> lines) =>
-        File.WriteAllText(Path.Combine(source, file), string.Concat(lines.Select(l => l + "\n")));
-
-    private void WriteLines(string file, IEnumerable<string> lines) => WriteLines(Source, file, lines);
+    private void WriteLines(string file, IEnumerable<string> lines) => CubFixture.WriteLines(Source, file, lines);
 
     private void EditLine(string file, int line, string? replacement)
     {
@@ -71,7 +41,7 @@ public sealed class CubTests : IDisposable
         ], Tree(Output));
         Assert.Equal(5, first.Linked + first.Copied);
         Assert.Equal([("test", 2, 2), ("train", 2, 3)], first.Counts);
-        foreach (var image in Images)
+        foreach (var image in CubFixture.Images)
         {
             string split = image.Train == 1 ? "train" : "test";
             Assert.Equal(File.ReadAllBytes(Path.Combine(Source, "images", image.Path)), File.ReadAllBytes(Path.Combine(Output, split, image.Path)));
@@ -121,7 +91,7 @@ public sealed class CubTests : IDisposable
         var missing = Assert.Throws<DataException>(() => Cub.Plan(Source));
         Assert.Equal($"{Path.Combine(Source, "images.txt")}:4: id 4 has no line in {Path.Combine(Source, "image_class_labels.txt")}", missing.Message);
 
-        WriteLines("image_class_labels.txt", Images.Select(i => $"{i.Id} {i.Class}"));
+        WriteLines("image_class_labels.txt", CubFixture.Images.Select(i => $"{i.Id} {i.Class}"));
         AppendLine("train_test_split.txt", "6 1");
         var extra = Assert.Throws<DataException>(() => Cub.Plan(Source));
         Assert.Equal($"{Path.Combine(Source, "train_test_split.txt")}:6: id 6 has no line in {Path.Combine(Source, "images.txt")}", extra.Message);
@@ -135,7 +105,7 @@ public sealed class CubTests : IDisposable
         Assert.Equal($"{Path.Combine(Source, "classes.txt")}: file not found", index.Message);
 
         WriteLines("classes.txt", ["1 001.Black_footed_Albatross", "2 002.Laysan_Albatross", "3 003.Sooty_Albatross"]);
-        string image = Path.Combine(Source, "images", Images[3].Path);
+        string image = Path.Combine(Source, "images", CubFixture.Images[3].Path);
         File.Delete(image);
         var plan = Cub.Plan(Source);
         var error = Assert.Throws<DataException>(() => ImageFolderWriter.Write(plan, Output));

@@ -17,65 +17,7 @@ public sealed class FgvcAircraftTests : IDisposable
     private string Data => Path.Combine(Source, "data");
     private string Output => Path.Combine(_temp.FullName, "out");
 
-    private static readonly (string Id, string Variant, string Family, string Manufacturer, bool TrainVal)[] Images =
-    [
-        ("0034309", "707-320", "Boeing 707", "Boeing", true),
-        ("0034958", "727-200", "Boeing 727", "Boeing", true),
-        ("1125569", "F-16A/B", "F-16", "Lockheed Martin", true),
-        ("0056978", "DC-3", "DC-3", "Douglas Aircraft Company", true),
-        ("0062781", "Cessna 172", "Cessna 172", "Cessna", false),
-        ("1514522", "F-16A/B", "F-16", "Lockheed Martin", false),
-        ("0711234", "707-320", "Boeing 707", "Boeing", false),
-    ];
-
-    private static readonly string[] Variants = ["707-320", "727-200", "A300B4", "F-16A/B", "DC-3", "Cessna 172"];
-    private static readonly string[] Families = ["Boeing 707", "Boeing 727", "F-16", "DC-3", "Cessna 172"];
-    private static readonly string[] Manufacturers = ["Boeing", "Lockheed Martin", "Douglas Aircraft Company", "Cessna"];
-
-    public FgvcAircraftTests() => WriteFixture(Source);
-
-    /// <summary>The fixture in <paramref name="source"/> (also used by the CLI tests).</summary>
-    internal static void WriteFixture(string source)
-    {
-        string data = Path.Combine(source, "data");
-        Directory.CreateDirectory(Path.Combine(data, "images"));
-        WriteLines(Path.Combine(data, "variants.txt"), Variants);
-        WriteLines(Path.Combine(data, "families.txt"), Families);
-        WriteLines(Path.Combine(data, "manufacturers.txt"), Manufacturers);
-        foreach (string stem in new[] { "variant", "family", "manufacturer" })
-        {
-            string Line((string Id, string Variant, string Family, string Manufacturer, bool TrainVal) i) =>
-                $"{i.Id} {stem switch { "variant" => i.Variant, "family" => i.Family, _ => i.Manufacturer }}";
-            WriteLines(Path.Combine(data, $"images_{stem}_trainval.txt"), Images.Where(i => i.TrainVal).Select(Line));
-            WriteLines(Path.Combine(data, $"images_{stem}_test.txt"), Images.Where(i => !i.TrainVal).Select(Line));
-        }
-        for (int n = 0; n < Images.Length; n++)
-            SyntheticPhotos.WriteJpeg(Photo(24, 24 + 8 * (n % 3) + FgvcAircraft.BannerRows, n), ImagePath(source, Images[n].Id), quality: 95);
-    }
-
-    private static string ImagePath(string source, string id) => Path.Combine(source, "data", "images", id + ".jpg");
-
-    // Unix line ends and a final newline, as in the official archive.
-    private static void WriteLines(string path, IEnumerable<string> lines) => File.WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
-
-    /// <summary>
-    /// Smooth gradients above (red steep along y, 6 per row, so a crop off by rows shows) and a black banner with white
-    /// "text" in the bottom 20 rows, like the official images.
-    /// </summary>
-    private static RgbImage Photo(int width, int height, int seed)
-    {
-        var image = new RgbImage(width, height);
-        int photo = height - FgvcAircraft.BannerRows;
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                int o = (y * width + x) * 3;
-                bool banner = y >= photo, text = banner && (x / 2 + y) % 3 == 0 && y > photo + 4 && y < height - 4;
-                byte r = (byte)(6 * y), g = (byte)(30 + 8 * x), b = (byte)(60 + 20 * seed);
-                (image.Pixels[o], image.Pixels[o + 1], image.Pixels[o + 2]) = banner ? text ? ((byte)255, (byte)255, (byte)255) : ((byte)0, (byte)0, (byte)0) : (r, g, b);
-            }
-        return image;
-    }
+    public FgvcAircraftTests() => FgvcAircraftFixture.Write(Source);
 
     private static string[] Tree(string root) =>
         Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(root, f)).Order(StringComparer.Ordinal).ToArray();
@@ -105,7 +47,7 @@ public sealed class FgvcAircraftTests : IDisposable
         Assert.Equal(expected, Tree(Output));
         Assert.Equal(7, first.Linked + first.Copied);
         foreach (string file in expected)
-            Assert.Equal(File.ReadAllBytes(ImagePath(Source, Path.GetFileNameWithoutExtension(file))), File.ReadAllBytes(Path.Combine(Output, file)));
+            Assert.Equal(File.ReadAllBytes(FgvcAircraftFixture.ImagePath(Source, Path.GetFileNameWithoutExtension(file))), File.ReadAllBytes(Path.Combine(Output, file)));
         // ImageFolder's ordinal sort gives the official list's order (not the alphabetical order of the names).
         var listed = expected.Where(f => f.StartsWith("train/")).Select(f => f.Split('/')[1]).Distinct().ToArray();
         Assert.Equal(listed, ImageFolder.ForTraining(Path.Combine(Output, "train")).Classes);
@@ -128,7 +70,7 @@ public sealed class FgvcAircraftTests : IDisposable
         {
             byte[] bytes = File.ReadAllBytes(Path.Combine(Output, file));
             Assert.Equal(new byte[] { 0xFF, 0xD8 }, bytes[..2]); // JPEG
-            var source = ImageDecoder.Decode(ImagePath(Source, Path.GetFileNameWithoutExtension(file)));
+            var source = ImageDecoder.Decode(FgvcAircraftFixture.ImagePath(Source, Path.GetFileNameWithoutExtension(file)));
             var cropped = ImageDecoder.Decode(bytes, file);
             Assert.Equal((source.Width, source.Height - FgvcAircraft.BannerRows), (cropped.Width, cropped.Height));
             // The kept rows are the source's top rows within the error of a quality-95 re-encoding, row by row
@@ -152,8 +94,8 @@ public sealed class FgvcAircraftTests : IDisposable
     [Fact]
     public void AnImageTooShortForTheCropIsNamedOnlyWhenCropping()
     {
-        string image = ImagePath(Source, "0056978");
-        SyntheticPhotos.WriteJpeg(Photo(16, FgvcAircraft.BannerRows, 0), image);
+        string image = FgvcAircraftFixture.ImagePath(Source, "0056978");
+        SyntheticPhotos.WriteJpeg(FgvcAircraftFixture.Photo(16, FgvcAircraft.BannerRows, 0), image);
         var error = Assert.Throws<DataException>(() => FgvcAircraft.Plan(Source, new FgvcAircraft.Options(FgvcAircraft.Level.Variant, CropBanner: true)));
         Assert.Equal($"{image}: image is only 20 pixels high, too short to remove the 20-pixel banner", error.Message);
         Assert.False(Directory.Exists(Output));
@@ -162,7 +104,7 @@ public sealed class FgvcAircraftTests : IDisposable
         Assert.Equal(20, ImageDecoder.ReadSize(Path.Combine(Output, "train/005_DC-3/0056978.jpg")).Height);
 
         // One row above the banner is enough.
-        SyntheticPhotos.WriteJpeg(Photo(16, FgvcAircraft.BannerRows + 1, 0), image);
+        SyntheticPhotos.WriteJpeg(FgvcAircraftFixture.Photo(16, FgvcAircraft.BannerRows + 1, 0), image);
         string cropped = Path.Combine(_temp.FullName, "cropped");
         ImageFolderWriter.Write(FgvcAircraft.Plan(Source, new FgvcAircraft.Options(FgvcAircraft.Level.Variant, CropBanner: true)), cropped);
         Assert.Equal((16, 1), ImageDecoder.ReadSize(Path.Combine(cropped, "train/005_DC-3/0056978.jpg")));
@@ -194,7 +136,7 @@ public sealed class FgvcAircraftTests : IDisposable
         string path = Path.Combine(Data, file);
         var lines = File.ReadAllLines(path);
         lines[line - 1] = replacement;
-        WriteLines(path, lines);
+        FgvcAircraftFixture.WriteLines(path, lines);
         foreach (bool crop in new[] { false, true })
         {
             var error = Assert.Throws<DataException>(() => FgvcAircraft.Plan(Source, new FgvcAircraft.Options(FgvcAircraft.Level.Variant, crop)));
@@ -215,7 +157,7 @@ public sealed class FgvcAircraftTests : IDisposable
         Assert.Equal($"{Path.Combine(Data, "images_manufacturer_test.txt")}: file not found", split.Message);
 
         // A missing image: the writer names it before writing anything; with the crop, the plan names it and the line.
-        string image = ImagePath(Source, "1514522");
+        string image = FgvcAircraftFixture.ImagePath(Source, "1514522");
         File.Delete(image);
         var plan = FgvcAircraft.Plan(Source, new FgvcAircraft.Options(FgvcAircraft.Level.Variant, false));
         var linked = Assert.Throws<DataException>(() => ImageFolderWriter.Write(plan, Output));

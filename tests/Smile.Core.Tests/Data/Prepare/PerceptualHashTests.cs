@@ -1,5 +1,4 @@
 using System.Globalization;
-using SkiaSharp;
 using Smile.Data;
 using Smile.Data.Prepare;
 using Xunit.Abstractions;
@@ -14,27 +13,6 @@ public sealed class PerceptualHashTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _temp.Delete(recursive: true);
 
     private string PathOf(string name) => Path.Combine(_temp.FullName, name);
-
-    /// <summary>A PNG of the image (lossless, so a test can re-encode without loss).</summary>
-    internal static void WritePng(RgbImage image, string path)
-    {
-        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        var pixels = bitmap.GetPixelSpan();
-        for (int i = 0, o = 0; i < image.Pixels.Length; i += 3, o += 4)
-        {
-            pixels[o] = image.Pixels[i];
-            pixels[o + 1] = image.Pixels[i + 1];
-            pixels[o + 2] = image.Pixels[i + 2];
-            pixels[o + 3] = 255;
-        }
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        File.WriteAllBytes(path, data.ToArray());
-    }
-
-    /// <summary>What a crawler finds of a photo: resized and saved again as JPEG at a lower quality.</summary>
-    internal static void WriteResizedJpeg(string source, string path, int width, int height, int quality) =>
-        SyntheticPhotos.WriteJpeg(PillowResize.Bilinear(ImageDecoder.Decode(source), width, height), path, quality);
 
     [Fact]
     public void EqualsTheReferenceComputedWithNumPyScipyAndPillow()
@@ -66,11 +44,11 @@ public sealed class PerceptualHashTests(ITestOutputHelper output) : IDisposable
 
             // Re-encoded losslessly (not always 0 bits: the JPEG is decoded at a reduced scale, the PNG is not),
             // recompressed hard, shrunk, enlarged, squashed out of its aspect ratio.
-            WritePng(ImageDecoder.Decode(original), PathOf($"{seed}.png"));
-            WriteResizedJpeg(original, PathOf($"{seed}_q40.jpg"), 320, 240, 40);
-            WriteResizedJpeg(original, PathOf($"{seed}_small.jpg"), 120, 90, 75);
-            WriteResizedJpeg(original, PathOf($"{seed}_large.jpg"), 800, 600, 85);
-            WriteResizedJpeg(original, PathOf($"{seed}_squashed.jpg"), 256, 256, 85);
+            ImageCopies.WritePng(ImageDecoder.Decode(original), PathOf($"{seed}.png"));
+            ImageCopies.WriteResizedJpeg(original, PathOf($"{seed}_q40.jpg"), 320, 240, 40);
+            ImageCopies.WriteResizedJpeg(original, PathOf($"{seed}_small.jpg"), 120, 90, 75);
+            ImageCopies.WriteResizedJpeg(original, PathOf($"{seed}_large.jpg"), 800, 600, 85);
+            ImageCopies.WriteResizedJpeg(original, PathOf($"{seed}_squashed.jpg"), 256, 256, 85);
             var copies = new[] { "png", "_q40.jpg", "_small.jpg", "_large.jpg", "_squashed.jpg" }
                 .Select(suffix => PerceptualHash.Distance(hash, PerceptualHash.Of(PathOf(suffix == "png" ? $"{seed}.png" : $"{seed}{suffix}")))).ToArray();
             output.WriteLine($"seed {seed}: copies at {string.Join(", ", copies)} bits");

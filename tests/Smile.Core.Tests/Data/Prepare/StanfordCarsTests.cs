@@ -1,57 +1,19 @@
-using System.Text.Json;
 using Smile.Data;
 using Smile.Data.Prepare;
 
 namespace Smile.Tests.Data.Prepare;
 
-/// <summary>
-/// A tiny Stanford Cars: the devkit's .mat files written by scipy.io.savemat in the official structure
-/// (python/make_cars_devkit.py), tiny JPEGs under cars_train/ and cars_test/ (official test file names
-/// restart at 00001.jpg, as here).
-/// </summary>
+/// <summary>Stanford Cars preparation on the tiny data set of <see cref="StanfordCarsFixture"/>.</summary>
 public sealed class StanfordCarsTests : IDisposable
 {
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("smile-cars-");
     public void Dispose() => _temp.Delete(recursive: true);
 
-    private static readonly string[] Classes = ["AM General Hummer SUV 2000", "Ram C/V Cargo Van Minivan 2012", "smart fortwo Convertible 2012"];
-    private static readonly (string, int)[] Train = [("00001.jpg", 1), ("00002.jpg", 2), ("00003.jpg", 3), ("00004.jpg", 2), ("00005.jpg", 1)];
-    private static readonly (string, int)[] Test = [("00001.jpg", 3), ("00002.jpg", 1), ("00003.jpg", 2)];
-
-    private static readonly string[] ExpectedTree =
-    [
-        "test/001_AM General Hummer SUV 2000/00002.jpg",
-        "test/002_Ram C-V Cargo Van Minivan 2012/00003.jpg",
-        "test/003_smart fortwo Convertible 2012/00001.jpg",
-        "train/001_AM General Hummer SUV 2000/00001.jpg",
-        "train/001_AM General Hummer SUV 2000/00005.jpg",
-        "train/002_Ram C-V Cargo Van Minivan 2012/00002.jpg",
-        "train/002_Ram C-V Cargo Van Minivan 2012/00004.jpg",
-        "train/003_smart fortwo Convertible 2012/00003.jpg",
-    ];
-
     private string Source => Path.Combine(_temp.FullName, "stanford_cars");
     private string Output => Path.Combine(_temp.FullName, "out");
 
-    private void WriteDataset(string testAnnotationsIn = "root", string[]? classes = null, (string, int)[]? train = null)
-    {
-        train ??= Train;
-        var spec = new
-        {
-            classes = classes ?? Classes,
-            train = train.Select(r => new object[] { r.Item1, r.Item2 }),
-            test = Test.Select(r => new object[] { r.Item1, r.Item2 }),
-            test_annotations_in = testAnnotationsIn,
-        };
-        PythonRunner.Run("make_cars_devkit.py", JsonSerializer.Serialize(spec), Source);
-        int seed = 0;
-        foreach (var (folder, records) in new[] { ("cars_train", train), ("cars_test", Test) })
-        {
-            Directory.CreateDirectory(Path.Combine(Source, folder));
-            foreach (var (fname, _) in records)
-                SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(12, 8, ++seed), Path.Combine(Source, folder, fname));
-        }
-    }
+    private void WriteDataset(string testAnnotationsIn = "root", string[]? classes = null, (string, int)[]? train = null) =>
+        StanfordCarsFixture.Write(Source, testAnnotationsIn, classes, train);
 
     private static string[] Tree(string root) =>
         Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(root, f)).Order(StringComparer.Ordinal).ToArray();
@@ -63,7 +25,7 @@ public sealed class StanfordCarsTests : IDisposable
     {
         WriteDataset(testAnnotationsIn);
         var first = ImageFolderWriter.Write(StanfordCars.Plan(Source), Output);
-        Assert.Equal(ExpectedTree, Tree(Output));
+        Assert.Equal(StanfordCarsFixture.ExpectedTree, Tree(Output));
         Assert.Equal(8, first.Linked + first.Copied);
         Assert.Equal([("test", 3, 3), ("train", 3, 5)], first.Counts);
         Assert.Equal(File.ReadAllBytes(Path.Combine(Source, "cars_test/00003.jpg")),
@@ -76,7 +38,7 @@ public sealed class StanfordCarsTests : IDisposable
         var second = ImageFolderWriter.Write(StanfordCars.Plan(Source), Output);
         Assert.Equal(8, second.Unchanged);
         Assert.Equal(0, second.Linked + second.Copied + second.Generated);
-        Assert.Equal(ExpectedTree, Tree(Output));
+        Assert.Equal(StanfordCarsFixture.ExpectedTree, Tree(Output));
     }
 
     [Fact]
@@ -129,23 +91,5 @@ public sealed class StanfordCarsTests : IDisposable
         Assert.Equal("196_Volvo XC90 SUV 2007", StanfordCars.FolderName(196, 196, "Volvo XC90 SUV 2007"));
         Assert.Equal("007_a-b-c-d-e", StanfordCars.FolderName(7, 196, " a\\b:c*d?e. "));
         Assert.Equal("0042_x", StanfordCars.FolderName(42, 1000, "x"));
-    }
-
-    [Fact]
-    public void TheCliPreparesTheDatasetAndReportsABadOneOnOneLine()
-    {
-        WriteDataset();
-        var ok = SmileProcess.Run("prepare", "cars", "--src", Source, "--out", Output);
-        Assert.True(ok.ExitCode == 0, ok.Describe() + ok.Stdout + ok.Stderr);
-        Assert.Contains($"{Path.Combine(Output, "train")}: 3 classes, 5 images", ok.Stdout);
-        Assert.Contains($"{Path.Combine(Output, "test")}: 3 classes, 3 images", ok.Stdout);
-        Assert.Equal(ExpectedTree, Tree(Output));
-
-        File.Delete(Path.Combine(Source, "cars_test/00002.jpg"));
-        var bad = SmileProcess.Run("prepare", "cars", "--src", Source, "--out", Path.Combine(_temp.FullName, "out2"));
-        Assert.Equal(2, bad.ExitCode);
-        var line = Assert.Single(bad.Stderr.Trim().Split('\n'));
-        Assert.StartsWith("error: ", line);
-        Assert.Contains("cars_test_annos_withlabels.mat: annotations(2) (fname '00002.jpg')", line);
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>The other side of `smile bench profile` (the CLI runs PyTorch in a child process). Each call does the
 /// same as its Smile counterpart; null when that side cannot answer (it is then left out from there on).</summary>

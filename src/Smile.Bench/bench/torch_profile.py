@@ -13,7 +13,7 @@ Commands (each a JSON object with "cmd"):
   ops    {name}       the same for every operation of block `name` on its own; reply: [{name, fwd, bwd}]
   quit
 
-The SMILE step mirrors Smile's StepProfile (src/Smile.Core/Diagnostics/StepProfile.cs) stage by stage: the same
+The SMILE step mirrors Smile's StepProfile (src/Smile.Bench/StepProfile.cs) stage by stage: the same
 operations as the parity-tested reference step of torch_step.py (mixup of the student's input, teacher forward
 on the clean images in eval mode without a graph, mixed CE, aux soft CE against the teacher's softmax, feature
 distance, classifier L2, Nesterov SGD, EMA every 10th iteration), plus the few cheap things Smile's trainer does

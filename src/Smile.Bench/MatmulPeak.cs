@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using static TorchSharp.torch;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>The machine's measured fp32 arithmetic rates through LibTorch, with this process's threads: its matrix
 /// product (GEMM) and one large 3x3 convolution (oneDNN's direct kernel). On these machines oneDNN's convolutions

@@ -3,7 +3,7 @@ using Smile.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>Median milliseconds of one eval-mode forward by each path, over interleaved rounds.</summary>
 public sealed record InferenceTimings(double ModuleMs, double FoldedMs, IReadOnlyList<double[]> Rounds);

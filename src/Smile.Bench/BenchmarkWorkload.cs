@@ -3,10 +3,10 @@ using Smile.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>
-/// What `smile bench train` and `smile bench memory` run, matching the PyTorch side (src/Smile.Cli/bench/torch_step.py):
+/// What `smile bench train` and `smile bench memory` run, matching the PyTorch side (src/Smile.Bench/bench/torch_step.py):
 /// a student with a 1000-class aux head and a 200-class head, a frozen 1000-class teacher, one random batch, the
 /// trainer's regularizers and optimizer. A step ends as a trainer iteration ends: its dispose scope closed and
 /// TorchSharp's finalizer garbage drained.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Smile.Data;
 
-namespace Smile.Data;
+namespace Smile.Bench;
 
 /// <summary>Throughput of Smile's decode + train transform, on one thread and on <c>workers</c> threads.</summary>
 public sealed record DataThroughput(int Images, double SingleThreadPerSecond, int Workers, double AllWorkersPerSecond);

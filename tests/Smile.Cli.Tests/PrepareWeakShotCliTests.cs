@@ -2,7 +2,7 @@ using Smile.Tests.Data.Prepare;
 
 namespace Smile.Tests.Cli;
 
-/// <summary>`smile prepare weak-shot` and `smile prepare fashion-weak-shot` on the fixtures of the Core tests: what
+/// <summary>`smile prepare weak-shot` and `smile prepare fashion-weak-shot` on the shared fixtures (tests/Shared/Fixtures/): what
 /// they print, and every mistake as one line on stderr with exit code 2.</summary>
 public sealed class PrepareWeakShotCliTests : IDisposable
 {
@@ -82,7 +82,7 @@ public sealed class PrepareWeakShotCliTests : IDisposable
     [Fact]
     public void FashionWeakShotPrintsTheFoldersAndTheOutliersAndRefusesBadFlags()
     {
-        string source = FashionWeakShotTests.WriteFixture(Path.Combine(_root, "idx"), trainPerClass: 30, testPerClass: 2);
+        string source = FashionIdxFixture.Write(Path.Combine(_root, "idx"), trainPerClass: 30, testPerClass: 2);
         var r = SmileProcess.Run("prepare", "fashion-weak-shot", "--src", source, "--out", Output, "--web-per-class", "6", "--outlier-fraction", "0.25", "--seed", "3");
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
         Assert.Contains($"{Path.Combine(Output, "web")}: 5 classes, 40 images", r.Stdout);

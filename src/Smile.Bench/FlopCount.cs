@@ -1,6 +1,6 @@
 using Smile.Models;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>
 /// Floating-point operations of a forward pass, counted from the architecture: every convolution and the

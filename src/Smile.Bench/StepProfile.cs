@@ -5,10 +5,10 @@ using Smile.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>The stages of a SMILE training iteration that <see cref="StepProfile"/> times, in order. The PyTorch side
-/// (src/Smile.Cli/bench/torch_profile.py) uses the same names.</summary>
+/// (src/Smile.Bench/bench/torch_profile.py) uses the same names.</summary>
 public static class StepStages
 {
     public const int BatchToTensor = 0, ZeroGrad = 1, Mixup = 2, StudentForward = 3, TeacherForward = 4, TeacherTargets = 5,

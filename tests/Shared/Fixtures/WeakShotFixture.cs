@@ -41,9 +41,9 @@ internal sealed class WeakShotFixture
         File.WriteAllText(BaseList, "# the base classes\nbase_a\n\nbase_b   # a comment after a name\n");
         File.WriteAllText(NovelList, "novel_c\nnovel_d\n");
         foreach (var kept in KeptWeb) Save(SyntheticPhotos.Render(200, 150, 1000 + seed++), Path.Combine(Web, kept));
-        PerceptualHashTests.WriteResizedJpeg(TestImage(Copies[0].Test), Path.Combine(Web, Copies[0].Web), 100, 75, 60);
-        PerceptualHashTests.WriteResizedJpeg(TestImage(Copies[1].Test), Path.Combine(Web, Copies[1].Web), 160, 120, 50);
-        PerceptualHashTests.WritePng(ImageDecoder.Decode(TestImage(Copies[2].Test)), Path.Combine(Web, Copies[2].Web));
+        ImageCopies.WriteResizedJpeg(TestImage(Copies[0].Test), Path.Combine(Web, Copies[0].Web), 100, 75, 60);
+        ImageCopies.WriteResizedJpeg(TestImage(Copies[1].Test), Path.Combine(Web, Copies[1].Web), 160, 120, 50);
+        ImageCopies.WritePng(ImageDecoder.Decode(TestImage(Copies[2].Test)), Path.Combine(Web, Copies[2].Web));
         File.WriteAllText(Path.Combine(Web, Broken), "<html>404 Not Found</html>");
     }
 

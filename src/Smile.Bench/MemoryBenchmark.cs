@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Smile.Training;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>The process's resident memory after <paramref name="Iteration"/> iterations, and the seconds they took.</summary>
 public sealed record MemoryReading(long Iteration, double RssMiB, double Seconds);

@@ -2,7 +2,7 @@ using Smile.Tests.Data.Prepare;
 
 namespace Smile.Tests.Cli;
 
-/// <summary>`smile prepare cub` and `smile prepare aircraft` on the fixtures of the Core tests: what they print and how they fail.</summary>
+/// <summary>`smile prepare cub` and `smile prepare aircraft` on the shared fixtures (tests/Shared/Fixtures/): what they print and how they fail.</summary>
 public sealed class PrepareCubAircraftCliTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("smile-prepare-cli-").FullName;
@@ -12,7 +12,7 @@ public sealed class PrepareCubAircraftCliTests : IDisposable
     public void CubPrintsTheSplitsAndABadLineIsOneLineWithExitCode2()
     {
         string source = Path.Combine(_root, "CUB_200_2011");
-        CubTests.WriteFixture(source);
+        CubFixture.Write(source);
         string output = Path.Combine(_root, "cub");
         var r = SmileProcess.Run("prepare", "cub", "--src", source, "--out", output);
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
@@ -29,7 +29,7 @@ public sealed class PrepareCubAircraftCliTests : IDisposable
     public void AircraftTakesTheLevelAndTheCropAndRefusesAnUnknownLevel()
     {
         string source = Path.Combine(_root, "fgvc-aircraft-2013b");
-        FgvcAircraftTests.WriteFixture(source);
+        FgvcAircraftFixture.Write(source);
         string output = Path.Combine(_root, "aircraft");
         var r = SmileProcess.Run("prepare", "aircraft", "--src", source, "--out", output, "--level", "manufacturer", "--crop-banner");
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);

@@ -1,4 +1,4 @@
-namespace Smile.Tests.Models;
+namespace Smile.Tests.Cli;
 
 /// <summary>
 /// The guard for CPUs whose virtual machine hides its cache sizes: there LibTorch 2.10's oneDNN kills

@@ -22,7 +22,7 @@ public static class PythonRunner
         return RunScript(script, args);
     }
 
-    /// <summary>Runs `/usr/bin/python3 &lt;script&gt; args...` for a script anywhere (the CLI's bench/ scripts); as <see cref="Run"/>.</summary>
+    /// <summary>Runs `/usr/bin/python3 &lt;script&gt; args...` for a script anywhere (a tool of scripts/dev/); as <see cref="Run"/>.</summary>
     public static string RunScript(string script, params string[] args)
     {
         if (!File.Exists(Interpreter))

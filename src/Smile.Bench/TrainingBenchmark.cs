@@ -4,13 +4,13 @@ using Smile.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>Images per second of Smile's l2 step, SMILE step and eval forward, and the process's peak resident memory.</summary>
 public sealed record StepThroughput(double L2, double Smile, double Eval, double PeakRssMiB);
 
 /// <summary>
-/// The same three measurements as the PyTorch side of `smile bench train` (src/Smile.Cli/bench/torch_step.py), on
+/// The same three measurements as the PyTorch side of `smile bench train` (src/Smile.Bench/bench/torch_step.py), on
 /// <see cref="BenchmarkWorkload"/>. The SMILE step is timed over 10 iterations at a time so that the mean-teacher
 /// EMA (every 10th iteration) is amortised as in training.
 /// </summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>This process's resident memory from /proc/self/status (NaN where there is none).</summary>
 public static class ProcessMemory

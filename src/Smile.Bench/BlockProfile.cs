@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 using Module = TorchSharp.torch.nn.Module;
 using Layer = TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>;
 
-namespace Smile.Diagnostics;
+namespace Smile.Bench;
 
 /// <summary>Milliseconds of one block: forward in train mode with autograd on, backward from a fixed upstream
 /// gradient, and forward in eval mode without a graph.</summary>

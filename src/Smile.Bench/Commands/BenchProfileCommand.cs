@@ -2,12 +2,12 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Smile.Diagnostics;
+using Smile.Cli;
 
-namespace Smile.Cli.Commands;
+namespace Smile.Bench.Commands;
 
 /// <summary>`smile bench profile`: where the time of a SMILE step goes, stage by stage and block by block, Smile against
-/// Debian's PyTorch 1.13 (src/Smile.Cli/bench/torch_profile.py) measured alternately in the same run.</summary>
+/// Debian's PyTorch 1.13 (src/Smile.Bench/bench/torch_profile.py) measured alternately in the same run.</summary>
 internal static class BenchProfileCommand
 {
     public static Command Create()

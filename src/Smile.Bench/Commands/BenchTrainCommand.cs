@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Text.Json;
+using Smile.Cli;
+
+namespace Smile.Bench.Commands;
+
+/// <summary>`smile bench train`: training-step throughput of Smile against Debian's PyTorch 1.13
+/// (src/Smile.Bench/bench/torch_step.py), rounds interleaved in the same run.</summary>
+internal static class BenchTrainCommand
+{
+    public static Command Create()
+    {
+        var arch = Flags.Make("model_arch", "Architecture.", "resnet50");
+        var size = Flags.Make("image_size", "Input size.", 224);
+        var batch = Flags.Make("batch_size", "Batch size.", 16);
+        var steps = Flags.Make("steps", "Timed steps per measurement (SMILE: steps/4 samples of 10 iterations).", 4);
+        var rounds = Flags.Make("rounds", "Interleaved Smile / PyTorch rounds.", 2);
+        var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
+        var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
+        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold };
+        command.SetAction(parse =>
+        {
+            string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
+            int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(steps), r = parse.GetValue(rounds);
+            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.Require(b >= 2, "batch_size", "must be at least 2");
+            Flags.Require(n >= 1, "steps", "must be at least 1");
+            Flags.Require(r >= 1, "rounds", "must be at least 1");
+            Flags.Require(parse.GetValue(channelsLast) is "yes" or "no", "channels_last", "must be yes or no");
+            bool withChannelsLast = parse.GetValue(channelsLast) == "yes";
+            Flags.Require(parse.GetValue(fold) is "yes" or "no", "fold_batchnorm", "must be yes or no");
+            bool folded = parse.GetValue(fold) == "yes";
+            int threads = TorchSharp.torch.get_num_threads();
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
+                $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
+                "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
+            var smile = new List<StepThroughput>();
+            var nchw = new List<JsonElement>();
+            var cl = new List<JsonElement>();
+            for (int round = 0; round < r; round++)
+            {
+                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded));
+                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw") is JsonElement t1) nchw.Add(t1);
+                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last") is JsonElement t2) cl.Add(t2);
+                Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
+                    (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
+                    (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));
+            }
+            Console.WriteLine($"{"step",-6} {"Smile",10} {"PyTorch NCHW",13} {"PyTorch CL",11} {"Smile/NCHW min/med/max",24} {"Smile/CL min/med/max",22}");
+            foreach (var (step, pick) in new (string, Func<StepThroughput, double>)[] { ("l2", t => t.L2), ("smile", t => t.Smile), ("eval", t => t.Eval) })
+            {
+                var mine = smile.Select(pick).ToList();
+                var theirs = nchw.Select(j => j.GetProperty(step).GetDouble()).ToList();
+                var theirsCl = cl.Select(j => j.GetProperty(step).GetDouble()).ToList();
+                Console.WriteLine($"{step,-6} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
+            }
+            if (FlopCount.ForwardPerImage(a, s) is double forward)
+            {
+                // What the steps do with the machine: FLOPs per image (backward = 2 x forward) against LibTorch's measured GEMM rate.
+                double peak = MatmulPeak.Measure();
+                double conv = MatmulPeak.ConvolutionRate();
+                var (l2Flops, smileFlops, evalFlops) = FlopCount.PerStep(forward);
+                Console.WriteLine($"arithmetic: forward {forward / 1e9:F2} GFLOP/image; measured fp32 matmul peak {peak:F1} GFLOP/s (best of 2048 and 4096 square, {threads} threads); " +
+                    $"one 3x3 convolution (16x256x28x28, 256 filters) {conv:F1} GFLOP/s");
+                foreach (var (step, flops, pick) in new (string, double, Func<StepThroughput, double>)[] { ("l2", l2Flops, t => t.L2), ("smile", smileFlops, t => t.Smile), ("eval", evalFlops, t => t.Eval) })
+                {
+                    double rate = Median(smile.Select(pick).ToList()) * flops / 1e9;
+                    Console.WriteLine($"  {step,-6} {flops / 1e9,6:F2} GFLOP/image, Smile {rate,6:F1} GFLOP/s = {100 * rate / peak,5:F1}% of the matmul peak, {100 * rate / conv,5:F1}% of the convolution's rate" +
+                        (nchw.Count > 0 ? $"; PyTorch NCHW {Median(nchw.Select(j => j.GetProperty(step).GetDouble()).ToList()) * flops / 1e9:F1} GFLOP/s" : ""));
+                }
+            }
+            Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
+                (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
+                (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
+            return 0;
+        });
+        return command;
+    }
+
+    private static double Median(IEnumerable<double> values) => ProfileTable.Median(values);
+
+    /// <summary>Smile / PyTorch per round (rounds paired in order): min/median/max.</summary>
+    private static string Ratios(List<double> mine, List<double> theirs)
+    {
+        if (theirs.Count == 0) return "n/a";
+        var ratios = mine.Zip(theirs, (m, t) => m / t).ToList();
+        return $"{ratios.Min():F2}/{Median(ratios):F2}/{ratios.Max():F2}x";
+    }
+}
