@@ -34,7 +34,7 @@ public sealed class BenchmarkWorkload : IDisposable
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
         (teacher, student) = CreateModels(arch);
-        context = new TrainingContext(student, teacher, new RegularizerOptions()) { FoldTeacherBatchNorm = foldBatchNorm };
+        context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = foldBatchNorm };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         x = randn(batchSize, 3, imageSize, imageSize);
         y = randint(0, 200, batchSize);
@@ -53,19 +53,11 @@ public sealed class BenchmarkWorkload : IDisposable
         return (teacher, student);
     }
 
-    /// <summary>One training iteration of <paramref name="regularizer"/> (the trainer's calls, in its order).</summary>
-    public void Step(IRegularizer regularizer, long iteration)
+    /// <summary>One training iteration of <paramref name="method"/>: the engine's own <see cref="TrainingStep.Run"/>.</summary>
+    public void Step(IRegularizer method, long iteration)
     {
-        ArgumentNullException.ThrowIfNull(regularizer);
-        using (NewDisposeScope())
-        {
-            var mix = regularizer.UsesMixup ? MixPlan.Draw(rng, 0.2, BatchSize) : null;
-            sgd.ZeroGrad();
-            using var losses = regularizer.Loss(context, new StepBatch(x, y), mix);
-            losses.Total.backward();
-            sgd.Step();
-            regularizer.AfterStep(context, iteration);
-        }
+        ArgumentNullException.ThrowIfNull(method);
+        TrainingStep.Run(context, method, sgd, new StepBatch(x, y), method.DrawMix(rng, BatchSize), iteration);
         studentChanged = true;
         Smile.Native.NativeGarbage.Release();
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Smile.Methods;
 using Smile.Training;
 
 namespace Smile.Bench;

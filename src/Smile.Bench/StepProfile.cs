@@ -7,14 +7,10 @@ using static TorchSharp.torch;
 
 namespace Smile.Bench;
 
-/// <summary>The stages of a SMILE training iteration that <see cref="StepProfile"/> times, in order. The PyTorch side
-/// (src/Smile.Bench/bench/torch_profile.py) uses the same names.</summary>
+/// <summary>The stages of a SMILE training iteration that <see cref="StepProfile"/> times, in order (the order of
+/// <see cref="StepStage"/>). The PyTorch side (src/Smile.Bench/bench/torch_profile.py) uses the same names.</summary>
 public static class StepStages
 {
-    public const int BatchToTensor = 0, ZeroGrad = 1, Mixup = 2, StudentForward = 3, TeacherForward = 4, TeacherTargets = 5,
-        MainCe = 6, AuxCe = 7, FeatureReg = 8, ClsL2 = 9, Accuracy = 10, Sum = 11, Items = 12, Backward = 13,
-        Optimizer = 14, Ema = 15, Release = 16;
-
     public static IReadOnlyList<string> Names { get; } =
     [
         "batch to tensor", "zero_grad", "mixup", "student forward", "teacher forward", "teacher targets",
@@ -24,38 +20,38 @@ public static class StepStages
 }
 
 /// <summary>
-/// One SMILE training iteration as the trainer performs it (batch tensors, <see cref="NesterovSgd.ZeroGrad"/>, the mix
-/// draw, <see cref="SmileRegularizer.Loss"/>, the loss values read for logging, backward, <see cref="NesterovSgd.Step"/>,
-/// <see cref="SmileRegularizer.AfterStep"/>, the end of the step's dispose scope), with a timer mark between stages.
-/// The loss is a copy of <see cref="SmileRegularizer.Loss"/> with the marks put in: the same calls in the same order,
-/// so that the real regularizer pays nothing for being profiled; a test checks that the two compute the same loss
-/// and the same update. LibTorch on the CPU is synchronous, so wall-clock marks between calls time the calls.
+/// One SMILE training iteration exactly as the trainer runs it: the batch tensors, then the engine's own
+/// <see cref="TrainingStep.Run"/> (the SMILE loss, backward, the optimizer, the mean teacher), then the end of the
+/// iteration, with a clock read at each <see cref="StepStage"/> the step marks. Nothing of the step is copied
+/// here, so what is profiled is what trains. LibTorch on the CPU is synchronous, so wall-clock marks between calls
+/// time the calls.
 /// </summary>
 public sealed class StepProfile
 {
     private readonly TrainingContext ctx;
-    private readonly NesterovSgd sgd;
-    private readonly SmileRegularizer regularizer = new();
+    private readonly IOptimizer optimizer;
+    private readonly SmileRegularizer method;
 
-    public StepProfile(TrainingContext ctx, NesterovSgd sgd)
+    /// <summary><paramref name="method"/>: the SMILE method with its settings (default: SMILE's defaults).</summary>
+    public StepProfile(TrainingContext ctx, IOptimizer optimizer, SmileRegularizer? method = null)
     {
+        this.method = method ?? new SmileRegularizer();
         this.ctx = ctx ?? throw new ArgumentNullException(nameof(ctx));
-        this.sgd = sgd ?? throw new ArgumentNullException(nameof(sgd));
+        this.optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         if (ctx.Teacher is null) throw new ArgumentException("the SMILE step needs a teacher", nameof(ctx));
     }
 
     /// <summary>One iteration on <paramref name="images"/> (N x 3 x size x size floats, as the loader fills a batch)
-    /// and <paramref name="labels"/>, the mix drawn from <paramref name="mixRng"/> with the options' alpha. Adds each
-    /// stage's milliseconds to <paramref name="stageMs"/> (indexed by <see cref="StepStages"/>) when given. Returns the
+    /// and <paramref name="labels"/>, the mix drawn from <paramref name="mixRng"/> with the method's alpha. Adds each
+    /// stage's milliseconds to <paramref name="stageMs"/> (indexed as <see cref="StepStage"/>) when given. Returns the
     /// loss values the trainer logs: each term, "total" and "accuracy".</summary>
     public IReadOnlyDictionary<string, double> Step(ReadOnlySpan<float> images, long[] labels, int imageSize, Random mixRng, long iteration, double[]? stageMs = null)
     {
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(mixRng);
         var clock = new StageClock(stageMs);
-        Dictionary<string, double> values;
-        var step = NewDisposeScope();
-        try
+        StepResult result;
+        using (var scope = NewDisposeScope())
         {
             // The loader writes each image's floats straight into the batch tensor; the trainer moves it to the device.
             var batch = empty(labels.Length, 3, imageSize, imageSize);
@@ -63,101 +59,29 @@ public sealed class StepProfile
             var device = LossTerms.ParameterDevice(ctx.Student);
             var x = batch.to(device);
             var y = tensor(labels).to(device);
-            clock.Mark(StepStages.BatchToTensor);
-
-            sgd.ZeroGrad();
-            clock.Mark(StepStages.ZeroGrad);
-
-            var mix = MixPlan.Draw(mixRng, ctx.Options.Alpha, labels.Length);
-            var losses = Loss(x, y, mix, clock);
-
-            values = losses.Terms.ToDictionary(t => t.Key, t => (double)t.Value.item<float>(), StringComparer.Ordinal);
-            values["total"] = losses.Total.item<float>();
-            values["accuracy"] = losses.Accuracy?.item<float>() ?? double.NaN;
-            clock.Mark(StepStages.Items);
-
-            losses.Total.backward();
-            clock.Mark(StepStages.Backward);
-            sgd.Step();
-            clock.Mark(StepStages.Optimizer);
-            regularizer.AfterStep(ctx, iteration);
-            clock.Mark(StepStages.Ema);
+            var mix = method.DrawMix(mixRng, labels.Length);
+            clock.Mark(StepStage.BatchToTensor);
+            result = TrainingStep.Run(ctx, method, optimizer, new StepBatch(x, y), mix, iteration, clock);
         }
-        finally
+        Smile.Native.NativeGarbage.Release(); // as the engine does after each iteration
+        clock.Mark(StepStage.Release);
+        var values = new Dictionary<string, double>(result.Terms, StringComparer.Ordinal)
         {
-            step.Dispose();
-        }
-        Smile.Native.NativeGarbage.Release(); // as the trainer does after each iteration
-        clock.Mark(StepStages.Release);
+            ["total"] = result.Loss,
+            ["accuracy"] = result.Accuracy,
+        };
         return values;
     }
 
-    /// <summary><see cref="SmileRegularizer.Loss"/>, call for call, with marks. Ends with the "sum" stage, which
-    /// includes the end of the loss's own dispose scope.</summary>
-    private StepLosses Loss(Tensor images, Tensor labels, MixPlan mix, StageClock clock)
-    {
-        double lam = mix.Lambda;
-
-        var scope = NewDisposeScope();
-        try
-        {
-            var permutation = LossTerms.PermutationIndex(mix, images);
-            var mixed = LossTerms.Mix(images, lam, permutation);
-            clock.Mark(StepStages.Mixup);
-
-            var student = ctx.Student.call(mixed);
-            var auxMix = student.AuxLogits
-                ?? throw new InvalidOperationException("the smile regularizer needs a student with an aux head (aux_fc, the source classifier's shape)");
-            clock.Mark(StepStages.StudentForward);
-
-            Tensor softTargets, featureTarget;
-            using (no_grad())
-            {
-                var source = ctx.TeacherForward(images);
-                clock.Mark(StepStages.TeacherForward);
-                softTargets = source.Logits.softmax(1);
-                featureTarget = LossTerms.Mix(source.Features, lam, permutation);
-                clock.Mark(StepStages.TeacherTargets);
-            }
-            if (auxMix.shape[1] != softTargets.shape[1] || !student.Features.shape.SequenceEqual(featureTarget.shape))
-                throw new InvalidOperationException("the student's aux head or feature map does not match the teacher's");
-
-            var main = LossTerms.MixedCrossEntropy(student.Logits, labels, lam, permutation);
-            clock.Mark(StepStages.MainCe);
-            var aux = LossTerms.SoftCrossEntropy(auxMix, softTargets) * lam
-                    + LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, permutation)) * (1.0 - lam);
-            var auxWeighted = aux * ctx.Options.AuxLambda;
-            clock.Mark(StepStages.AuxCe);
-            long spatial = student.Features.shape[2] * student.Features.shape[3];
-            var reg = (featureTarget - student.Features).norm() / spatial;
-            var regWeighted = reg * ctx.Options.RegLambda;
-            clock.Mark(StepStages.FeatureReg);
-            var cls = LossTerms.ClassifierL2(ctx);
-            var clsWeighted = cls * ctx.Options.ClsLambda;
-            clock.Mark(StepStages.ClsL2);
-
-            var terms = new List<(string, Tensor)> { ("main", main), ("aux", auxWeighted), ("reg", regWeighted), ("cls", clsWeighted) };
-            L2SpTerm.AddIfEnabled(ctx, terms);
-            var accuracy = LossTerms.MixedAccuracy(student.Logits, labels, lam, permutation);
-            clock.Mark(StepStages.Accuracy);
-            return LossTerms.Finish(terms, accuracy);
-        }
-        finally
-        {
-            scope.Dispose();
-            clock.Mark(StepStages.Sum);
-        }
-    }
-
     /// <summary>Adds the time since the previous mark to a stage.</summary>
-    private sealed class StageClock(double[]? stageMs)
+    private sealed class StageClock(double[]? stageMs) : IStepTimer
     {
         private long last = Stopwatch.GetTimestamp();
 
-        public void Mark(int stage)
+        public void Mark(StepStage stage)
         {
             long now = Stopwatch.GetTimestamp();
-            if (stageMs is not null) stageMs[stage] += (now - last) * 1000.0 / Stopwatch.Frequency;
+            if (stageMs is not null) stageMs[(int)stage] += (now - last) * 1000.0 / Stopwatch.Frequency;
             last = now;
         }
     }
@@ -165,8 +89,7 @@ public sealed class StepProfile
 
 /// <summary>
 /// The SMILE step of `smile bench train` made to be profiled: a 200-class student with a 1000-class aux head, a
-/// frozen 1000-class teacher, Nesterov SGD (lr 0.01), random images in a float buffer, the default
-/// <see cref="RegularizerOptions"/>.
+/// frozen 1000-class teacher, Nesterov SGD (lr 0.01), random images in a float buffer, SMILE's default settings.
 /// </summary>
 public sealed class StepProfileRun : IDisposable
 {
@@ -183,7 +106,7 @@ public sealed class StepProfileRun : IDisposable
     public StepProfileRun(string arch, int imageSize, int batchSize)
     {
         (teacher, student) = BenchmarkWorkload.CreateModels(arch);
-        context = new TrainingContext(student, teacher, new RegularizerOptions());
+        context = new TrainingContext(student, teacher, new LossOptions());
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         profile = new StepProfile(context, sgd);
         this.imageSize = imageSize;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Smile.Models;
+using Smile.Methods;
 using Smile.Training;
 using TorchSharp;
 using static TorchSharp.torch;

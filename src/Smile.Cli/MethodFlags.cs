@@ -34,7 +34,6 @@ internal sealed class MethodFlags
                     Option<int> o => parse.GetValue(o),
                     Option<bool> o => parse.GetValue(o),
                     Option<string> o => parse.GetValue(o),
-                    Option<string?> o => parse.GetValue(o),
                     _ => throw new InvalidOperationException($"flag --{setting.Name} has no reader"),
                 };
         return new MethodValues(given);

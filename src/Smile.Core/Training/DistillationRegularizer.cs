@@ -14,7 +14,7 @@ public sealed class DistillationRegularizer : IRegularizer
 {
     private static readonly MethodSetting<string?> TeacherSetting = new("teacher",
         "The teacher checkpoint (trained on the same classes).", null,
-        p => p is null ? "the kd method needs the teacher checkpoint to distil" : MethodSetting<string?>.ExistingFile(p)) { OnlyForItsMethods = true };
+        MethodSetting<string?>.ExistingFile) { OnlyForItsMethods = true };
     private static readonly MethodSetting<double> TemperatureSetting = new("kd_temperature",
         "Distillation temperature T.", 20.0, MethodSetting<double>.Positive);
     private static readonly MethodSetting<double> AlphaSetting = new("kd_alpha",
@@ -31,8 +31,7 @@ public sealed class DistillationRegularizer : IRegularizer
     public void Configure(MethodValues values)
     {
         var path = values.Get(TeacherSetting);
-        if (TeacherSetting.Problem(path) is { } problem) throw new MethodSettingException(TeacherSetting.Name, problem);
-        teacherPath = path!;
+        teacherPath = path ?? throw new MethodSettingException(TeacherSetting.Name, "the kd method needs the teacher checkpoint to distil");
         temperature = values.Get(TemperatureSetting);
         alpha = values.Get(AlphaSetting);
     }

@@ -12,7 +12,7 @@ public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
 {
     private static readonly MethodSetting<string?> TeacherSetting = new("ils_teacher",
         "A checkpoint of this task trained with plain CE (e.g. --regularizer l2).", null,
-        p => p is null ? "the ils method needs a checkpoint of this task trained with plain CE" : MethodSetting<string?>.ExistingFile(p)) { OnlyForItsMethods = true };
+        MethodSetting<string?>.ExistingFile) { OnlyForItsMethods = true };
     private static readonly MethodSetting<double> TemperatureSetting = new("ils_temperature",
         "Temperature of the teacher's softmax.", 1.0, MethodSetting<double>.Positive);
 
@@ -27,8 +27,7 @@ public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
     public void Configure(MethodValues values)
     {
         var path = values.Get(TeacherSetting);
-        if (TeacherSetting.Problem(path) is { } problem) throw new MethodSettingException(TeacherSetting.Name, problem);
-        teacherPath = path!;
+        teacherPath = path ?? throw new MethodSettingException(TeacherSetting.Name, "the ils method needs a checkpoint of this task trained with plain CE");
         smoothing = values.Get(SmoothedTargets.Smoothing);
         temperature = values.Get(TemperatureSetting);
     }

@@ -30,7 +30,7 @@ public sealed record RunProgress(long StepsDone, double BestScore, long BestStep
             var progress = new RunProgress(s.StepsDone, Number(s.BestScore), s.BestStep, s.EvalsSinceBest, Number(s.BestMetric), s.EvaluationPending);
             return progress.StepsDone >= 0 && progress.EvalsSinceBest >= 0 ? progress : throw new FormatException($"run_state out of range: {json}");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentNullException)
         {
             throw new FormatException($"damaged run_state: {e.Message}", e);
         }

@@ -7,7 +7,8 @@ using static TorchSharp.torch;
 namespace Smile.Tests.Diagnostics;
 
 /// <summary>
-/// The profiled SMILE step must be the real one: the same loss terms as <see cref="SmileRegularizer.Loss"/> and the same
+/// The profiled SMILE step (the engine's TrainingStep with a stage clock) must be the trainer's sequence written out by hand:
+/// the same loss terms as <see cref="SmileRegularizer.Loss"/> and the same
 /// update of the student (backward + Nesterov SGD) and of the teacher (the EMA at iteration 0, none at 1), starting
 /// from identical models and the same mix draws. Tiny ResNet-18 (32x32, batch 4, 5 classes, a 10-class teacher).
 /// </summary>
@@ -22,7 +23,7 @@ public sealed class StepProfileTests
         public TrainingContext Context { get; }
         public NesterovSgd Sgd { get; }
 
-        public Pair(RegularizerOptions options)
+        public Pair(LossOptions options)
         {
             // Different seeds for the two networks, so that the mean-teacher update moves the teacher visibly.
             torch.random.manual_seed(11);
@@ -51,7 +52,7 @@ public sealed class StepProfileTests
     [MemberData(nameof(L2spLambdas))]
     public void ProfiledStepComputesTheRegularizersLossAndUpdate(double l2sp)
     {
-        var options = new RegularizerOptions(L2spLambda: l2sp, EmaDecay: 0.9);
+        var options = new LossOptions(L2spLambda: l2sp);
         using var real = new Pair(options);
         using var profiled = new Pair(options);
         // Copied, not re-seeded: tests running beside this one draw from LibTorch's global generator too.
@@ -61,8 +62,8 @@ public sealed class StepProfileTests
         var rng = new Random(3);
         var images = Enumerable.Range(0, Batch * 3 * Size * Size).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var labels = Enumerable.Range(0, Batch).Select(i => (long)(i % Classes)).ToArray();
-        var regularizer = new SmileRegularizer();
-        var profile = new StepProfile(profiled.Context, profiled.Sgd);
+        using var regularizer = (SmileRegularizer)Smile.Methods.Regularizers.Configure("smile", new MethodValues().With("ema_decay", 0.9));
+        var profile = new StepProfile(profiled.Context, profiled.Sgd, regularizer);
         var realMix = new Random(5);
         var profileMix = new Random(5);
         var stageMs = new double[StepStages.Names.Count];
@@ -76,7 +77,7 @@ public sealed class StepProfileTests
                 var x = tensor(images, [Batch, 3, Size, Size]);
                 var y = tensor(labels);
                 real.Sgd.ZeroGrad();
-                var losses = regularizer.Loss(real.Context, new StepBatch(x, y), MixPlan.Draw(realMix, options.Alpha, Batch));
+                var losses = regularizer.Loss(real.Context, new StepBatch(x, y), MixPlan.Draw(realMix, regularizer.Alpha, Batch));
                 foreach (var (name, value) in losses.Terms) expected[name] = value.item<float>();
                 expected["total"] = losses.Total.item<float>();
                 expected["accuracy"] = losses.Accuracy!.item<float>();
@@ -94,7 +95,7 @@ public sealed class StepProfileTests
             AssertSameState(real, profiled, $"after iteration {iteration}");
         }
         Assert.All(stageMs, ms => Assert.True(ms >= 0));
-        Assert.True(stageMs[StepStages.StudentForward] > 0 && stageMs[StepStages.Backward] > 0 && stageMs[StepStages.Ema] > 0);
+        Assert.True(stageMs[(int)StepStage.StudentForward] > 0 && stageMs[(int)StepStage.Backward] > 0 && stageMs[(int)StepStage.Ema] > 0);
     }
 
     [Fact]

@@ -14,12 +14,11 @@ public sealed class RunEngineTests
         public long SavedWeights = -1;
         public List<long> Evaluations = [];
         public Action<long>? DuringEvaluation;
-        public RunProgress? ToRestore;
         public double LossAt(long step) => step == DivergeAt ? double.NaN : 1.0;
         public long DivergeAt = -1;
 
         public long TotalSteps => total;
-        public RunProgress Restore() { Weights = SavedWeights; return ToRestore ?? SavedLast!; }
+        public RunProgress Restore() { Weights = SavedWeights; return SavedLast!; }
         public void Begin(RunProgress progress) { }
         public (StepResult Result, int Images) Step(long step, CancellationToken cancel)
         {
