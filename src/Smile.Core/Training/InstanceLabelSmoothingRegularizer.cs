@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; METHODS.md section 1): the eps of label
+/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; docs/METHODS.md, "Label smoothing: ls and ils"): the eps of label
 /// smoothing is spread over the wrong classes in proportion to a CE-trained teacher's probabilities at
 /// temperature T, so that similar classes keep their similarity. The teacher (a checkpoint of the same
 /// task, <see cref="TeacherRole"/> in <see cref="TrainingContext.FrozenNetworks"/>) runs in eval mode,

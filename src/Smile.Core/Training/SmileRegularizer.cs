@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// SMILE, Self-Distilled Mixup (Li et al. 2022), as DESIGN.md "SMILE, precisely" states it: label mixup, the
+/// SMILE, Self-Distilled Mixup (Li et al. 2022), as docs/DESIGN.md, "The SMILE step", states it: label mixup, the
 /// aux head distilled from the teacher's mixed softmax, the student's feature map of the mixed images pulled
 /// towards the mix of the teacher's feature maps of the clean images, and a mean teacher.
 /// </summary>

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// What a SimTrans run adds to fine-tuning (METHODS.md section 2, step 3): the per-image sample weights of the
+/// What a SimTrans run adds to fine-tuning (docs/METHODS.md, "The main classifier"): the per-image sample weights of the
 /// training folder, read from the weights CSV, and the frozen SimNet for the graph term. Both are checked
 /// against the method before any work: weights or a SimNet given to a method that would ignore them is a
 /// mistake the user should hear about, not a silent no-op. Owns the SimNet.

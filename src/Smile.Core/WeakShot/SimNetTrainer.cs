@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// Trains the SimNet on clean base pairs (METHODS.md section 2, step 1), epoch-based: each step draws a batch
+/// Trains the SimNet on clean base pairs (docs/METHODS.md, "SimNet"), epoch-based: each step draws a batch
 /// with <see cref="PairSampler"/> and minimises the 2-way pair CE over all B² ordered pairs (with the adversarial
 /// option, L_sim − β·L_D, then a discriminator step on the detached relation features). After each epoch the
 /// held-out pair F1 (<see cref="SimNetValidation"/>) picks _Best, and _Last (with both optimizers' momentum and

@@ -30,7 +30,7 @@ public sealed record CheckpointInfo(
 }
 
 /// <summary>
-/// One safetensors file per checkpoint (DESIGN.md): the student's tensors under torchvision names, the
+/// One safetensors file per checkpoint (docs/DESIGN.md, "Checkpoints"): the student's tensors under torchvision names, the
 /// optimizer's momentum buffers under "optimizer.momentum.", the mean teacher (for resuming SMILE) under
 /// "teacher.", and <see cref="CheckpointInfo"/> as JSON strings in the header. Written atomically, so a
 /// crash never leaves half a checkpoint. A PyTorch user reads it with safetensors.torch.load_file.
