@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The weak-shot experiment of docs/RESULTS.md (SimTrans, METHODS.md section 2) on Fashion-MNIST, built with
+# The weak-shot experiment of docs/RESULTS.md (SimTrans, docs/METHODS.md, "SimTrans") on Fashion-MNIST, built with
 # Smile's own verbs:
 #   data     `smile prepare fashion-weak-shot`: base = classes 0-4 (BASE_PER_CLASS clean training images each),
 #            novel = classes 5-9, whose web folders hold WEB_PER_CLASS clean training images plus planted

@@ -163,7 +163,7 @@ public sealed class BlockProfile : IDisposable
                 {
                     var weight = ds["0"].named_parameters().Single().parameter;
                     list.Add(("downsample.0 slice+1x1", t => ds["0"].call(t[0]), [x0], true));
-                    // Forward only: this strided backward is the oneDNN primitive that kills the process on some machines (PLATFORM.md).
+                    // Forward only: this strided backward is the oneDNN primitive that kills the process on some machines (docs/PLATFORM-NOTES.md).
                     list.Add(("downsample.0 strided 1x1", t => nn.functional.conv2d(t[0], weight, strides: [stride, stride]), [x0], false));
                 }
                 else list.Add(("downsample.0", t => ds["0"].call(t[0]), [x0], true));

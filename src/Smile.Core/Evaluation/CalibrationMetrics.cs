@@ -1,6 +1,6 @@
 namespace Smile.Evaluation;
 
-/// <summary>The calibration figures of one set of probabilities (METHODS.md section 1, "Metrics").</summary>
+/// <summary>The calibration figures of one set of probabilities (docs/METHODS.md, "Calibration metrics").</summary>
 public sealed record CalibrationReport(
     int Count, int Bins, double Accuracy, double Nll, double Ece, double Mce, double AdaptiveEce, double ClasswiseEce, double Brier);
 

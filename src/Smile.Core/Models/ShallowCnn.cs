@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 namespace Smile.Models;
 
 /// <summary>
-/// The 5-layer CNN student of the ILS paper's distillation experiment (METHODS.md section 1): three blocks
+/// The 5-layer CNN student of the ILS paper's distillation experiment (docs/METHODS.md, "Distillation"): three blocks
 /// conv3x3 (pad 1) -> BN -> maxpool 2 -> ReLU with 32, 64, 128 channels, then FC(128*4*4 -> 128) -> BN1d ->
 /// ReLU -> dropout 0.5 -> FC(128 -> K). Made for 32x32 inputs; the 4x4 adaptive average pool before the
 /// first FC is the identity there and lets other sizes run. Features: the last block's map (N x 128 x h x w);

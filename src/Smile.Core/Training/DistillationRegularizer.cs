@@ -4,7 +4,7 @@ namespace Smile.Training;
 
 /// <summary>
 /// Knowledge distillation (Hinton, Vinyals, Dean 2015), as the ILS paper's distillation experiment uses it
-/// (docs/DESIGN.md, "The other methods"): "kd" = alpha T^2 KL(softmax(z_t / T) || softmax(z_s / T)) and "main" =
+/// (docs/METHODS.md, "Distillation"): "kd" = alpha T^2 KL(softmax(z_t / T) || softmax(z_s / T)) and "main" =
 /// (1 - alpha) CE(z_s, y). The KL is summed over classes and averaged over the batch (the mathematical KL,
 /// PyTorch's reduction="batchmean"); the authors' code uses PyTorch's element-wise mean, which also divides
 /// by the number of classes K: multiply --kd_alpha's effect accordingly when comparing. The teacher

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; docs/DESIGN.md, "The other methods"): the eps of label
+/// Instance-based label smoothing (Maher and Kull, ICMLA 2021; docs/METHODS.md, "Label smoothing: ls and ils"): the eps of label
 /// smoothing is spread over the wrong classes in proportion to a CE-trained teacher's probabilities at
 /// temperature T, so that similar classes keep their similarity. The teacher (a checkpoint of the same
 /// task, its setting ils_teacher) runs in eval mode, without gradient, on the student's own augmented batch.

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smile.Training;
 
 /// <summary>
-/// The soft targets of label smoothing and instance-based label smoothing (docs/DESIGN.md, "The other methods"), without a
+/// The soft targets of label smoothing and instance-based label smoothing (docs/METHODS.md, "Label smoothing: ls and ils"), without a
 /// graph: the student's loss is <see cref="LossTerms.SoftCrossEntropy"/> against them.
 /// </summary>
 public static class SmoothedTargets

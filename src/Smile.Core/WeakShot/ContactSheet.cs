@@ -8,7 +8,7 @@ using Smile.Plots;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// A picture to judge one class's SimTrans sample weights by eye (METHODS.md section 2, "Sample weights"): the
+/// A picture to judge one class's SimTrans sample weights by eye (docs/METHODS.md, "Sample weights"): the
 /// <c>perRow</c> lowest-weighted web images (the likely outliers) in one labelled row and the <c>perRow</c>
 /// highest-weighted in another, each tile with its weight printed under it, below a title with the class name and
 /// its number of images. Both rows read from left to right in ascending weight, so the sheet is one sorted sequence
@@ -126,7 +126,7 @@ public static class ContactSheet
         return new SheetLayout(width, y + Margin, labels, tiles);
     }
 
-    /// <summary>Two decimals, as the weights read in METHODS.md ("2.6", "0.02"); two significant digits below 0.01,
+    /// <summary>Two decimals, as the paper's weights read in docs/METHODS.md, "Sample weights" ("2.6", "0.02"); two significant digits below 0.01,
     /// so that an outlier's 0.004 does not read as 0.</summary>
     internal static string FormatWeight(double weight) =>
         weight == 0 || Math.Abs(weight) >= 0.01

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// SimTrans's graph regularisation (METHODS.md section 2, "Graph regularisation"): the SimNet similarities A
+/// SimTrans's graph regularisation (docs/METHODS.md, "Graph regularisation"): the SimNet similarities A
 /// (B x B, no gradient) of a batch, rectified A'_ij = (exp(μ A_ij) - 1) / (exp(μ) - 1), pull the classifier's
 /// own pooled features together: L_reg = (1/B²) Σ_ij A'_ij ||f_i - f_j||².
 /// </summary>

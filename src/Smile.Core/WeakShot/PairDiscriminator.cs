@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// SimTrans's adversarial option (METHODS.md section 2): fc1 (D' -> D') -> LayerNorm -> ReLU -> fc2 (D' -> 2) on
+/// SimTrans's adversarial option (docs/METHODS.md, "Adversarial option"): fc1 (D' -> D') -> LayerNorm -> ReLU -> fc2 (D' -> 2) on
 /// relation features, telling base pairs (label 0) from novel web pairs (label 1). LayerNorm, not BatchNorm: a
 /// batch holds both domains, and batch statistics would leak the domain split into every row.
 /// </summary>

@@ -10,7 +10,7 @@ namespace Smile.WeakShot;
 public sealed record PairHeadOutput(Tensor Logits, Tensor Relation);
 
 /// <summary>
-/// SimTrans's SimNet head (METHODS.md section 2, "SimNet"): all B² ordered pairs [f_a ; f_b] of the pooled
+/// SimTrans's SimNet head (docs/METHODS.md, "SimNet"): all B² ordered pairs [f_a ; f_b] of the pooled
 /// features, self-pairs included, then fc1 (2D -> 2D) -> bn1 -> ReLU -> fc2 (2D -> D') -> bn2 -> ReLU = relation
 /// feature r_ab, then fc3 (D' -> D') -> bn3 -> ReLU -> fc4 (D' -> 2) = pair logits; S_ab = softmax(logits)[1].
 /// The parameter names are those of the PyTorch twin in tests/Smile.Core.Tests/python/simtrans_reference.py, so

@@ -1,8 +1,8 @@
 namespace Smile.WeakShot;
 
 /// <summary>
-/// The SimNet's batch sampler (METHODS.md section 2, "SimNet": "Batches: pick 20 classes, then 50 images from
-/// them"): each batch draws <c>classesPerBatch</c> distinct classes (all of them when the data has fewer; never
+/// The SimNet's batch sampler (docs/METHODS.md, "SimNet": by default 20 classes, then 50 images from
+/// them): each batch draws <c>classesPerBatch</c> distinct classes (all of them when the data has fewer; never
 /// more than the batch has images, so every chosen class appears), then <c>batchSize</c> images split among them
 /// as evenly as possible (the remainder goes to randomly chosen classes). A random batch would hold few
 /// same-class pairs; this gives about 7% positive pairs at the paper's sizes. Within a class images come

@@ -11,7 +11,7 @@ public enum SampleWeightMode
 }
 
 /// <summary>
-/// SimTrans's sample weights (METHODS.md section 2, "Sample weights"): from the SimNet similarity matrix S (n x n,
+/// SimTrans's sample weights (docs/METHODS.md, "Sample weights"): from the SimNet similarity matrix S (n x n,
 /// diagonal included) of one novel class's web images, each image's raw weight (<see cref="SampleWeightMode"/>),
 /// normalised to mean 1 within the class: w_i = w̃_i / mean_k w̃_k. An image similar to most of its class
 /// (probably a clean one) gets a large weight, an outlier a weight near 0.

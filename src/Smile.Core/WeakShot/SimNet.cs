@@ -9,7 +9,7 @@ namespace Smile.WeakShot;
 public sealed record SimNetOutput(Tensor PairLogits, Tensor Relation, Tensor Features);
 
 /// <summary>
-/// SimTrans's similarity network (METHODS.md section 2, "SimNet"): a classifier backbone (started from the
+/// SimTrans's similarity network (docs/METHODS.md, "SimNet"): a classifier backbone (started from the
 /// base-class classifier) whose last feature map is average-pooled to f, and the <see cref="PairHead"/> on all
 /// ordered pairs of a batch. State-dict names are <c>backbone.*</c> (the classifier's own, its head included,
 /// so a base checkpoint loads strictly) and <c>head.*</c>.

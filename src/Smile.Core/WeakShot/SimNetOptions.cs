@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// One SimNet training run (`smile simtrans train-simnet`; METHODS.md section 2, "SimNet" and "Adversarial
+/// One SimNet training run (`smile simtrans train-simnet`; docs/METHODS.md, "SimNet" and "Adversarial
 /// option"). Defaults are the paper's: 20 classes x 50 images per batch, SGD momentum 0.9 (plain, as
 /// torch.optim.SGD), wd 1e-4, lr 5e-3 halved every 25 epochs, 50 epochs. The CLI validates the values.
 /// </summary>

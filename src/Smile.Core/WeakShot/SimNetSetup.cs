@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// Builds the SimNet a run starts from (METHODS.md section 2, pipeline step 0: the backbone is the classifier
+/// Builds the SimNet a run starts from (docs/METHODS.md, "Setting and pipeline", step 0: the backbone is the classifier
 /// trained on the clean base classes). --pretrained is a Smile classifier checkpoint, whose classes must be the
 /// base folder's, or a plain state dict (.pth/.safetensors, e.g. ImageNet weights), whose classes cannot be
 /// checked and whose classifier head is not loaded: the SimNet never uses the head (it reads the pooled

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// Trains the SimNet on clean base pairs (docs/DESIGN.md, "The other methods"), epoch-based, as a strategy of the
+/// Trains the SimNet on clean base pairs (docs/METHODS.md, "SimNet"), epoch-based, as a strategy of the
 /// one <see cref="RunEngine"/>.
 /// </summary>
 public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingMonitor? monitor = null)

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// The held-out pair metric of `train-simnet` (METHODS.md: "F1 of 'similar' on held-out pairs"), defined so
+/// The held-out pair metric of `train-simnet` (docs/METHODS.md, "SimNet": F1 of "similar" on held-out pairs), defined so
 /// that every epoch scores the same pairs:
 /// <list type="bullet">
 /// <item>batches: ceil(n / batch_size) batches of the validation images drawn by the training sampler

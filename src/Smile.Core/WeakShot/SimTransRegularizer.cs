@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// SimTrans's main-classifier loss on noisy web images (docs/DESIGN.md, "The other methods"): the weighted CE
+/// SimTrans's main-classifier loss on noisy web images (docs/METHODS.md, "The main classifier"): the weighted CE
 /// (1/B) Σ w_i CE(z_i, y_i) with the SimNet's sample weights (all 1 without a weights file), plus, when α > 0,
 /// α · the graph regularisation of the classifier's pooled features by the SimNet's rectified similarities of
 /// the same augmented batch, plus cls_lambda · L_cls and L2-SP when enabled, as every method here. With

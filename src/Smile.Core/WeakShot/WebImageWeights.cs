@@ -14,7 +14,7 @@ public sealed record ClassWeights(string Class, IReadOnlyList<SampleWeight> Imag
 }
 
 /// <summary>
-/// SimTrans's step 2 (METHODS.md section 2, "Sample weights"): every web image through the SimNet's backbone
+/// SimTrans's step 2 (docs/METHODS.md, "Sample weights"): every web image through the SimNet's backbone
 /// with the test transform (eval mode, no gradient), then per class the similarity matrix S over its images
 /// (diagonal included) and each image's weight by <see cref="SampleWeights"/>. The pooled features of all
 /// images are computed once; S is scored in row chunks, so a class of any size fits in memory.

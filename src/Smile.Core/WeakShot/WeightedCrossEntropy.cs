@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smile.WeakShot;
 
 /// <summary>
-/// SimTrans's weighted classification loss (METHODS.md section 2, "Sample weights", last formula):
+/// SimTrans's weighted classification loss (docs/METHODS.md, "Sample weights", last paragraph):
 /// (1/B) Σ_i w_i CE(z_i, y_i). Divided by the batch size B, not by Σ w: with weights of mean 1 per class the
 /// two agree on average, and dividing by B keeps a batch of outliers from being scaled back up.
 /// </summary>

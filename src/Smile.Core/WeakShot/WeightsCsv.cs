@@ -4,8 +4,8 @@ using Smile.Data;
 
 namespace Smile.WeakShot;
 
-/// <summary>One web image's SimTrans sample weight (METHODS.md section 2, "Sample weights"): normalised to mean 1
-/// within its class, about 2.6 for a clean image and 0.02 for an outlier.</summary>
+/// <summary>One web image's SimTrans sample weight (docs/METHODS.md, "Sample weights"): normalised to mean 1
+/// within its class; the paper reports about 2.6 for a clean image and 0.02 for an outlier.</summary>
 /// <param name="Path">The image file: absolute, or relative (see <see cref="WeightsCsv.Lookup"/> for how it is
 /// resolved).</param>
 public sealed record SampleWeight(string Path, string Class, double Weight);

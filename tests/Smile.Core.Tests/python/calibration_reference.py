@@ -1,6 +1,6 @@
 """Reference calibration figures and a reference temperature fit, from scikit-learn, NumPy and SciPy.
 
-scikit-learn gives accuracy_score, log_loss (eps=1e-15, the clipping of METHODS.md) and, for the binary
+scikit-learn gives accuracy_score, log_loss (eps=1e-15, the clipping of docs/METHODS.md, "Calibration metrics") and, for the binary
 case, brier_score_loss; the multi-class Brier score is the NumPy one-liner mean(sum((p - onehot)^2)).
 ECE, MCE, adaptive ECE and class-wise ECE have no scikit-learn function: they are written here again,
 vectorised, from the definitions in CalibrationMetrics.cs (bins (b/B, (b+1)/B], 0 in the first bin).

@@ -1,5 +1,5 @@
-"""Reference outputs for the parity tests of Smile's DenseNet-121 (torchvision) and shallow CNN (METHODS.md's
-5-layer student, written here in plain PyTorch with the parameter names Smile uses).
+"""Reference outputs for the parity tests of Smile's DenseNet-121 (torchvision) and shallow CNN (docs/METHODS.md,
+"Distillation": the 5-layer student, written here in plain PyTorch with the parameter names Smile uses).
 
 usage: classifier_parity.py OUT_DIR
 For densenet121 and shallow_cnn writes OUT_DIR/ARCH.pth (state dict + aux_fc.*) and ARCH.safetensors, and

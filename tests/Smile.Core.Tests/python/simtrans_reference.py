@@ -1,4 +1,4 @@
-"""Reference computations of SimTrans's core (METHODS.md section 2) in PyTorch, written from the formulas.
+"""Reference computations of SimTrans's core (docs/METHODS.md, "SimTrans") in PyTorch, written from the formulas.
 
 PairHead: a PyTorch twin with the same parameter names (fc1, bn1, fc2, bn2, fc3, bn3, fc4); its state dict,
 with BatchNorm statistics and affine parameters made non-trivial, travels to C# in the JSON. Pairs are built

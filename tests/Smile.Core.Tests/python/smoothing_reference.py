@@ -1,7 +1,7 @@
 """Reference losses and gradients of label smoothing and instance-based label smoothing, in PyTorch.
 
 LS uses PyTorch's own F.cross_entropy(label_smoothing=eps); ILS builds its target row by row from
-METHODS.md's formula (q_y = 1 - eps, q_k = eps * p_k / (1 - p_y), p = softmax(teacher / T)).
+the formula of docs/METHODS.md, "Label smoothing: ls and ils" (q_y = 1 - eps, q_k = eps * p_k / (1 - p_y), p = softmax(teacher / T)).
 Prints JSON: the inputs (float32 values as Python floats) and, per case, the loss and d loss / d logits.
 """
 import json

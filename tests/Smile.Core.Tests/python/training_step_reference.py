@@ -2,7 +2,7 @@
 
 usage: training_step_reference.py OUT_DIR
 
-Written from the published algorithm (SMILE, Li et al. 2022, as DESIGN.md "SMILE, precisely" states the
+Written from the published algorithm (SMILE, Li et al. 2022, as docs/DESIGN.md, "The SMILE step", states the
 reference finetune.py), L2-SP (Li et al. 2018) and torch.optim.SGD, not from Smile's C#.
 
 Setup. The "pre-trained source" is a torchvision resnet18 with 1000 classes, seeded random weights, real

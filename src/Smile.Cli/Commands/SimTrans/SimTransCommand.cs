@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Smile.Cli.Commands.SimTrans;
 
-/// <summary>`smile simtrans ...`: weak-shot classification by similarity transfer (METHODS.md section 2), one
+/// <summary>`smile simtrans ...`: weak-shot classification by similarity transfer (docs/METHODS.md, "SimTrans"), one
 /// subcommand per stage of the pipeline.</summary>
 internal static class SimTransCommand
 {

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Smile.Data.Prepare;
 
 /// <summary>
-/// A weak-shot experiment (METHODS.md section 2) cut from Fashion-MNIST, with label noise of a known amount:
+/// A weak-shot experiment (docs/METHODS.md, "SimTrans") cut from Fashion-MNIST, with label noise of a known amount:
 /// base/train and base/test hold the base classes' clean images; web/&lt;novel class&gt; holds
 /// <c>WebPerClass</c> training images of that class plus planted outliers, training images of the other nine
 /// classes (base and novel, each outlier's class drawn uniformly) filed under the wrong label; novel_test holds

@@ -1,7 +1,7 @@
 namespace Smile.Data.Prepare;
 
 /// <summary>
-/// The data of weak-shot learning (METHODS.md section 2) from a prepared data set (train/ and test/
+/// The data of weak-shot learning (docs/METHODS.md, "SimTrans") from a prepared data set (train/ and test/
 /// ImageFolders, as `smile prepare cub` writes them), a base/novel class split and a folder of web images per
 /// novel class: base/train and base/test (the base classes' clean images), web/&lt;novel class&gt; (the web
 /// images, less the copies of test images) and novel_test/&lt;novel class&gt; (the novel classes' test images).
@@ -52,8 +52,8 @@ public static class WeakShotLayout
         }
         foreach (var name in novelList.Names) AddClass(plan, "novel_test", test, name);
 
-        // Against the whole test split, not only the novel classes' (METHODS.md: "de-duplicated against the test
-        // split"): a copy of a base test image under a novel label is an outlier at best, and it would put a base
+        // Against the whole test split, not only the novel classes' (docs/METHODS.md, "Data": any test image, base or
+        // novel): a copy of a base test image under a novel label is an outlier at best, and it would put a base
         // test image into training (the adversarial SimNet step sees the web images; an evaluation over all
         // classes, or another base/novel split of the same data, would test on it). Hashing them costs little.
         var samples = web.Samples.Select(s => (web.Classes[s.Label], s.Path)).ToList();
