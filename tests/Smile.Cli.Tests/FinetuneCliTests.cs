@@ -155,11 +155,11 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     {
         var noTeacher = SmileProcess.Run(Finetune(Path.Combine(data.Root, "ils-none"), "ils", 2));
         Assert.Equal(2, noTeacher.ExitCode);
-        Assert.Equal("error: --ils_teacher: --regularizer ils needs a checkpoint of this task trained with plain CE", noTeacher.Stderr.Trim());
+        Assert.Equal("error: --ils_teacher: the ils method needs a checkpoint of this task trained with plain CE", noTeacher.Stderr.Trim());
 
         var unused = SmileProcess.Run(Finetune(Path.Combine(data.Root, "ils-unused"), "l2", 2, "--ils_teacher", PlainTeacher()));
         Assert.Equal(2, unused.ExitCode);
-        Assert.Equal("error: --ils_teacher: is used only by --regularizer ils, not l2", unused.Stderr.Trim());
+        Assert.Equal("error: --ils_teacher: is used only by the ils method, not by l2", unused.Stderr.Trim());
 
         // A checkpoint of another task (its classes differ) would give wrong targets: refused, naming the file.
         var otherTask = Path.Combine(data.Root, "other-task");
@@ -245,6 +245,10 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--lr", "-0.1", "--lr: must be a positive number")]
     [InlineData("--wd", "-1", "--wd: must be 0 or more")]
     [InlineData("--alpha", "-1", "--alpha: must be 0 or more")]
+    [InlineData("--alpha", "Infinity", "--alpha: must be finite")]
+    [InlineData("--image_size", "100000", "--image_size: must be at most 4096 (a 4096x4096 crop already needs gigabytes per batch)")]
+    [InlineData("--save", "", "--save: must name a folder")]
+    [InlineData("--name", "../x", "--name: must be a plain file-name part (no folder separators): the run's files go into --save")]
     [InlineData("--ema_decay", "-0.5", "--ema_decay: must be 0 or more (>= 1 turns the EMA off)")]
     [InlineData("--reg_lambda", "-1", "--reg_lambda: must be 0 or more")]
     [InlineData("--aux_lambda", "-1", "--aux_lambda: must be 0 or more")]

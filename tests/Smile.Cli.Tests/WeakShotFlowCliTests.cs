@@ -61,7 +61,7 @@ public sealed class WeakShotFlowCliTests(TinySimTransFixture data) : IClassFixtu
         // Weights for a method that would ignore them, and a CSV that misses a training image: one line each.
         var l2 = SmileProcess.Run(Finetune(Path.Combine(save, "l2"), "l2", "--sample_weights", csv));
         Assert.Equal(2, l2.ExitCode);
-        Assert.Equal("error: --sample_weights: is read by --regularizer simtrans (the weighted CE), not by l2", l2.Stderr.Trim());
+        Assert.Equal("error: --sample_weights: is used only by the simtrans method, not by l2", l2.Stderr.Trim());
         var partial = Path.Combine(save, "weights", "partial.csv");
         File.WriteAllLines(partial, File.ReadAllLines(csv).SkipLast(1));
         var missing = SmileProcess.Run(Finetune(Path.Combine(save, "partial"), "simtrans", "--sample_weights", partial));

@@ -46,7 +46,7 @@ public sealed class MethodSetting<T>(string name, string help, T defaultValue, F
         : $"expected a {typeof(T).Name}, got {value ?? "nothing"}";
 
     /// <summary>The settings' common checks, worded once.</summary>
-    public static string? NonNegative(double v) => v >= 0 && double.IsFinite(v) ? null : "must be a finite number, 0 or more";
+    public static string? NonNegative(double v) => !(v >= 0) ? "must be 0 or more" : double.IsFinite(v) ? null : "must be finite";
     public static string? Positive(double v) => v > 0 && double.IsFinite(v) ? null : "must be a positive number";
     public static string? ExistingFile(string? path) =>
         path is null ? null : string.IsNullOrWhiteSpace(path) ? "is empty" : File.Exists(path) ? null : $"file not found: {Path.GetFullPath(path)}";

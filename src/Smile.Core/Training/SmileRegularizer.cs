@@ -12,7 +12,8 @@ public sealed class SmileRegularizer : IRegularizer
 {
     private static readonly MethodSetting<double> AuxLambdaSetting = new("aux_lambda", "Weight of SMILE's aux-head distillation.", 0.1, MethodSetting<double>.NonNegative);
     private static readonly MethodSetting<double> RegLambdaSetting = new("reg_lambda", "Weight of SMILE's feature-mixup distillation.", 0.01, MethodSetting<double>.NonNegative);
-    private static readonly MethodSetting<double> EmaDecaySetting = new("ema_decay", "Mean-teacher decay (>= 1 turns the EMA off).", 0.999, MethodSetting<double>.NonNegative);
+    private static readonly MethodSetting<double> EmaDecaySetting = new("ema_decay", "Mean-teacher decay (>= 1 turns the EMA off).", 0.999,
+        v => v >= 0 && double.IsFinite(v) ? null : "must be 0 or more (>= 1 turns the EMA off)");
     private static readonly MethodSetting<long> PlainItersSetting = new("plain_iters", "SMILE's final plain (l2) iterations (the reference's fixed 1000).", 1000L,
         v => v >= 0 ? null : "must be 0 or more");
 

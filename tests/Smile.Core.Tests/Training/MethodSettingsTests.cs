@@ -22,8 +22,9 @@ public sealed class MethodSettingsTests
     }
 
     [Theory]
-    [InlineData("smile", "alpha", -1.0, "must be a finite number, 0 or more")]
-    [InlineData("smile", "alpha", double.PositiveInfinity, "must be a finite number, 0 or more")]
+    [InlineData("smile", "alpha", -1.0, "must be 0 or more")]
+    [InlineData("smile", "alpha", double.PositiveInfinity, "must be finite")]
+    [InlineData("smile", "ema_decay", double.NaN, "must be 0 or more (>= 1 turns the EMA off)")]
     [InlineData("ils", "ils_temperature", 0.0, "must be a positive number")]
     [InlineData("kd", "kd_alpha", 1.5, "must be in [0, 1]")]
     [InlineData("simtrans", "graph_mu", 0.0, "must be a finite number other than 0")]
