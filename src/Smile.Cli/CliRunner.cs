@@ -38,5 +38,5 @@ internal static class CliRunner
     }
 
     private static bool IsUserError(Exception e) =>
-        e is WeightFileException or ModelConfigException or DataException or UsageException;
+        e is WeightFileException or ModelConfigException or DataException or UsageException or Smile.IO.RunLockedException;
 }

@@ -20,7 +20,8 @@ internal static class TrainingRun
     public static int Execute(string save, string logPath, IReadOnlyDictionary<string, string> arguments,
         Func<ILogger, ITrainingMonitor, CancellationToken, RunOutcome> run)
     {
-        Directory.CreateDirectory(save);
+        // The run's folder is taken before anything is written to it: a second process with the same run name stops here.
+        using var runLock = TakeRunFolder(save, Path.GetFileNameWithoutExtension(logPath));
         using var log = Logging.Create(logPath);
         log.Information("{Args}", string.Join(" ", arguments.Select(a => $"--{a.Key} {a.Value}")));
         using var display = new ProgressDisplay();
@@ -52,6 +53,18 @@ internal static class TrainingRun
         finally
         {
             Console.CancelKeyPress -= onCtrlC;
+        }
+    }
+
+    private static Smile.IO.RunLock TakeRunFolder(string save, string runName)
+    {
+        try
+        {
+            return Smile.IO.RunLock.Acquire(save, runName);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"--save: cannot write the run's files into {Path.GetFullPath(save)} ({e.Message})");
         }
     }
 }
