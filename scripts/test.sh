@@ -22,9 +22,13 @@ if [ "${#trxs[@]}" -eq 0 ]; then
 fi
 # The sum of the <Counters> of every project's results file.
 passed=0; failed=0; total=0; executed=0
+get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
 for trx in "${trxs[@]}"; do
-  counters=$(grep -o '<Counters [^>]*>' "$trx")
-  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  counters=$(grep -o '<Counters [^>]*>' "$trx" || true)
+  if [ -z "$counters" ]; then # a run that broke off: counted as one failure
+    echo "error: no counters in $trx" >&2
+    failed=$((failed + 1)); continue
+  fi
   passed=$((passed + $(get passed))); failed=$((failed + $(get failed)))
   total=$((total + $(get total))); executed=$((executed + $(get executed)))
 done

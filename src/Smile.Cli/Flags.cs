@@ -2,7 +2,8 @@ using System.CommandLine;
 
 namespace Smile.Cli;
 
-/// <summary>Options under the reference's snake_case name with the kebab-case alias .NET users expect.</summary>
+/// <summary>Options under the reference's snake_case name with the kebab-case alias .NET users expect. Also compiled
+/// into Smile.Bench (see its project file), so that `smile bench` takes its flags the same way.</summary>
 internal static class Flags
 {
     public static Option<T> Make<T>(string snakeName, string description, T defaultValue)
