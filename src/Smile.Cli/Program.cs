@@ -25,4 +25,5 @@ root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(DemoDataCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(Smile.Cli.Commands.SimTrans.SimTransCommand.Create());
-return CliRunner.Run(root, args);
+ImageLimitOption.AddTo(root);
+return CliRunner.Run(root, args, ImageLimitOption.Apply);
