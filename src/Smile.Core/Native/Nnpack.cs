@@ -26,13 +26,12 @@ public static class Nnpack
     [return: MarshalAs(UnmanagedType.U1)]
     private static extern bool UserEnabledNnpack(IntPtr context);
 
-    private static readonly Lazy<string> Applied = new(TurnOff);
-
-    /// <summary>What <see cref="Disable"/> did, for `smile info`; "not applied" before the first call.</summary>
-    public static string State => Applied.IsValueCreated ? Applied.Value : "not applied";
-
-    /// <summary>Turns NNPACK off once per process (later calls do nothing); call when LibTorch is in use anyway.</summary>
-    public static string Disable() => Applied.Value;
+    /// <summary>Turns NNPACK off (a flag write: cheap enough to repeat at every model build) and says what it did, for
+    /// `smile info`. Call it where LibTorch is in use anyway: calling it loads LibTorch.</summary>
+    public static string Disable() =>
+        !Supported ? "LibTorch default (not switched off on this platform)"
+        : SetEnabled(false) ? "off (LibTorch's flag; oneDNN and LibTorch's own kernels compute every convolution)"
+        : "LibTorch default (could not reach its NNPACK flag)";
 
     /// <summary>LibTorch's flag as it is now, or null where it cannot be read (not Linux x64, or symbols missing).</summary>
     public static bool? IsEnabled()
@@ -44,17 +43,19 @@ public static class Nnpack
 
     private static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
-    private static string TurnOff()
+    /// <summary>Sets LibTorch's flag; false where it cannot be reached. Internal for the tests, which turn it back on
+    /// to see a model build turn it off.</summary>
+    internal static bool SetEnabled(bool enabled)
     {
-        if (!Supported) return "LibTorch default (not switched off on this platform)";
+        if (!Supported) return false;
         try
         {
-            SetUserEnabledNnpack(GlobalContext(), false);
-            return "off (LibTorch's flag; oneDNN and LibTorch's own kernels compute every convolution)";
+            SetUserEnabledNnpack(GlobalContext(), enabled);
+            return true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return "LibTorch default (could not reach its NNPACK flag)";
+            return false;
         }
     }
 }
