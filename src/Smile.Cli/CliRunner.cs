@@ -12,12 +12,16 @@ internal static class CliRunner
     public const int UserError = 2;
     public const int InternalError = 1;
 
-    public static int Run(RootCommand root, string[] args)
+    /// <summary>Parses <paramref name="args"/>, lets <paramref name="prepare"/> apply process-wide settings from the
+    /// parse (its exceptions are handled like the verb's), then runs the verb.</summary>
+    public static int Run(RootCommand root, string[] args, Action<ParseResult>? prepare = null)
     {
         try
         {
+            var parse = root.Parse(args);
+            prepare?.Invoke(parse);
             // Our handler, not System.CommandLine's: its default prints the stack trace.
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Smile.Training.MethodSettingException e)
         {

@@ -27,9 +27,10 @@ public static class SmileCommandLine
         root.Subcommands.Add(DemoDataCommand.Create());
         root.Subcommands.Add(Smile.Bench.Commands.BenchCommand.Create());
         root.Subcommands.Add(Commands.SimTrans.SimTransCommand.Create());
+        ImageLimitOption.AddTo(root);
         return root;
     }
 
     /// <summary>Parses and runs <paramref name="args"/>; the exit code (0, 2 for a user mistake, 130/143 when stopped).</summary>
-    public static int Run(string[] args) => CliRunner.Run(Build(), args);
+    public static int Run(string[] args) => CliRunner.Run(Build(), args, ImageLimitOption.Apply);
 }

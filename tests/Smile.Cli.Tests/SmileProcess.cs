@@ -15,7 +15,12 @@ public static class SmileProcess
     public static Result Run(params string[] args) => RunWith(new Dictionary<string, string?>(), args);
 
     /// <summary>As <see cref="Run"/>, with environment variables set (a null value removes the variable).</summary>
-    public static Result RunWith(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static Result RunWith(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunWatched(environment, null, args);
+
+    /// <summary>As <see cref="RunWith"/>, with <paramref name="watch"/> given the started process on a thread of its
+    /// own (to sample its memory, or kill it); the result waits for the watcher to return.</summary>
+    public static Result RunWatched(IReadOnlyDictionary<string, string?> environment, Action<Process>? watch, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "smile.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -29,11 +34,13 @@ public static class SmileProcess
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        var watcher = watch is null ? Task.CompletedTask : Task.Factory.StartNew(() => watch(process), TaskCreationOptions.LongRunning);
         if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
         {
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"smile {string.Join(' ', args)} did not finish in 10 minutes");
         }
+        watcher.GetAwaiter().GetResult();
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 }

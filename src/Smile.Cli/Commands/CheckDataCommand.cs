@@ -3,7 +3,8 @@ using Smile.Data;
 
 namespace Smile.Cli.Commands;
 
-/// <summary>`smile check-data DIR`: decodes every image; exit code 1 when any file is unreadable.</summary>
+/// <summary>`smile check-data DIR`: decodes every image; exit code 1 when any file is unreadable (an image over
+/// --max_image_pixels included); symlink warnings are listed but do not fail the check.</summary>
 internal static class CheckDataCommand
 {
     public static Command Create()
@@ -23,6 +24,9 @@ internal static class CheckDataCommand
                 Console.WriteLine($"width  min {report.Percentile(s => s.Width, 0)}, median {report.Percentile(s => s.Width, 50)}, max {report.Percentile(s => s.Width, 100)}");
                 Console.WriteLine($"height min {report.Percentile(s => s.Height, 0)}, median {report.Percentile(s => s.Height, 50)}, max {report.Percentile(s => s.Height, 100)}");
             }
+            // What training would warn about and skip (broken or cyclic symlinks): worth knowing, not a failure.
+            foreach (var warning in report.Warnings)
+                Console.WriteLine($"warning: {warning}");
             foreach (var (path, reason) in report.Unreadable)
                 Console.WriteLine($"unreadable: {reason}");
             Console.WriteLine(report.Ok ? "all images readable" : $"{report.Unreadable.Count} unreadable image(s)");

@@ -23,6 +23,7 @@ internal static class InfoCommand
             Console.WriteLine($"CPU caches     {(info.Cpu.CachesHidden ? "hidden by the (virtual) machine" : string.Join(", ", info.Cpu.Caches))}");
             Console.WriteLine($"allocator      {info.AllocatorPolicy}");
             Console.WriteLine($"OpenMP         {Smile.Native.ThreadPolicy.State}");
+            Console.WriteLine($"NNPACK         {info.Nnpack}");
             foreach (var safeguard in info.Safeguards)
                 Console.WriteLine($"safeguard      {safeguard}");
             if (info.NativeLibraries.Count == 0)

@@ -35,11 +35,14 @@ internal static class PredictCommand
             string? outPath = parse.GetValue(output);
             bool asJson = outPath?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ?? parse.GetValue(format) == "json";
             Flags.Require(outPath is not null || parse.GetValue(format) is "csv" or "json", "format", "must be csv or json");
-            var files = File.Exists(path)
-                ? new[] { Path.GetFullPath(path!) }
-                : Directory.EnumerateFiles(path!, "*", SearchOption.AllDirectories)
-                    .Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal).ToArray();
-            Flags.Require(files.Length > 0, "input", $"no images in {Path.GetFullPath(path!)}");
+            IReadOnlyList<string> files = [Path.GetFullPath(path!)];
+            if (!File.Exists(path))
+            {
+                // The dataset reader's walk: a symlink to "." or to an ancestor neither repeats images nor loops forever.
+                (files, var warnings) = ImageFolder.ImagesBelow(path!);
+                foreach (var warning in warnings) Console.Error.WriteLine($"warning: {warning}");
+            }
+            Flags.Require(files.Count > 0, "input", $"no images in {Path.GetFullPath(path!)}");
 
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             using var trained = TrainedModel.Load(checkpoint, target);

@@ -2,12 +2,14 @@ using System.Collections.Concurrent;
 
 namespace Smile.Data;
 
-/// <summary>What `smile check-data` finds in a folder: images per class, unreadable files, and image sizes.</summary>
+/// <summary>What `smile check-data` finds in a folder: images per class, unreadable files, image sizes, and the
+/// folder reader's warnings (broken or cyclic symlinks, skipped as training skips them).</summary>
 public sealed record DataCheckReport(
     string Root,
     IReadOnlyList<(string Class, int Images)> ClassCounts,
     IReadOnlyList<(string Path, string Reason)> Unreadable,
-    IReadOnlyList<(int Width, int Height)> Sizes)
+    IReadOnlyList<(int Width, int Height)> Sizes,
+    IReadOnlyList<string> Warnings)
 {
     public int Total => ClassCounts.Sum(c => c.Images);
     public bool Ok => Unreadable.Count == 0;
@@ -46,6 +48,7 @@ public static class DataCheck
             if (n % 256 == 0) progress?.Report(n);
         });
         var counts = folder.Classes.Select((name, label) => (name, folder.CountOf(label))).ToArray();
-        return new DataCheckReport(folder.Root, counts, bad.OrderBy(b => b.Item1, StringComparer.Ordinal).ToArray(), sizes.ToArray());
+        return new DataCheckReport(folder.Root, counts, bad.OrderBy(b => b.Item1, StringComparer.Ordinal).ToArray(), sizes.ToArray(),
+            folder.Warnings);
     }
 }

@@ -7,10 +7,37 @@ namespace Smile.Data;
 /// Decodes image files to 8-bit RGB the way a PyTorch pipeline sees them through Pillow's
 /// <c>Image.open(f).convert("RGB")</c>: no EXIF rotation, no ICC colour conversion, alpha dropped (not composited),
 /// first frame of an animation. JPEGs may be decoded at a reduced DCT scale by Pillow's <c>draft</c> rule.
-/// Stateless: every call owns its SkiaSharp objects, so any number of threads may decode at once.
+/// Stateless but for <see cref="MaxPixels"/>: every call owns its SkiaSharp objects, so any number of threads may
+/// decode at once.
 /// </summary>
 public static class ImageDecoder
 {
+    /// <summary>
+    /// Pillow's decompression-bomb error threshold: <c>Image.open</c> raises <c>DecompressionBombError</c> above twice
+    /// <c>Image.MAX_IMAGE_PIXELS</c> (2 x 89,478,485). A PyTorch pipeline reading the same folder refuses the same files.
+    /// </summary>
+    public const long DefaultMaxPixels = 2 * 89_478_485L;
+
+    private static long maxPixels = DefaultMaxPixels;
+
+    /// <summary>
+    /// Images with more pixels than this (width x height as the header states them, before any reduced-scale JPEG
+    /// decoding, as Pillow counts) are refused before a single pixel is decoded. A PNG of one colour compresses about
+    /// a thousand to one, so a file of a few hundred kilobytes can claim 20000x20000 pixels (1.6 GB as RGBA); with
+    /// the limit, what one decoding thread holds is bounded: an RGBA buffer (4 bytes a pixel, rounded up to a
+    /// power of two by the array pool) and the RGB image (3 bytes a pixel).
+    /// Process-wide: the CLI sets it once, from --max_image_pixels or SMILE_MAX_IMAGE_PIXELS.
+    /// </summary>
+    public static long MaxPixels
+    {
+        get => Volatile.Read(ref maxPixels);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            Volatile.Write(ref maxPixels, value);
+        }
+    }
+
     /// <summary>Decodes <paramref name="path"/>; a JPEG at least twice (minWidth x minHeight) is decoded at 1/2, 1/4 or 1/8 scale.</summary>
     public static RgbImage Decode(string path, int minWidth = 0, int minHeight = 0) =>
         Decode(ReadAll(path), path, minWidth, minHeight);
@@ -24,6 +51,7 @@ public static class ImageDecoder
         using var data = SKData.CreateCopy(WithoutGifTransparency(encoded) ?? encoded);
         using var codec = SKCodec.Create(data) ?? throw Fail(nameForErrors, "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one");
         var size = codec.Info.Size;
+        RefuseBombs(size, nameForErrors);
         if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
             size = ReducedJpegSize(codec, minWidth, minHeight);
 
@@ -60,6 +88,15 @@ public static class ImageDecoder
         using var codec = SKCodec.Create(path, out var result) ?? throw Fail(path, result == SKCodecResult.Success
             ? "not a JPEG, PNG, BMP, WebP or GIF file, or a damaged one" : Describe(result));
         return (codec.Info.Width, codec.Info.Height);
+    }
+
+    private static void RefuseBombs(SKSizeI size, string nameForErrors)
+    {
+        long pixels = (long)size.Width * size.Height;
+        long limit = MaxPixels;
+        if (pixels > limit)
+            throw Fail(nameForErrors, $"{size.Width}x{size.Height} is {pixels} pixels, over the limit of {limit} that guards against " +
+                "decompression bombs; raise it with --max_image_pixels or SMILE_MAX_IMAGE_PIXELS if the image is genuine");
     }
 
     /// <summary>

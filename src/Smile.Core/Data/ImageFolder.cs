@@ -93,6 +93,21 @@ public sealed class ImageFolder
         return new ImageFolder(fullRoot, classes, samples, warnings);
     }
 
+    /// <summary>
+    /// Every image anywhere below <paramref name="folder"/>, sorted ordinally, with no class structure (what
+    /// `smile predict` reads), walked as a dataset folder is: symlinks followed, each real directory entered once
+    /// (so a link to "." or to an ancestor neither repeats images nor loops), broken or cyclic file links skipped
+    /// and described in the warnings.
+    /// </summary>
+    public static (IReadOnlyList<string> Images, IReadOnlyList<string> Warnings) ImagesBelow(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DataException($"{Path.GetFullPath(folder)}: folder does not exist");
+        var warnings = new List<string>();
+        var images = FindImages(folder, warnings);
+        images.Sort(StringComparer.Ordinal);
+        return (images, warnings);
+    }
+
     private static string ExtensionList => "looked for " + string.Join(", ", ImageExtensions.Order(StringComparer.Ordinal));
 
     /// <summary>The root's full path and its non-hidden subfolders (symlinked ones included), or a DataException.</summary>
@@ -126,7 +141,11 @@ public sealed class ImageFolder
         while (pending.Count > 0)
         {
             var (dir, realDir) = pending.Pop();
-            if (!visited.Add(realDir)) continue;
+            if (!visited.Add(realDir))
+            {
+                warnings.Add($"{dir}: leads to a folder already read ({realDir}; a symlink cycle or a second link to it), skipped");
+                continue;
+            }
             foreach (var entry in List(dir))
             {
                 if (IsHidden(entry)) continue; // .DS_Store, ._photo.jpg (macOS resource forks), .ipynb_checkpoints, ...
@@ -138,8 +157,9 @@ public sealed class ImageFolder
                 }
                 else if (ImageExtensions.Contains(Path.GetExtension(entry)))
                 {
-                    if (!IsLink(entry) || LinkLeadsToAFile(entry)) images.Add(entry);
-                    else warnings.Add($"{entry}: broken symlink, skipped");
+                    var link = IsLink(entry) ? FileLinkState(entry) : LinkState.Resolves;
+                    if (link == LinkState.Resolves) images.Add(entry);
+                    else warnings.Add($"{entry}: broken symlink{(link == LinkState.Cycle ? " (a cycle of links)" : "")}, skipped");
                 }
             }
         }
@@ -150,14 +170,16 @@ public sealed class ImageFolder
 
     private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 
+    private enum LinkState { Resolves, Dangling, Cycle }
+
     /// <summary>
     /// Whether a symlink ends at an existing file. File.Exists cannot tell: .NET reports a dangling or cyclic link as an
     /// existing file (it falls back to the link itself), which would only fail later, when the image is decoded.
     /// </summary>
-    private static bool LinkLeadsToAFile(string path)
+    private static LinkState FileLinkState(string path)
     {
-        try { return File.ResolveLinkTarget(path, returnFinalTarget: true) is { Exists: true }; }
-        catch (IOException) { return false; } // a cycle: too many levels of symbolic links
+        try { return File.ResolveLinkTarget(path, returnFinalTarget: true) is { Exists: true } ? LinkState.Resolves : LinkState.Dangling; }
+        catch (IOException) { return LinkState.Cycle; } // too many levels of symbolic links
     }
 
     private static List<string> List(string dir)

@@ -19,6 +19,7 @@ public sealed record SystemInfo(
     IReadOnlyList<string> NativeLibraries,
     CpuInfo Cpu,
     string AllocatorPolicy,
+    string Nnpack,
     IReadOnlyList<string> Safeguards)
 {
     public static SystemInfo Collect()
@@ -39,6 +40,7 @@ public sealed record SystemInfo(
             LoadedNativeLibraries(),
             cpu,
             Native.AllocatorPolicy.State,
+            Native.Nnpack.Disable(), // as every model build does: info shows the state training runs in
             ActiveSafeguards(cpu));
     }
 

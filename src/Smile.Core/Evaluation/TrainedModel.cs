@@ -65,11 +65,19 @@ public static class Predictor
         {
             var chunk = paths.Skip(start).Take(batchSize).ToArray();
             var buffer = new float[chunk.Length * spec.ElementCount];
-            Parallel.For(0, chunk.Length, i =>
+            try
             {
-                var image = ImageDecoder.Decode(chunk[i], spec.ResizeSize, spec.ResizeSize);
-                ImageTransform.Apply(image, spec, Augmentation.Center(spec), buffer.AsSpan(i * spec.ElementCount, spec.ElementCount));
-            });
+                Parallel.For(0, chunk.Length, i =>
+                {
+                    var image = ImageDecoder.Decode(chunk[i], spec.ResizeSize, spec.ResizeSize);
+                    ImageTransform.Apply(image, spec, Augmentation.Center(spec), buffer.AsSpan(i * spec.ElementCount, spec.ElementCount));
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
+            {
+                // An unreadable image (a DataException naming the file) reaches the caller as itself, not wrapped.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
             float[] v;
             long[] ix;
             // The scope closes before anything is yielded: a dispose scope must not span the caller's code.

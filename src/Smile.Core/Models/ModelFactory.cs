@@ -33,12 +33,17 @@ public static class ModelFactory
             : throw new ModelConfigException($"unknown model architecture '{name}'; known: {string.Join(", ", Names)}");
 
     /// <summary>A freshly initialised model (torchvision's initialisation) with <paramref name="numClasses"/> outputs
-    /// and, if <paramref name="auxClasses"/> is given, an <c>aux_fc</c> head of that size.</summary>
+    /// and, if <paramref name="auxClasses"/> is given, an <c>aux_fc</c> head of that size. LibTorch's NNPACK is off from
+    /// the first call on (<see cref="Native.Nnpack"/>).</summary>
     public static ImageClassifier Create(string name, int numClasses, int? auxClasses = null)
     {
         var entry = Find(name);
         if (numClasses < 1) throw new ModelConfigException($"{entry.Name}: the number of classes must be at least 1 (got {numClasses})");
         if (auxClasses is < 1) throw new ModelConfigException($"{entry.Name}: the aux head needs at least 1 class (got {auxClasses})");
-        return entry.Create(numClasses, auxClasses);
+        var model = entry.Create(numClasses, auxClasses); // LibTorch is loaded from here on
+        // Every model of the process passes here before its first convolution: the place to silence NNPACK's
+        // "could not initialize" line per small-batch convolution (Smile.Native.Nnpack says why nothing else changes).
+        Native.Nnpack.Disable();
+        return model;
     }
 }

@@ -114,6 +114,20 @@ public sealed class BatchLoaderTests : IDisposable
     }
 
     [Fact]
+    public void ADecompressionBombIsReplacedLikeAnyUnreadableImage()
+    {
+        var bomb = Path.Combine(root, "b", "bomb.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(bomb)!);
+        HugePng.Write(bomb, 20000, 20000); // over ImageDecoder.DefaultMaxPixels: refused from its header
+        var data = MakeFolder();
+        var loader = new BatchLoader(data, TransformSpec.ForTraining(16), new LoaderOptions(BatchSize: 13, Seed: 0));
+        var batches = Collect(loader, 2);
+        int index = data.Samples.Select((s, i) => (s, i)).Single(p => p.s.Path == bomb).i;
+        Assert.All(batches, b => Assert.DoesNotContain(index, b.Indices));
+        Assert.Equal(bomb, Assert.Single(loader.BadImages));
+    }
+
+    [Fact]
     public void StrictImagesMakesAnUnreadableImageAnErrorNamingIt()
     {
         var data = MakeFolder(corruptClass: "c");

@@ -105,6 +105,32 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [Fact]
+    public async Task ImagesBelowAFolderWalkLinksToItselfAndToItsParentOnce()
+    {
+        var top = Path.Combine(Root, "in");
+        Touch("in/a.jpg");
+        Touch("in/sub/b.PNG");
+        Touch("in/notes.txt");
+        Directory.CreateSymbolicLink(Path.Combine(top, "self"), ".");                // a link to "."
+        Directory.CreateSymbolicLink(Path.Combine(top, "sub", "up"), "..");          // and one back to the top
+        File.CreateSymbolicLink(Path.Combine(top, "gone.jpg"), Path.Combine(_temp.FullName, "missing.jpg"));
+
+        var (images, warnings) = await Task.Run(() => ImageFolder.ImagesBelow(top)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([Path.Combine(top, "a.jpg"), Path.Combine(top, "sub", "b.PNG")], images);
+        Assert.Contains(warnings, w => w.StartsWith(Path.Combine(top, "self") + ": leads to a folder already read", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.StartsWith(Path.Combine(top, "sub", "up") + ": leads to a folder already read", StringComparison.Ordinal));
+        Assert.Contains($"{Path.Combine(top, "gone.jpg")}: broken symlink, skipped", warnings);
+        Assert.Equal(3, warnings.Count);
+    }
+
+    [Fact]
+    public void ImagesBelowAMissingFolderIsAnErrorNamingIt()
+    {
+        var e = Assert.Throws<DataException>(() => ImageFolder.ImagesBelow(Root));
+        Assert.Contains(Root, e.Message);
+    }
+
+    [Fact]
     public void MissingRootIsAnErrorNamingIt()
     {
         var e = Assert.Throws<DataException>(() => ImageFolder.ForTraining(Root));
