@@ -29,11 +29,7 @@ public sealed class TrainedModel : IDisposable
         var model = ModelFactory.Create(info.Architecture, info.Classes.Count, info.AuxClasses);
         try
         {
-            using (var scope = NewDisposeScope())
-            {
-                var (_, tensors) = Checkpoint.Load(path);
-                StateDictLoader.Load(model, Checkpoint.StudentTensors(tensors), path);
-            }
+            ClassifierWeights.LoadInto(model, path);
             model.to(device).eval();
             return new TrainedModel(model, info);
         }

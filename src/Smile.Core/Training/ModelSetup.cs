@@ -89,13 +89,5 @@ public static class ModelSetup
     }
 
     /// <summary>The source model's tensors: a Smile checkpoint's student, or a plain state dict, without any aux head.</summary>
-    private static Dictionary<string, Tensor> ReadSource(string path)
-    {
-        var all = Checkpoint.IsCheckpoint(path) ? Checkpoint.Load(path).Tensors : WeightFile.Read(path);
-        bool Keep(string name) => !name.StartsWith("aux_fc.", StringComparison.Ordinal)
-            && !name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) && !name.StartsWith(Checkpoint.TeacherPrefix, StringComparison.Ordinal);
-        foreach (var (name, tensor) in all)
-            if (!Keep(name)) tensor.Dispose();
-        return all.Where(p => Keep(p.Key)).ToDictionary(p => p.Key, p => p.Value);
-    }
+    private static Dictionary<string, Tensor> ReadSource(string path) => ClassifierWeights.Read(path, withAuxHead: false).Tensors;
 }

@@ -38,7 +38,7 @@ public static class SimNetSetup
                 throw new WeightFileException(o.Pretrained, $"--pretrained was trained on other classes ({Describe(info.Classes)}) than --base_dir {o.BaseDir} ({Describe(baseClasses)})");
             backbone = ModelFactory.Create(info.Architecture, info.Classes.Count);
             normalization = new Normalization(info.Mean, info.Std);
-            LoadInto(backbone, o.Pretrained, Checkpoint.Load(o.Pretrained).Tensors, keepHead: true);
+            LoadInto(backbone, o.Pretrained, keepHead: true);
             log.Information("Backbone: {Arch} from the base classifier {Path} ({Classes} classes)", info.Architecture, o.Pretrained, info.Classes.Count);
         }
         else
@@ -46,7 +46,7 @@ public static class SimNetSetup
             if (IsSimNet(o.Pretrained))
                 throw new WeightFileException(o.Pretrained, "--pretrained is a SimNet, not a classifier: continue a SimNet run with --resume");
             backbone = ModelFactory.Create(arch ?? DefaultArchitecture, baseClasses.Count);
-            LoadInto(backbone, o.Pretrained, WeightFile.Read(o.Pretrained), keepHead: false);
+            LoadInto(backbone, o.Pretrained, keepHead: false);
             log.Warning("--pretrained {Path} is a plain state dict: its classes cannot be checked against --base_dir, and its classifier head is not loaded (the SimNet does not use it)", o.Pretrained);
         }
         try
@@ -63,23 +63,18 @@ public static class SimNetSetup
         }
     }
 
-    /// <summary>Copies the classifier's own tensors (not its aux head, optimizer state or mean teacher) strictly;
-    /// the file's tensors are disposed. A plain state dict's head is skipped.</summary>
-    private static void LoadInto(ImageClassifier backbone, string path, Dictionary<string, Tensor> all, bool keepHead)
+    /// <summary>Loads the classifier's own tensors (not its aux head, optimizer state or mean teacher) strictly
+    /// (<see cref="ClassifierWeights"/>); a plain state dict's head is skipped.</summary>
+    private static void LoadInto(ImageClassifier backbone, string path, bool keepHead)
     {
         try
         {
-            var own = Checkpoint.StudentTensors(all).Where(p => !p.Key.StartsWith("aux_fc.", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
-            StateDictLoader.Load(backbone, own, path, skipPrefixes: keepHead ? null : [backbone.HeadName + "."]);
+            ClassifierWeights.LoadInto(backbone, path, withAuxHead: false, skipPrefixes: keepHead ? null : [backbone.HeadName + "."]);
         }
         catch
         {
             backbone.Dispose();
             throw;
-        }
-        finally
-        {
-            foreach (var tensor in all.Values) tensor.Dispose();
         }
     }
 

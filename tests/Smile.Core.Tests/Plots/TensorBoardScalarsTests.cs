@@ -1,5 +1,6 @@
 using System.Text;
 using Smile.Data;
+using Smile.Plots;
 using Smile.Training;
 using static TorchSharp.torch;
 

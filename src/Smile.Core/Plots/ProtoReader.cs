@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Smile.Training;
+namespace Smile.Plots;
 
 /// <summary>
 /// The protobuf wire format, just enough to walk a message field by field and skip what is not wanted (the event

@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Text;
 using Smile.Data;
 
-namespace Smile.Training;
+namespace Smile.Plots;
 
 /// <summary>One <c>add_scalar</c> point: the step, the event's wall time and the value.</summary>
 public readonly record struct ScalarPoint(long Step, double WallTime, float Value);
