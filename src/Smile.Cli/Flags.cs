@@ -38,4 +38,28 @@ internal static class Flags
         Require(File.Exists(path), flag, $"file not found: {Path.GetFullPath(path!)}");
         return Path.GetFullPath(path!);
     }
+
+    /// <summary>A file the verb will write at the end: its folder must exist and the path must not be a folder,
+    /// checked before the work starts rather than after it.</summary>
+    public static string OutputFile(string path, string flag)
+    {
+        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty");
+        var full = Path.GetFullPath(path);
+        Require(!Directory.Exists(full), flag, $"is a folder, not a file: {full}");
+        var folder = Path.GetDirectoryName(full)!;
+        Require(Directory.Exists(folder), flag, $"folder not found: {folder}");
+        return full;
+    }
+
+    /// <summary>A folder the verb will write into (created when missing): it must not be a file, and its parent
+    /// must exist or be creatable; checked before the work starts.</summary>
+    public static string OutputFolder(string path, string flag)
+    {
+        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty");
+        var full = Path.GetFullPath(path);
+        Require(!File.Exists(full), flag, $"is a file, not a folder: {full}");
+        try { Directory.CreateDirectory(full); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Require(false, flag, $"cannot create {full} ({e.Message})"); }
+        return full;
+    }
 }
