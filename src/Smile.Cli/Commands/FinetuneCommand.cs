@@ -27,35 +27,36 @@ internal static class FinetuneCommand
 
     public static Command Create(Profile profile)
     {
+        var d = new FinetuneOptions { TrainDir = "" }; // the defaults live in the options record; a verb's profile overrides some
         var name = Flags.Make("name", "Run name: files are {save}/{name}_{regularizer}_Best.safetensors etc.", profile.Name);
         var trainDir = Flags.Optional<string>("train_dir", "Training ImageFolder (one subfolder per class).");
         var evalDir = Flags.Optional<string>("eval_dir", "Evaluation ImageFolder; without it the last checkpoint is the result.");
-        var save = Flags.Make("save", "Output folder for checkpoints, log and summary.", "./output");
-        var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{regularizer}).", "./visual_log");
+        var save = Flags.Make("save", "Output folder for checkpoints, log and summary.", d.Save);
+        var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{regularizer}).", d.LogDir);
         var arch = Flags.Make("model_arch", $"Architecture: {string.Join(", ", ModelFactory.Names)}.", profile.Arch);
-        var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", 224);
+        var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", d.ImageSize);
         var batchSize = Flags.Make("batch_size", "Training batch size.", profile.BatchSize);
-        var batchSizeEval = Flags.Make("batch_size_eval", "Evaluation batch size.", 8);
-        var maxIters = Flags.Make("max_iters", "Training iterations.", 9000L);
+        var batchSizeEval = Flags.Make("batch_size_eval", "Evaluation batch size.", d.BatchSizeEval);
+        var maxIters = Flags.Make("max_iters", "Training iterations.", d.MaxIters);
         var lr = Flags.Make("lr", "Learning rate (with --lr_schedule step: x0.1 at floor(2*(max_iters+1000)/3)).", profile.Lr);
         var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD and Adam).", profile.Wd);
         var optimizer = Flags.Make("optimizer", "sgd (Nesterov momentum 0.9) or adam.", profile.Optimizer);
         var lrSchedule = Flags.Make("lr_schedule", "step (the reference's) or constant.", profile.LrSchedule);
         var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
-        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
-        var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", 2022);
-        var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", 50);
-        var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", 500);
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", d.Device);
+        var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", d.Seed);
+        var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", d.PrintFrequency);
+        var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", d.EvalFrequency);
         var clsLambda = Flags.Make("cls_lambda", "Weight of the classifier L2 (fc and aux_fc).", profile.ClsLambda);
         var l2spLambda = Flags.Optional<double?>("l2sp_lambda", "L2-SP weight (default 0.01 for --regularizer l2sp, else 0: off).");
         var regularizer = Flags.Make("regularizer", $"One of {string.Join(", ", Regularizers.Names)}.", profile.Regularizer);
         var pretrained = Flags.Optional<string>("pretrained", "Pre-trained weights: .pth, safetensors, or a Smile checkpoint.");
-        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", d.Workers);
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_{regularizer}_Last.safetensors." };
-        var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
+        var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", d.StrictImages);
         var stopAfter = Flags.Optional<long?>("stop_after", "Stop once this many iterations are done (writing _Last), to split a run into sessions.");
-        var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", 0.0);
-        var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", "acc");
+        var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", d.ValSplit);
+        var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", d.SelectBy);
         var earlyStop = Flags.Optional<int?>("early_stop", "Stop after N evaluations without a better validation score.");
 
         var methodFlags = new MethodFlags();

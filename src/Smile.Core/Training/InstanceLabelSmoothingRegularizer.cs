@@ -11,7 +11,7 @@ namespace Smile.Training;
 public sealed class InstanceLabelSmoothingRegularizer : IRegularizer
 {
     private static readonly MethodSetting<string?> TeacherSetting = new("ils_teacher",
-        "A checkpoint of this task trained with plain CE (e.g. --regularizer l2).", null,
+        "A checkpoint of this task trained with plain CE (the l2 method, say).", null,
         MethodSetting<string?>.ExistingFile) { OnlyForItsMethods = true };
     private static readonly MethodSetting<double> TemperatureSetting = new("ils_temperature",
         "Temperature of the teacher's softmax.", 1.0, MethodSetting<double>.Positive);

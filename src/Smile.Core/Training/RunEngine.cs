@@ -71,7 +71,7 @@ public sealed class RunEngine(ITrainingStrategy strategy, EngineOptions options,
         if (interrupted && progress.StepsDone > start)
         {
             strategy.SaveLast(progress);
-            log.Warning("Stopped after {Done} of {Max} steps: the last checkpoint is written; continue with --resume", progress.StepsDone, strategy.TotalSteps);
+            log.Warning("Stopped after {Done} of {Max} iterations: the last checkpoint is written; continue with --resume", progress.StepsDone, strategy.TotalSteps);
         }
         return new EngineOutcome(progress, start, interrupted, earlyStopped, clock.Elapsed.TotalSeconds, images);
     }
@@ -98,7 +98,7 @@ public sealed class RunEngine(ITrainingStrategy strategy, EngineOptions options,
         bool last = step + 1 >= strategy.TotalSteps;
         bool stop = options.EarlyStop is int patience && progress.EvalsSinceBest >= patience && !last;
         if (stop)
-            log.Information("Early stop after step {Step}: {N} evaluations without a better validation score (best at step {Best})", step, progress.EvalsSinceBest, progress.BestStep);
+            log.Information("Early stop after iteration {Step}: {N} evaluations without a better validation score (best at iteration {Best})", step, progress.EvalsSinceBest, progress.BestStep);
         return (progress, stop);
     }
 }

@@ -47,7 +47,7 @@ public sealed record SimNetOptions
     public string LogDir { get; init; } = "./visual_log";
     public int Workers { get; init; }
     public string Device { get; init; } = "cpu";
-    public int PrintFrequency { get; init; } = 50;
+    public int PrintFrequency { get; init; } = 10;
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }
 

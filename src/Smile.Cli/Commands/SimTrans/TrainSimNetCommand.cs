@@ -14,31 +14,32 @@ internal static class TrainSimNetCommand
 {
     public static Command Create()
     {
-        var name = Flags.Make("name", "Run name: files are {save}/{name}_Best.safetensors, _Last, .txt, _summary.json.", "simnet");
+        var d = new SimNetOptions { BaseDir = "" }; // the defaults live in the options record, once
+        var name = Flags.Make("name", "Run name: files are {save}/{name}_Best.safetensors, _Last, .txt, _summary.json.", d.Name);
         var baseDir = Flags.Optional<string>("base_dir", "Clean base classes (ImageFolder: one subfolder per class).");
         var valSplit = Flags.Optional<double?>("val_split", "Fraction of every base class held out (seeded) for the pair F1 (default 0.1; 0: no validation).");
         var valDir = Flags.Optional<string>("val_dir", "Held-out base images (ImageFolder), instead of --val_split.");
         var webDir = Flags.Optional<string>("web_dir", "Noisy web images of the novel classes (ImageFolder); needed by --adversarial_weight > 0.");
         var pretrained = Flags.Optional<string>("pretrained", "The base classifier (`smile finetune` checkpoint of the base classes), or a plain .pth/.safetensors state dict.");
         var arch = Flags.Optional<string>("model_arch", $"Backbone: {string.Join(", ", ModelFactory.Names)} (default: the checkpoint's; resnet50 without one).");
-        var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", 224);
-        var classesPerBatch = Flags.Make("classes_per_batch", "Classes drawn for each batch.", 20);
-        var batchSize = Flags.Make("batch_size", "Images per batch (all B² ordered pairs are trained on).", 50);
-        var epochs = Flags.Make("epochs", "Training epochs.", 50);
-        var lr = Flags.Make("lr", "Learning rate of SGD (plain momentum 0.9).", 5e-3);
-        var lrStep = Flags.Make("lr_step", "Halve the learning rate every N epochs.", 25);
-        var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD).", 1e-4);
+        var imageSize = Flags.Make("image_size", "Crop size; images are first resized to 256/224 of it.", d.ImageSize);
+        var classesPerBatch = Flags.Make("classes_per_batch", "Classes drawn for each batch.", d.ClassesPerBatch);
+        var batchSize = Flags.Make("batch_size", "Images per batch (all B² ordered pairs are trained on).", d.BatchSize);
+        var epochs = Flags.Make("epochs", "Training epochs.", d.Epochs);
+        var lr = Flags.Make("lr", "Learning rate of SGD (plain momentum 0.9).", d.Lr);
+        var lrStep = Flags.Make("lr_step", "Halve the learning rate every N epochs.", d.LrStep);
+        var wd = Flags.Make("wd", "Weight decay (coupled, as torch.optim.SGD).", d.Wd);
         var relationDim = Flags.Optional<int?>("relation_dim", "Width of the relation feature (default: the backbone's feature width).");
-        var adversarialWeight = Flags.Make("adversarial_weight", "β of L_sim − β·L_D: the adversarial discriminator of base and web pairs (0: off).", 0.0);
+        var adversarialWeight = Flags.Make("adversarial_weight", "β of L_sim − β·L_D: the adversarial discriminator of base and web pairs (0: off).", d.AdversarialWeight);
         var itersPerEpoch = Flags.Optional<int?>("iters_per_epoch", "Steps per epoch (default: base training images / batch size).");
-        var seed = Flags.Make("seed", "Random seed: split, batches, augmentation and initialisation.", 2022);
-        var save = Flags.Make("save", "Output folder for the SimNets, log and summary.", "./output");
-        var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{name}).", "./visual_log");
-        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
-        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
-        var printFrequency = Flags.Make("print_frequency", "Log a training line every N steps of an epoch.", 10);
+        var seed = Flags.Make("seed", "Random seed: split, batches, augmentation and initialisation.", d.Seed);
+        var save = Flags.Make("save", "Output folder for the SimNets, log and summary.", d.Save);
+        var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{name}).", d.LogDir);
+        var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", d.Workers);
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", d.Device);
+        var printFrequency = Flags.Make("print_frequency", "Log a training line every N steps of an epoch.", d.PrintFrequency);
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_Last.safetensors." };
-        var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", false);
+        var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", d.StrictImages);
 
         var command = new Command("train-simnet", "Train the similarity network on pairs of clean base-class images (SimTrans step 1).")
         {
