@@ -105,16 +105,16 @@ public static class SimNetCheckpoint
             var (mean, std) = NormalizationMetadata.Read(m);
             return new SimNetInfo(
                 m["architecture"],
-                JsonSerializer.Deserialize<string[]>(m["base_classes"]) ?? throw new FormatException("base_classes"),
-                int.Parse(m["relation_dim"], c),
-                int.Parse(m["image_size"], c),
+                MetadataChecks.ClassNames(JsonSerializer.Deserialize<string[]>(m["base_classes"]), "base_classes"),
+                MetadataChecks.Positive(m, "relation_dim"),
+                MetadataChecks.ImageSize(m),
                 mean,
                 std,
                 int.Parse(m["epoch"], c),
                 double.Parse(m["best_f1"], c),
                 JsonSerializer.Deserialize<Dictionary<string, string>>(m["arguments"]) ?? new Dictionary<string, string>());
         }
-        catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException or InvalidOperationException)
         {
             throw new WeightFileException(path, $"damaged SimNet metadata ({e.Message})", e);
         }
