@@ -35,6 +35,8 @@ internal static class BenchCommand
             int threads = parse.GetValue(workers) > 0 ? parse.GetValue(workers) : Environment.ProcessorCount;
             if (count < 1) throw new UsageException("--images: must be at least 1");
             if (passes < 1) throw new UsageException("--repeats: must be at least 1");
+            Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            Flags.ImageSize(crop);
             var dir = Directory.CreateTempSubdirectory("smile-bench-data-").FullName;
             try
             {
@@ -84,7 +86,7 @@ internal static class BenchCommand
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(steps), r = parse.GetValue(rounds);
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "steps", "must be at least 1");
             Flags.Require(r >= 1, "rounds", "must be at least 1");
@@ -151,7 +153,7 @@ internal static class BenchCommand
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
             int s = parse.GetValue(size), b = parse.GetValue(batch), r = parse.GetValue(rounds);
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 1, "batch_size", "must be at least 1");
             Flags.Require(r >= 1, "rounds", "must be at least 1");
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {TorchSharp.torch.get_num_threads()} threads, eval mode, no autograd; {r} interleaved rounds; ms per forward");
@@ -182,7 +184,7 @@ internal static class BenchCommand
             string reg = parse.GetValue(regularizer)!;
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(iters), e = parse.GetValue(every);
             Flags.Require(reg is "l2" or "smile", "regularizer", "must be l2 or smile");
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "iters", "must be at least 1");
             Flags.Require(e >= 1 && e <= n, "every", "must be between 1 and --iters");

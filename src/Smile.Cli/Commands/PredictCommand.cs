@@ -35,7 +35,7 @@ internal static class PredictCommand
             Flags.Require(File.Exists(path) || Directory.Exists(path), "input", $"no such file or folder: {Path.GetFullPath(path!)}");
             Flags.Require(parse.GetValue(topk) >= 1, "topk", "must be at least 1");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
-            string? outPath = parse.GetValue(output);
+            string? outPath = Flags.OutputFile(parse.GetValue(output), "output");
             bool asJson = outPath?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ?? parse.GetValue(format) == "json";
             Flags.Require(outPath is not null || parse.GetValue(format) is "csv" or "json", "format", "must be csv or json");
             var files = File.Exists(path)
@@ -55,7 +55,7 @@ internal static class PredictCommand
             foreach (var s in skipped) Console.Error.WriteLine(CheckpointEvaluation.SkippedLine(s));
             string text = asJson ? Json(predictions) : Csv(predictions);
             if (outPath is null) Console.Write(text);
-            else File.WriteAllText(outPath, text);
+            else Flags.Writing("output", outPath, () => File.WriteAllText(outPath, text));
             return 0;
         });
         return command;

@@ -33,6 +33,8 @@ internal static class TestCommand
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
+            string? jsonPath = Flags.OutputFile(parse.GetValue(json), "json");
+            string? plotFolder = Flags.OutputFolder(parse.GetValue(plots), "plots");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
                 parse.GetValue(strictImages));
@@ -55,11 +57,14 @@ internal static class TestCommand
             else
                 Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
 
-            if (parse.GetValue(plots) is { } plotFolder)
-                foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, info.Classes, eceBins, temperature))
-                    Console.WriteLine($"wrote {written}");
+            if (plotFolder is not null)
+                Flags.Writing("plots", plotFolder, () =>
+                {
+                    foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, info.Classes, eceBins, temperature))
+                        Console.WriteLine($"wrote {written}");
+                });
 
-            if (parse.GetValue(json) is { } path)
+            if (jsonPath is { } path)
             {
                 var figures = new
                 {
@@ -71,7 +76,7 @@ internal static class TestCommand
                     temperature,
                     temperature_scaled = after is null ? null : CalibrationText.Json(after),
                 };
-                File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+                Flags.Writing("json", path, () => File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true })));
             }
             return 0;
         });
