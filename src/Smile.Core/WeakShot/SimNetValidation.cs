@@ -36,7 +36,7 @@ public sealed class SimNetValidation
     {
         if (!data.Samples.Any()) throw new DataException($"{data.Root}: no validation images");
         Images = data.Samples.Count;
-        // An unreadable held-out image is left out of its batch (a replacement would score its pairs twice).
+        // An unreadable held-out image is left out of its batch (a replacement would score another image's pairs in its place).
         loader = new BatchLoader(data, evalTransform, new LoaderOptions(batchSize, workers, seed, Shuffle: false, DropLast: false, StrictImages: strictImages,
             OnUnreadable: UnreadableImagePolicy.Skip), log);
         var sampler = new PairSampler(data.Samples.Select(s => s.Label).ToArray(), classesPerBatch, batchSize, SampleRandom.Seed(seed, SeedSalt));
