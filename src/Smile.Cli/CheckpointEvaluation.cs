@@ -6,17 +6,31 @@ using static TorchSharp.torch;
 namespace Smile.Cli;
 
 /// <summary>What `test` and `calibrate` both do first: load a checkpoint, read a folder against its classes
-/// (warnings on stderr), and evaluate it, keeping the logits.</summary>
+/// (warnings on stderr), and evaluate it, keeping the logits. An unreadable image is left out and named on stderr
+/// (or, with <c>strictImages</c>, stops the command), never replaced: the figures count each readable image once.</summary>
 internal static class CheckpointEvaluation
 {
     public static (CheckpointInfo Info, EvalResult Result, EvalOutputs Outputs) Run(string checkpoint, string folderPath, int batchSize, int workers,
-        Device device, string? expectedArch = null)
+        Device device, string? expectedArch = null, bool strictImages = false)
     {
         using var trained = TrainedModel.Load(checkpoint, device, expectedArch);
         var folder = ImageFolder.ForEvaluation(folderPath, trained.Info.Classes);
         foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
-        var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(batchSize, workers, Shuffle: false, DropLast: false));
+        var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(batchSize, workers, Shuffle: false, DropLast: false,
+            StrictImages: strictImages, OnUnreadable: UnreadableImagePolicy.Skip));
         var (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device);
+        foreach (var skipped in result.Skipped) Console.Error.WriteLine(SkippedLine(skipped));
         return (trained.Info, result, outputs);
     }
+
+    /// <summary>The stderr line of one image left out (the reason names the file).</summary>
+    public static string SkippedLine(SkippedImage skipped) => $"warning: unreadable image skipped: {skipped.Reason}";
+
+    /// <summary>The stdout line that says how many images were left out, or null when none was.</summary>
+    public static string? SkippedSummary(IReadOnlyCollection<SkippedImage> skipped) => skipped.Count == 0 ? null
+        : $"Unreadable images skipped: {skipped.Count} (named on stderr; not counted in any figure)";
+
+    /// <summary>The --strict_images flag of the evaluating verbs.</summary>
+    public static System.CommandLine.Option<bool> StrictImagesFlag() =>
+        Flags.Make("strict_images", "Stop at the first unreadable image (exit 2) instead of skipping it with a warning.", false);
 }

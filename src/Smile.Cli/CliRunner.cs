@@ -5,8 +5,8 @@ using Smile.Weights;
 
 namespace Smile.Cli;
 
-/// <summary>A user mistake is one line on stderr and exit code 2, never a stack trace; a bug is one line too
-/// (exit 1), with the trace only when SMILE_DEBUG=1.</summary>
+/// <summary>A user mistake (a flag, a file, a command line the parser rejects, memory that ran out) is one line on
+/// stderr and exit code 2, never a stack trace; a bug is one line too (exit 1), with the trace only when SMILE_DEBUG=1.</summary>
 internal static class CliRunner
 {
     public const int UserError = 2;
@@ -16,9 +16,15 @@ internal static class CliRunner
     /// parse (its exceptions are handled like the verb's), then runs the verb.</summary>
     public static int Run(RootCommand root, string[] args, Action<ParseResult>? prepare = null)
     {
+        var parse = root.Parse(args);
+        // System.CommandLine's own answer to a bad command line is the help text and exit code 1.
+        if (parse.Errors.Count > 0)
+        {
+            Console.Error.WriteLine(CliErrors.ParseErrorLine(parse));
+            return UserError;
+        }
         try
         {
-            var parse = root.Parse(args);
             prepare?.Invoke(parse);
             // Our handler, not System.CommandLine's: its default prints the stack trace.
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -31,6 +37,12 @@ internal static class CliRunner
         catch (Exception e) when (IsUserError(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
+            return UserError;
+        }
+        catch (Exception e) when (CliErrors.OutOfMemoryLine(e, parse.CommandResult.Command) is { } line)
+        {
+            // Not a bug, and the native backtrace helps nobody: what ran out and which flag lowers it.
+            Console.Error.WriteLine(line);
             return UserError;
         }
         catch (Exception e)

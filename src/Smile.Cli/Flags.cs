@@ -25,6 +25,22 @@ internal static class Flags
         if (!condition) throw new UsageException($"--{flag}: {message}");
     }
 
+    /// <summary>--image_size: at least 32 (a ResNet's five halvings leave one pixel) and at most
+    /// <see cref="Smile.Data.TransformSpec.MaxImageSize"/>, where one image is already hundreds of MiB.</summary>
+    public static int ImageSize(int size, string flag = "image_size")
+    {
+        Require(size >= 32, flag, "must be at least 32");
+        Require(size <= Smile.Data.TransformSpec.MaxImageSize, flag, $"must be at most {Smile.Data.TransformSpec.MaxImageSize}");
+        return size;
+    }
+
+    /// <summary>A text flag that must not be empty (a folder or a name).</summary>
+    public static string NotBlank(string? value, string flag)
+    {
+        Require(!string.IsNullOrWhiteSpace(value), flag, "is empty");
+        return value!;
+    }
+
     public static string ExistingDirectory(string? path, string flag)
     {
         Require(!string.IsNullOrWhiteSpace(path), flag, "is required");
@@ -32,34 +48,49 @@ internal static class Flags
         return Path.GetFullPath(path!);
     }
 
-    public static string ExistingFile(string? path, string flag)
+    /// <summary>A file to be written: not empty, not a folder, in a folder that exists (checked before any work, so
+    /// that a long evaluation does not end in a failed write). Null stays null (the flag was not given).</summary>
+    public static string? OutputFile(string? path, string flag)
     {
-        Require(!string.IsNullOrWhiteSpace(path), flag, "is required");
-        Require(File.Exists(path), flag, $"file not found: {Path.GetFullPath(path!)}");
-        return Path.GetFullPath(path!);
-    }
-
-    /// <summary>A file the verb will write at the end: its folder must exist and the path must not be a folder,
-    /// checked before the work starts rather than after it.</summary>
-    public static string OutputFile(string path, string flag)
-    {
-        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty");
+        if (path is null) return null;
+        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty: give a file name");
         var full = Path.GetFullPath(path);
-        Require(!Directory.Exists(full), flag, $"is a folder, not a file: {full}");
+        Require(!Directory.Exists(full), flag, $"{full} is a folder, not a file");
         var folder = Path.GetDirectoryName(full)!;
         Require(Directory.Exists(folder), flag, $"folder not found: {folder}");
         return full;
     }
 
-    /// <summary>A folder the verb will write into (created when missing): it must not be a file, and its parent
-    /// must exist or be creatable; checked before the work starts.</summary>
-    public static string OutputFolder(string path, string flag)
+    /// <summary>A folder to be written into, created now when missing (null stays null).</summary>
+    public static string? OutputFolder(string? path, string flag)
     {
-        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty");
+        if (path is null) return null;
+        Require(!string.IsNullOrWhiteSpace(path), flag, "is empty: give a folder");
         var full = Path.GetFullPath(path);
-        Require(!File.Exists(full), flag, $"is a file, not a folder: {full}");
+        Require(!File.Exists(full), flag, $"{full} is a file, not a folder");
         try { Directory.CreateDirectory(full); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Require(false, flag, $"cannot create {full} ({e.Message})"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--{flag}: cannot create the folder {full}: {e.Message}");
+        }
         return full;
+    }
+
+    /// <summary>Runs a write to the file or folder a flag named; a failure (permissions, a full disk) is that
+    /// flag's one-line error.</summary>
+    public static void Writing(string flag, string path, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--{flag}: cannot write {path}: {e.Message}");
+        }
+    }
+
+    public static string ExistingFile(string? path, string flag)
+    {
+        Require(!string.IsNullOrWhiteSpace(path), flag, "is required");
+        Require(File.Exists(path), flag, $"file not found: {Path.GetFullPath(path!)}");
+        return Path.GetFullPath(path!);
     }
 }

@@ -22,8 +22,11 @@ internal static class TrainingRun
     {
         // The run's folder is taken before anything is written to it: a second process with the same run name stops here.
         using var runLock = TakeRunFolder(save, Path.GetFileNameWithoutExtension(logPath));
+        // What a killed earlier run left half-written (its process gone) would otherwise stay forever.
+        var stale = Smile.IO.AtomicFile.RemoveStaleTemporaries(save);
         using var log = Logging.Create(logPath);
         log.Information("{Args}", string.Join(" ", arguments.Select(a => $"--{a.Key} {a.Value}")));
+        foreach (var file in stale) log.Information("Removed {File}, a temporary an interrupted run left behind", file);
         using var display = new ProgressDisplay();
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };

@@ -79,6 +79,15 @@ public sealed class PlotCliTests : IDisposable
     }
 
     [Fact]
+    public void AnEmptyOutIsOneLineAndExitCode2()
+    {
+        WriteRun("l2", 5, evaluate: false);
+        var r = SmileProcess.Run("plot", "--log_dir", root, "--out", "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: --out: is empty: give a .png file or a folder", r.Stderr.Trim());
+    }
+
+    [Fact]
     public void ACorruptEventFileIsNamed()
     {
         string run = WriteRun("smile", 20, evaluate: false);

@@ -25,6 +25,8 @@ internal static class BenchDataCommand
             int threads = parse.GetValue(workers) > 0 ? parse.GetValue(workers) : Environment.ProcessorCount;
             if (count < 1) throw new UsageException("--images: must be at least 1");
             if (passes < 1) throw new UsageException("--repeats: must be at least 1");
+            Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
+            Flags.ImageSize(crop);
             var dir = Directory.CreateTempSubdirectory("smile-bench-data-").FullName;
             try
             {

@@ -19,7 +19,7 @@ internal static class BenchInferenceCommand
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
             int s = parse.GetValue(size), b = parse.GetValue(batch), r = parse.GetValue(rounds);
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 1, "batch_size", "must be at least 1");
             Flags.Require(r >= 1, "rounds", "must be at least 1");
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {TorchSharp.torch.get_num_threads()} threads, eval mode, no autograd; {r} interleaved rounds; ms per forward");

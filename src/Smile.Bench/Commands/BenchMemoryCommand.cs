@@ -25,7 +25,7 @@ internal static class BenchMemoryCommand
             string reg = parse.GetValue(regularizer)!;
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(iters), e = parse.GetValue(every);
             Flags.Require(reg is "l2" or "smile", "regularizer", "must be l2 or smile");
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "iters", "must be at least 1");
             Flags.Require(e >= 1 && e <= n, "every", "must be between 1 and --iters");

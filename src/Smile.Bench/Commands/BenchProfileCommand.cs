@@ -26,7 +26,7 @@ internal static class BenchProfileCommand
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(repeats);
             string what = parse.GetValue(part)!;
             Flags.Require(a.StartsWith("resnet", StringComparison.Ordinal), "model_arch", "the profile cuts ResNets (resnet18 ... resnet152)");
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "repeats", "must be at least 1");
             Flags.Require(what is "all" or "steps" or "blocks", "part", "must be all, steps or blocks");

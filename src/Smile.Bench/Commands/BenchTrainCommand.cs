@@ -22,7 +22,7 @@ internal static class BenchTrainCommand
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
             int s = parse.GetValue(size), b = parse.GetValue(batch), n = parse.GetValue(steps), r = parse.GetValue(rounds);
-            Flags.Require(s >= 32, "image_size", "must be at least 32");
+            Flags.ImageSize(s);
             Flags.Require(b >= 2, "batch_size", "must be at least 2");
             Flags.Require(n >= 1, "steps", "must be at least 1");
             Flags.Require(r >= 1, "rounds", "must be at least 1");

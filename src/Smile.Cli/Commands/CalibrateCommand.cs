@@ -19,8 +19,10 @@ internal static class CalibrateCommand
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
         var bins = CalibrationText.BinsFlag();
-        var command = new Command("calibrate", "Fit a temperature (temperature scaling: minimum NLL on a validation folder) and store it in the checkpoint.")
-            { ckpts, valDir, batch, device, workers, bins };
+        var strictImages = CheckpointEvaluation.StrictImagesFlag();
+        var command = new Command("calibrate", "Fit a temperature (temperature scaling: minimum NLL on a validation folder) and store it in the checkpoint. " +
+            "An unreadable image is skipped and named on stderr.")
+            { ckpts, valDir, batch, device, workers, bins, strictImages };
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
@@ -31,7 +33,8 @@ internal static class CalibrateCommand
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
 
-            var (info, _, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target);
+            var (info, result, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target,
+                strictImages: parse.GetValue(strictImages));
             double? previous = info.Temperature;
             // Fitted from the raw logits: a temperature already stored is replaced, not compounded.
             double t = TemperatureScaling.Fit(outputs);
@@ -41,6 +44,7 @@ internal static class CalibrateCommand
 
             string replaced = previous is { } p ? $", replacing {CalibrationText.Temperature(p)}" : "";
             Console.WriteLine($"Temperature: {CalibrationText.Temperature(t)} (fitted on {outputs.Count} images; stored in {checkpoint}{replaced})");
+            if (CheckpointEvaluation.SkippedSummary(result.Skipped) is { } skippedLine) Console.WriteLine(skippedLine);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"NLL: {before.Nll:F4} -> {after.Nll:F4}, ECE ({eceBins} bins): {before.Ece:F4} -> {after.Ece:F4}, Acc@1: {before.Accuracy:F4} -> {after.Accuracy:F4}"));
             if (t <= TemperatureScaling.MinTemperature * 1.001 || t >= TemperatureScaling.MaxTemperature / 1.001)

@@ -6,6 +6,9 @@ namespace Smile.Cli.Commands;
 /// <summary>`smile demo-data`: the built-in synthetic ImageFolders (train/ and test/) the demo trains on.</summary>
 internal static class DemoDataCommand
 {
+    private const int MaxClasses = 100;
+    private const int MaxPerClass = 10_000;
+
     public static Command Create()
     {
         var output = Flags.Make("out", "Folder to write train/ and test/ into.", "data/demo");
@@ -16,12 +19,16 @@ internal static class DemoDataCommand
         var command = new Command("demo-data", "Write a small synthetic, learnable ImageFolder data set (train/ and test/).") { output, classes, train, test, seed };
         command.SetAction(parse =>
         {
-            Flags.Require(parse.GetValue(classes) >= 2, "classes", "must be at least 2");
-            Flags.Require(parse.GetValue(train) >= 1, "train_per_class", "must be at least 1");
-            Flags.Require(parse.GetValue(test) >= 1, "test_per_class", "must be at least 1");
-            string root = Path.GetFullPath(parse.GetValue(output)!);
-            SyntheticPhotos.WriteImageFolder(Path.Combine(root, "train"), parse.GetValue(classes), parse.GetValue(train), parse.GetValue(seed));
-            SyntheticPhotos.WriteImageFolder(Path.Combine(root, "test"), parse.GetValue(classes), parse.GetValue(test), parse.GetValue(seed) + 1);
+            // A demo set is small: the class names have two digits, and the whole job list is built in memory.
+            Flags.Require(parse.GetValue(classes) is >= 2 and <= MaxClasses, "classes", $"must be 2 to {MaxClasses}");
+            Flags.Require(parse.GetValue(train) is >= 1 and <= MaxPerClass, "train_per_class", $"must be 1 to {MaxPerClass}");
+            Flags.Require(parse.GetValue(test) is >= 1 and <= MaxPerClass, "test_per_class", $"must be 1 to {MaxPerClass}");
+            string root = Flags.OutputFolder(parse.GetValue(output), "out")!;
+            Flags.Writing("out", root, () =>
+            {
+                SyntheticPhotos.WriteImageFolder(Path.Combine(root, "train"), parse.GetValue(classes), parse.GetValue(train), parse.GetValue(seed));
+                SyntheticPhotos.WriteImageFolder(Path.Combine(root, "test"), parse.GetValue(classes), parse.GetValue(test), parse.GetValue(seed) + 1);
+            });
             Console.WriteLine($"wrote {root}/train and {root}/test: {parse.GetValue(classes)} classes, {parse.GetValue(train)} + {parse.GetValue(test)} images per class");
             return 0;
         });

@@ -19,6 +19,7 @@ internal static class PlotCommand
             var runs = TensorBoardScalars.RunFolders(dir);
             if (runs.Count == 0) throw new UsageException($"--log_dir: no {TensorBoardScalars.FilePattern} files under {dir}: finetune writes them to its --log_dir");
             string? outFlag = parse.GetValue(output);
+            Flags.Require(outFlag is null || !string.IsNullOrWhiteSpace(outFlag), "out", "is empty: give a .png file or a folder");
             bool toFile = outFlag is not null && outFlag.EndsWith(".png", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(outFlag);
             Flags.Require(!toFile || runs.Count == 1, "out", $"one file for {runs.Count} runs ({string.Join(", ", runs.Select(r => RunName(dir, r)))}): give a folder");
 
@@ -34,7 +35,7 @@ internal static class PlotCommand
                 }
                 string path = toFile ? Path.GetFullPath(outFlag!) : Path.Combine(Path.GetFullPath(outFlag ?? dir), $"{name}_curves.png");
                 var series = scalars.ToDictionary(s => s.Key, s => s.Value.Select(p => (p.Step, (double)p.Value)).ToArray());
-                Charts.TrainingCurves(path, series, Title(name, scalars));
+                Flags.Writing("out", path, () => Charts.TrainingCurves(path, series, Title(name, scalars)));
                 Console.WriteLine(path);
                 written++;
             }

@@ -22,8 +22,11 @@ internal static class PredictCommand
         var batch = Flags.Make("batch_size", "Images per forward pass.", 16);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var noTemperature = CalibrationText.NoTemperatureFlag();
-        var command = new Command("predict", "Predict the classes of images with a checkpoint (probabilities temperature-scaled when `smile calibrate` stored a temperature).")
-            { ckpts, input, topk, output, format, batch, device, noTemperature };
+        var strictImages = Flags.Make("strict_images",
+            "Stop at the first unreadable image (exit 2, nothing written) instead of naming it on stderr and predicting the rest.", false);
+        var command = new Command("predict", "Predict the classes of images with a checkpoint (probabilities temperature-scaled when `smile calibrate` stored a temperature). " +
+            "An unreadable image is named on stderr and left out; the exit code is 0 when at least one image was predicted, 2 when none could be read.")
+            { ckpts, input, topk, output, format, batch, device, noTemperature, strictImages };
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
@@ -32,7 +35,7 @@ internal static class PredictCommand
             Flags.Require(File.Exists(path) || Directory.Exists(path), "input", $"no such file or folder: {Path.GetFullPath(path!)}");
             Flags.Require(parse.GetValue(topk) >= 1, "topk", "must be at least 1");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
-            string? outPath = parse.GetValue(output);
+            string? outPath = Flags.OutputFile(parse.GetValue(output), "output");
             bool asJson = outPath?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ?? parse.GetValue(format) == "json";
             Flags.Require(outPath is not null || parse.GetValue(format) is "csv" or "json", "format", "must be csv or json");
             IReadOnlyList<string> files = [Path.GetFullPath(path!)];
@@ -47,10 +50,15 @@ internal static class PredictCommand
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             using var trained = TrainedModel.Load(checkpoint, target);
             double temperature = parse.GetValue(noTemperature) ? 1.0 : trained.Info.Temperature ?? 1.0;
-            var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target, temperature).ToList();
+            var skipped = new List<SkippedImage>();
+            var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target, temperature,
+                parse.GetValue(strictImages) ? null : skipped.Add).ToList();
+            if (predictions.Count == 0)
+                throw new DataException(skipped.Count == 1 ? skipped[0].Reason : $"none of the {skipped.Count} images could be read (the first: {skipped[0].Reason})");
+            foreach (var s in skipped) Console.Error.WriteLine(CheckpointEvaluation.SkippedLine(s));
             string text = asJson ? Json(predictions) : Csv(predictions);
             if (outPath is null) Console.Write(text);
-            else File.WriteAllText(outPath, text);
+            else Flags.Writing("output", outPath, () => File.WriteAllText(outPath, text));
             return 0;
         });
         return command;

@@ -16,6 +16,9 @@ internal static class SelfTestCommand
         var command = new Command("selftest", "Run full training steps (forward, backward, SGD update) on random data.") { arch, batch, size, steps };
         command.SetAction(parse =>
         {
+            Flags.Require(parse.GetValue(batch) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
+            Flags.ImageSize(parse.GetValue(size));
+            Flags.Require(parse.GetValue(steps) >= 1, "steps", "must be at least 1");
             var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps));
             for (int i = 0; i < report.Losses.Count; i++)
                 Console.WriteLine($"step {i + 1}: loss {report.Losses[i]:F4}, {report.Seconds[i]:F2} s ({report.BatchSize / report.Seconds[i]:F1} images/s)");

@@ -22,8 +22,9 @@ internal static class TestCommand
         var bins = CalibrationText.BinsFlag();
         var noTemperature = CalibrationText.NoTemperatureFlag();
         var plots = Flags.Optional<string>("plots", "Write reliability.png (before/after temperature scaling) and confusion.png into this folder.");
-        var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py).")
-            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots };
+        var strictImages = CheckpointEvaluation.StrictImagesFlag();
+        var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py). An unreadable image is skipped and named on stderr.")
+            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages };
         command.SetAction(parse =>
         {
             string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
@@ -32,11 +33,15 @@ internal static class TestCommand
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
+            string? jsonPath = Flags.OutputFile(parse.GetValue(json), "json");
+            string? plotFolder = Flags.OutputFolder(parse.GetValue(plots), "plots");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch));
+            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
+                parse.GetValue(strictImages));
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
             Console.WriteLine($"Acc@5: {r.Top5:F4}, NLL: {r.Nll:F4}, ECE (15 bins): {r.Ece:F4}, images: {r.Count}");
+            if (CheckpointEvaluation.SkippedSummary(r.Skipped) is { } skippedLine) Console.WriteLine(skippedLine);
 
             var before = CalibrationMetrics.Compute(outputs.Probabilities(), outputs.Labels, outputs.Classes, eceBins);
             Console.WriteLine(CalibrationText.Line($"Before temperature scaling ({eceBins} bins)", before));
@@ -52,21 +57,26 @@ internal static class TestCommand
             else
                 Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
 
-            if (parse.GetValue(plots) is { } plotFolder)
-                foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, info.Classes, eceBins, temperature))
-                    Console.WriteLine($"wrote {written}");
+            if (plotFolder is not null)
+                Flags.Writing("plots", plotFolder, () =>
+                {
+                    foreach (var written in Smile.Plots.EvaluationPlots.Write(plotFolder, outputs, info.Classes, eceBins, temperature))
+                        Console.WriteLine($"wrote {written}");
+                });
 
-            if (parse.GetValue(json) is { } path)
+            if (jsonPath is { } path)
             {
                 var figures = new
                 {
-                    checkpoint, test_dir = dir, images = r.Count, loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
+                    checkpoint, test_dir = dir, images = r.Count,
+                    unreadable_skipped = r.Skipped.Count, unreadable_images = r.Skipped.Select(s => s.Path).ToArray(),
+                    loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
                     ece_bins = eceBins,
                     calibration = CalibrationText.Json(before),
                     temperature,
                     temperature_scaled = after is null ? null : CalibrationText.Json(after),
                 };
-                File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+                Flags.Writing("json", path, () => File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true })));
             }
             return 0;
         });

@@ -5,13 +5,28 @@ using static TorchSharp.torch;
 
 namespace Smile.Data;
 
+/// <summary>What a loader does with an image it cannot decode (unless <see cref="LoaderOptions.StrictImages"/>
+/// makes it an error).</summary>
+public enum UnreadableImagePolicy
+{
+    /// <summary>Training: another image of its class takes the slot, so the batch keeps its size and class balance.</summary>
+    Replace,
+    /// <summary>Evaluation: the image is left out of its batch and listed in <see cref="Batch.Skipped"/>; a
+    /// replacement would count another image twice in the figures.</summary>
+    Skip,
+}
+
 /// <summary>How batches are made. <see cref="DropLast"/> drops a final partial batch (training: BatchNorm
 /// in train mode needs more than one sample); <see cref="Prefetch"/> bounds the batches made ahead.</summary>
 public sealed record LoaderOptions(int BatchSize, int Workers = 0, int Seed = 0, bool Shuffle = true, bool DropLast = true,
-    int Prefetch = 2, bool StrictImages = false)
+    int Prefetch = 2, bool StrictImages = false, UnreadableImagePolicy? OnUnreadable = null)
 {
     /// <summary>Worker threads actually used: <see cref="Workers"/>, or the number of cores when 0.</summary>
     public int EffectiveWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
+
+    /// <summary><see cref="OnUnreadable"/>, or by default: replace in a shuffled (training) loader, skip in an
+    /// unshuffled one, which is how every evaluation reads its folder.</summary>
+    public UnreadableImagePolicy Unreadable => OnUnreadable ?? (Shuffle ? UnreadableImagePolicy.Replace : UnreadableImagePolicy.Skip);
 }
 
 /// <summary>
@@ -19,8 +34,9 @@ public sealed record LoaderOptions(int BatchSize, int Workers = 0, int Seed = 0,
 /// (no tensor per image), a bounded number of batches ahead of the consumer. Order and augmentation
 /// depend only on (seed, epoch, index), so the same seed gives the same batches whatever the number
 /// of workers, and a run resumed at (epoch, batch) sees what it would have seen.
-/// An undecodable image is logged once and replaced by another image of the same class (or is an
-/// error with <see cref="LoaderOptions.StrictImages"/>).
+/// An undecodable image is logged once and, by <see cref="LoaderOptions.Unreadable"/>, replaced by another image
+/// of the same class (training) or left out of its batch (evaluation); <see cref="LoaderOptions.StrictImages"/>
+/// makes it an error instead.
 /// </summary>
 public sealed class BatchLoader
 {
@@ -53,7 +69,9 @@ public sealed class BatchLoader
         ? data.Samples.Count / options.BatchSize
         : (data.Samples.Count + options.BatchSize - 1) / options.BatchSize;
 
-    /// <summary>Distinct files that could not be decoded so far (each was replaced, and logged once).</summary>
+    public LoaderOptions Options => options;
+
+    /// <summary>Distinct files that could not be decoded so far (each was replaced or skipped, and logged once).</summary>
     public int BadImageCount => badImages.Count;
     public IReadOnlyCollection<string> BadImages => badImages.Keys.ToArray();
 
@@ -129,7 +147,8 @@ public sealed class BatchLoader
         }
     }
 
-    /// <summary>Makes one batch; public so that evaluation and tests can build a batch from chosen indices.</summary>
+    /// <summary>Makes one batch; public so that evaluation and tests can build a batch from chosen indices.
+    /// With <see cref="UnreadableImagePolicy.Skip"/> the batch may hold fewer images than indices (none, even).</summary>
     public Batch Build(int[] indices, int epoch, CancellationToken stop = default)
     {
         int n = indices.Length, size = transform.CropSize;
@@ -138,6 +157,8 @@ public sealed class BatchLoader
         try
         {
             var used = (int[])indices.Clone();
+            var failures = new string?[n];
+            int kept = 0;
             unsafe
             {
                 fixed (byte* raw = images.bytes)
@@ -149,17 +170,35 @@ public sealed class BatchLoader
                         Parallel.For(0, n, parallel, slot =>
                         {
                             var destination = new Span<float>((float*)basePtr + (long)slot * perImage, perImage);
-                            used[slot] = LoadInto(indices[slot], epoch, destination);
+                            used[slot] = LoadInto(indices[slot], epoch, destination, out failures[slot]);
                         });
                     }
                     catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
                     {
                         System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
                     }
+                    // Skipped slots are closed up: the images that were read move forward, in order.
+                    for (int slot = 0; slot < n; slot++)
+                    {
+                        if (failures[slot] is not null) continue;
+                        if (kept != slot)
+                            new Span<float>((float*)basePtr + (long)slot * perImage, perImage)
+                                .CopyTo(new Span<float>((float*)basePtr + (long)kept * perImage, perImage));
+                        used[kept++] = used[slot];
+                    }
                 }
             }
+            var skipped = Enumerable.Range(0, n).Where(slot => failures[slot] is not null)
+                .Select(slot => new SkippedImage(data.Samples[indices[slot]].Path, failures[slot]!)).ToArray();
+            if (kept < n)
+            {
+                var part = images.narrow(0, 0, kept).clone();
+                images.Dispose();
+                images = part;
+                used = used[..kept];
+            }
             var labels = tensor(used.Select(i => (long)data.Samples[i].Label).ToArray());
-            return new Batch(images, labels, used, epoch);
+            return new Batch(images, labels, used, epoch, skipped);
         }
         catch
         {
@@ -168,9 +207,11 @@ public sealed class BatchLoader
         }
     }
 
-    /// <summary>Decodes and transforms sample <paramref name="index"/> (or a same-class replacement); returns the index used.</summary>
-    private int LoadInto(int index, int epoch, Span<float> destination)
+    /// <summary>Decodes and transforms sample <paramref name="index"/> (or a same-class replacement); returns the index
+    /// used, or -1 with the reason in <paramref name="skipped"/> when the image is skipped.</summary>
+    private int LoadInto(int index, int epoch, Span<float> destination, out string? skipped)
     {
+        skipped = null;
         int current = index;
         for (int attempt = 0; ; attempt++)
         {
@@ -183,6 +224,12 @@ public sealed class BatchLoader
             catch (DataException e)
             {
                 if (options.StrictImages) throw;
+                if (options.Unreadable == UnreadableImagePolicy.Skip)
+                {
+                    if (badImages.TryAdd(sample.Path, 0)) log.Warning("Unreadable image skipped: {Reason}", e.Message);
+                    skipped = e.Message;
+                    return -1;
+                }
                 if (badImages.TryAdd(sample.Path, 0))
                     log.Warning("Unreadable image replaced by another of its class: {Reason}", e.Message);
                 var sameClass = samplesByClass[sample.Label];

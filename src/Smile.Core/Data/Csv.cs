@@ -14,7 +14,7 @@ public static class Csv
         var text = new StringBuilder();
         AppendRow(text, header);
         foreach (var row in rows) AppendRow(text, row);
-        AtomicFile.WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text.ToString()));
+        IO.AtomicFile.WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text.ToString()));
     }
 
     public static void AppendRow(StringBuilder text, IReadOnlyList<string> fields)

@@ -50,6 +50,10 @@ public sealed record Normalization
 /// <remarks>Validated when constructed; <see cref="Validate"/> checks again (after a <c>with</c>).</remarks>
 public sealed record TransformSpec(int CropSize, int ResizeSize, bool Train, Normalization Normalization)
 {
+    /// <summary>The largest image (crop) size that checkpoints and the command line accept: a 4096 x 4096 crop is
+    /// already 3 * 4096 * 4096 * 4 bytes = 192 MiB of float32 per image, far beyond the 224 or 448 of the method.</summary>
+    public const int MaxImageSize = 4096;
+
     // Runs in the primary constructor: an invalid spec cannot be constructed.
     private readonly bool _valid = Check(CropSize, ResizeSize, Normalization);
 

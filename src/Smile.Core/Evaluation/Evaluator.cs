@@ -7,7 +7,9 @@ namespace Smile.Evaluation;
 
 /// <summary>Eval-mode forward over a whole folder, without autograd. A ResNet runs with its BatchNorms folded into
 /// its convolutions (<see cref="FoldedResNet"/>: the same outputs up to float rounding, about one pass per activation fewer),
-/// folded once per evaluation since the weights do not change during one.</summary>
+/// folded once per evaluation since the weights do not change during one. An image that cannot be read is left out
+/// and listed in <see cref="EvalResult.Skipped"/>: the loader must skip (<see cref="UnreadableImagePolicy.Skip"/>),
+/// not replace, or another image would be counted twice.</summary>
 public static class Evaluator
 {
     public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default) =>
@@ -24,8 +26,11 @@ public static class Evaluator
 
     private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel)
     {
+        if (loader.Options.Unreadable != UnreadableImagePolicy.Skip && !loader.Options.StrictImages)
+            throw new ArgumentException("an evaluation loader must skip unreadable images (a replacement would be counted twice)", nameof(loader));
         var clock = Stopwatch.StartNew();
         var metrics = new MetricAccumulator();
+        var skipped = new List<SkippedImage>();
         bool wasTraining = model.training;
         model.eval();
         using var folded = model is ResNet resnet ? new FoldedResNet(resnet) : null;
@@ -38,21 +43,27 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 using (batch)
                 {
-                    var images = batch.Images.to(device);
-                    var output = folded?.Forward(images) ?? model.call(images);
-                    metrics.Add(output.Logits, batch.Labels);
-                    sink?.Add(output.Logits, batch.Labels);
-                    done += batch.Count;
+                    skipped.AddRange(batch.Skipped);
+                    if (batch.Count > 0)
+                    {
+                        var images = batch.Images.to(device);
+                        var output = folded?.Forward(images) ?? model.call(images);
+                        metrics.Add(output.Logits, batch.Labels);
+                        sink?.Add(output.Logits, batch.Labels);
+                        done += batch.Count;
+                    }
                 }
                 Smile.Native.NativeGarbage.Release();
-                progress?.Report(done);
+                progress?.Report(done + skipped.Count);
             }
+            if (done == 0 && skipped.Count > 0)
+                throw new DataException($"none of the {skipped.Count} images could be read (the first: {skipped[0].Reason})");
         }
         finally
         {
             model.train(wasTraining);
         }
-        return metrics.Result(clock.Elapsed.TotalSeconds);
+        return metrics.Result(clock.Elapsed.TotalSeconds) with { Skipped = skipped };
     }
 
     /// <summary>Copies each batch's logits (float32, CPU) and labels out of the tensors, in order.</summary>

@@ -5,6 +5,15 @@ namespace Smile.Evaluation;
 /// <summary>Evaluation figures over a whole set (not averaged per batch, unlike the reference's validate()).</summary>
 public sealed record EvalResult(int Count, double Loss, double Top1, double Top5, double Ece, double Seconds)
 {
+    /// <summary>Images of the set that could not be read: left out of <see cref="Count"/> and of every figure.</summary>
+    public IReadOnlyList<Smile.Data.SkippedImage> Skipped { get; init; } = Array.Empty<Smile.Data.SkippedImage>();
+
+    // Written out so that two results listing the same skipped images are equal (a record compares a list by reference).
+    public bool Equals(EvalResult? other) => other is not null && Count == other.Count && Loss.Equals(other.Loss) && Top1.Equals(other.Top1)
+        && Top5.Equals(other.Top5) && Ece.Equals(other.Ece) && Seconds.Equals(other.Seconds) && Skipped.SequenceEqual(other.Skipped);
+
+    public override int GetHashCode() => HashCode.Combine(Count, Loss, Top1, Top5, Ece, Seconds, Skipped.Count);
+
     /// <summary>The negative log-likelihood: the mean cross-entropy, which is what <see cref="Loss"/> is.</summary>
     public double Nll => Loss;
 }

@@ -49,9 +49,11 @@ public sealed record Prediction(string Path, IReadOnlyList<(string Class, double
 public static class Predictor
 {
     /// <summary>Predicts every image (decoded and transformed as at evaluation), <paramref name="batchSize"/> at a time;
-    /// the probabilities are softmax(logits / <paramref name="temperature"/>) (1: the network's own).</summary>
+    /// the probabilities are softmax(logits / <paramref name="temperature"/>) (1: the network's own). An image that
+    /// cannot be decoded is handed to <paramref name="onUnreadable"/> and left out, or, when that is null, stops the
+    /// enumeration with its <see cref="DataException"/>.</summary>
     public static IEnumerable<Prediction> Predict(TrainedModel trained, IReadOnlyList<string> paths, int topK, int batchSize, Device device,
-        double temperature = 1.0)
+        double temperature = 1.0, Action<SkippedImage>? onUnreadable = null)
     {
         if (!(temperature > 0) || double.IsInfinity(temperature))
             throw new ArgumentOutOfRangeException(nameof(temperature), "must be a positive finite number");
@@ -61,33 +63,43 @@ public static class Predictor
         {
             var chunk = paths.Skip(start).Take(batchSize).ToArray();
             var buffer = new float[chunk.Length * spec.ElementCount];
-            try
+            var failures = new DataException?[chunk.Length];
+            Parallel.For(0, chunk.Length, i =>
             {
-                Parallel.For(0, chunk.Length, i =>
+                try
                 {
                     var image = ImageDecoder.Decode(chunk[i], spec.ResizeSize, spec.ResizeSize);
                     ImageTransform.Apply(image, spec, Augmentation.Center(spec), buffer.AsSpan(i * spec.ElementCount, spec.ElementCount));
-                });
-            }
-            catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
-            {
-                // An unreadable image (a DataException naming the file) reaches the caller as itself, not wrapped.
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            }
+                }
+                catch (DataException e) { failures[i] = e; }
+            });
+            // Reported in input order, whatever order the threads failed in.
+            for (int i = 0; i < chunk.Length; i++)
+                if (failures[i] is { } failure)
+                {
+                    if (onUnreadable is null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+                    onUnreadable!(new SkippedImage(chunk[i], failure.Message));
+                }
+            var readable = Enumerable.Range(0, chunk.Length).Where(i => failures[i] is null).ToArray();
+            if (readable.Length == 0) continue;
+            if (readable.Length < chunk.Length)
+                for (int j = 0; j < readable.Length; j++) // close up the rows of the images left out
+                    buffer.AsSpan(readable[j] * spec.ElementCount, spec.ElementCount).CopyTo(buffer.AsSpan(j * spec.ElementCount, spec.ElementCount));
             float[] v;
             long[] ix;
             // The scope closes before anything is yielded: a dispose scope must not span the caller's code.
             using (no_grad())
             using (var scope = NewDisposeScope())
             {
-                var images = tensor(buffer, new long[] { chunk.Length, 3, spec.CropSize, spec.CropSize }).to(device);
+                var pixels = readable.Length == chunk.Length ? buffer : buffer[..(readable.Length * spec.ElementCount)];
+                var images = tensor(pixels, new long[] { readable.Length, 3, spec.CropSize, spec.CropSize }).to(device);
                 var probabilities = trained.Model.call(images).Logits.div(temperature).softmax(1).cpu();
                 var (values, indexes) = probabilities.topk(k, dim: 1);
                 v = values.data<float>().ToArray();
                 ix = indexes.data<long>().ToArray();
             }
-            for (int i = 0; i < chunk.Length; i++)
-                yield return new Prediction(chunk[i], Enumerable.Range(0, k).Select(j => (trained.Info.Classes[(int)ix[i * k + j]], (double)v[i * k + j])).ToArray());
+            for (int j = 0; j < readable.Length; j++)
+                yield return new Prediction(chunk[readable[j]], Enumerable.Range(0, k).Select(r => (trained.Info.Classes[(int)ix[j * k + r]], (double)v[j * k + r])).ToArray());
         }
     }
 }

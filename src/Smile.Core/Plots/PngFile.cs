@@ -1,5 +1,5 @@
 using ScottPlot;
-using Smile.Data;
+using Smile.IO;
 
 namespace Smile.Plots;
 

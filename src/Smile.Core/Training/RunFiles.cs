@@ -10,7 +10,7 @@ internal static class RunFiles
     /// <summary>The run's summary JSON, written atomically (temporary file, then rename); NaN is allowed (a run
     /// without evaluation has no accuracy).</summary>
     public static void WriteSummary<T>(string path, T summary) =>
-        Data.AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(summary,
+        IO.AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(summary,
             new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 
     /// <summary>Resident memory of this process: it must stay flat over a run (every step's tensors are disposed).</summary>

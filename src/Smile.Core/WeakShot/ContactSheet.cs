@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using SkiaSharp;
 using Smile.Data;
+using Smile.IO;
 using Smile.Plots;
 
 namespace Smile.WeakShot;

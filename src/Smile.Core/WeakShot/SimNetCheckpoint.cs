@@ -110,9 +110,9 @@ public static class SimNetCheckpoint
             var (mean, std) = NormalizationMetadata.Read(m);
             return new SimNetInfo(
                 m["architecture"],
-                JsonSerializer.Deserialize<string[]>(m["base_classes"]) ?? throw new FormatException("base_classes"),
-                int.Parse(m["relation_dim"], c),
-                int.Parse(m["image_size"], c),
+                MetadataChecks.ClassNames(JsonSerializer.Deserialize<string[]>(m["base_classes"]), "base_classes"),
+                MetadataChecks.Positive(m, "relation_dim"),
+                MetadataChecks.ImageSize(m),
                 mean,
                 std,
                 int.Parse(m["epoch"], c),
@@ -122,7 +122,7 @@ public static class SimNetCheckpoint
                 RunState = m.GetValueOrDefault(Checkpoint.RunStateKey),
             };
         }
-        catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException or InvalidOperationException)
         {
             throw new WeightFileException(path, $"damaged SimNet metadata ({e.Message})", e);
         }

@@ -36,7 +36,9 @@ public sealed class SimNetValidation
     {
         if (!data.Samples.Any()) throw new DataException($"{data.Root}: no validation images");
         Images = data.Samples.Count;
-        loader = new BatchLoader(data, evalTransform, new LoaderOptions(batchSize, workers, seed, Shuffle: false, DropLast: false, StrictImages: strictImages), log);
+        // An unreadable held-out image is left out of its batch (a replacement would score another image's pairs in its place).
+        loader = new BatchLoader(data, evalTransform, new LoaderOptions(batchSize, workers, seed, Shuffle: false, DropLast: false, StrictImages: strictImages,
+            OnUnreadable: UnreadableImagePolicy.Skip), log);
         var sampler = new PairSampler(data.Samples.Select(s => s.Label).ToArray(), classesPerBatch, batchSize, SampleRandom.Seed(seed, SeedSalt));
         batches = Enumerable.Range(0, (Images + batchSize - 1) / batchSize).Select(_ => sampler.Next()).ToArray();
     }
@@ -51,11 +53,18 @@ public sealed class SimNetValidation
         {
             var counts = new PairCounts();
             double loss = 0;
-            int done = 0;
+            int done = 0, scored = 0;
             foreach (var indices in batches)
             {
                 cancel.ThrowIfCancellationRequested();
                 using var batch = loader.Build(indices, epoch: 0, cancel);
+                done += batch.Skipped.Count;
+                if (batch.Count == 0)
+                {
+                    progress?.Report(done);
+                    continue;
+                }
+                scored++;
                 using (no_grad())
                 using (var scope = NewDisposeScope())
                 {
@@ -66,7 +75,8 @@ public sealed class SimNetValidation
                 }
                 progress?.Report(done += batch.Count);
             }
-            return new PairValidationResult(loss / batches.Length, counts, clock.Elapsed.TotalSeconds);
+            if (scored == 0) throw new DataException("none of the held-out images could be read");
+            return new PairValidationResult(loss / scored, counts, clock.Elapsed.TotalSeconds);
         }
         finally
         {

@@ -28,7 +28,9 @@ public static class WebImageWeights
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(web);
         var transform = TransformSpec.ForEvaluation(info.ImageSize, new Normalization(info.Mean, info.Std));
-        var loader = new BatchLoader(web, transform, new LoaderOptions(batchSize, workers, Seed: 0, Shuffle: false, DropLast: false), log);
+        // Replace, not skip: the features are indexed by sample, so every sample needs a row.
+        var loader = new BatchLoader(web, transform, new LoaderOptions(batchSize, workers, Seed: 0, Shuffle: false, DropLast: false,
+            OnUnreadable: UnreadableImagePolicy.Replace), log);
         net.eval();
         using var scope = NewDisposeScope();
         var features = PooledFeatures(net, loader, device, progress, cancel);

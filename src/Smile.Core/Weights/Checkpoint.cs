@@ -123,9 +123,9 @@ public static class Checkpoint
             var (mean, std) = NormalizationMetadata.Read(m);
             return new CheckpointInfo(
                 m["architecture"],
-                JsonSerializer.Deserialize<string[]>(m["classes"]) ?? throw new FormatException("classes"),
-                m.GetValueOrDefault("aux_classes") is { Length: > 0 } aux ? int.Parse(aux, System.Globalization.CultureInfo.InvariantCulture) : null,
-                int.Parse(m["image_size"], System.Globalization.CultureInfo.InvariantCulture),
+                MetadataChecks.ClassNames(JsonSerializer.Deserialize<string[]>(m["classes"]), "classes"),
+                m.GetValueOrDefault("aux_classes") is { Length: > 0 } ? MetadataChecks.Positive(m, "aux_classes") : null,
+                MetadataChecks.ImageSize(m),
                 mean,
                 std,
                 long.Parse(m["iteration"], System.Globalization.CultureInfo.InvariantCulture),
@@ -137,7 +137,7 @@ public static class Checkpoint
                 RunState = m.GetValueOrDefault(RunStateKey),
             };
         }
-        catch (Exception e) when (e is KeyNotFoundException or FormatException or JsonException or InvalidOperationException)
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException or InvalidOperationException)
         {
             throw new WeightFileException(path, $"damaged Smile checkpoint metadata ({e.Message})", e);
         }

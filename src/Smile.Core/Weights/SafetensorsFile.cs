@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Smile.IO;
 using TorchSharp;
 
 namespace Smile.Weights;
@@ -55,7 +55,7 @@ public static class SafetensorsFile
         });
 
     /// <summary>
-    /// Writes atomically: into "&lt;path&gt;.tmp-&lt;random&gt;" beside the target, flushed to disk, then moved
+    /// Writes atomically (<see cref="AtomicFile"/>): into a temporary file beside the target, flushed to disk, then moved
     /// over <paramref name="path"/>, so a crash leaves either the old file or the new one, never half of one.
     /// Tensors may live on any device and be non-contiguous. Keys are sorted by name, as the Python library
     /// sorts them, and the data is laid out in that order.
@@ -106,31 +106,24 @@ public static class SafetensorsFile
         });
     }
 
-    /// <summary>The 8-byte length, the header and then the data into "&lt;path&gt;.tmp-&lt;random&gt;", flushed,
-    /// then moved over <paramref name="path"/>.</summary>
+    /// <summary>The 8-byte length, the header and then the data, through <see cref="AtomicFile"/> (flushed to
+    /// disk before the rename).</summary>
     private static void WriteAtomically(string path, byte[] header, Action<FileStream> writeData)
     {
-        var full = Path.GetFullPath(path);
-        var temp = $"{full}.tmp-{Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant()}";
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, CopyBufferBytes))
+            AtomicFile.Write(path, file =>
             {
                 Span<byte> length = stackalloc byte[8];
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 file.Write(length);
                 file.Write(header);
                 writeData(file);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
+            }, flushToDisk: true, bufferSize: CopyBufferBytes);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            if (e is IOException or UnauthorizedAccessException)
-                throw new WeightFileException(path, $"cannot write: {e.Message}", e);
-            throw;
+            throw new WeightFileException(path, $"cannot write: {e.Message}", e);
         }
     }
 
@@ -231,6 +224,7 @@ public static class SafetensorsFile
                 if (entries.Any(e => e.Name == property.Name)) throw Bad($"tensor '{property.Name}' appears twice in the header");
                 entries.Add(ParseEntry(property, dataLength, Bad));
             }
+            CheckLayout(entries, dataLength, Bad);
             return new Header(entries, metadata, dataStart);
         }
     }
@@ -256,6 +250,32 @@ public static class SafetensorsFile
         if (bytes != end - begin)
             throw bad($"tensor '{name}': shape [{string.Join(", ", shape)}] of {code} needs {bytes} bytes but data_offsets span {end - begin}");
         return new Entry(name, dtype, shape, begin, end);
+    }
+
+    /// <summary>
+    /// The tensors' byte ranges must tile the data section: no overlap (two tensors sharing bytes would load one
+    /// with the other's values), no gap, nothing after the last. The format's reference implementation (the
+    /// Python library's Rust core) refuses such files the same way.
+    /// </summary>
+    private static void CheckLayout(List<Entry> entries, long dataLength, Func<string, WeightFileException> bad)
+    {
+        long cursor = 0;
+        Entry? previous = null;
+        foreach (var entry in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
+        {
+            if (entry.Begin < cursor)
+                throw bad($"tensors '{previous!.Name}' [{previous.Begin}, {previous.End}] and '{entry.Name}' [{entry.Begin}, {entry.End}] overlap in the data section");
+            if (entry.Begin > cursor)
+                throw bad(previous is null
+                    ? $"tensor '{entry.Name}' starts at data byte {entry.Begin}: the {entry.Begin} bytes before it belong to no tensor"
+                    : $"{entry.Begin - cursor} data bytes between tensors '{previous.Name}' (ends at {previous.End}) and '{entry.Name}' (starts at {entry.Begin}) belong to no tensor");
+            cursor = entry.End;
+            previous = entry;
+        }
+        if (cursor != dataLength)
+            throw bad(previous is null
+                ? $"{dataLength} data bytes but no tensor"
+                : $"the {dataLength - cursor} data bytes after tensor '{previous.Name}' (ends at {cursor} of {dataLength}) belong to no tensor");
     }
 
     private static long[] ReadLongs(JsonElement entry, string field, string name, Func<string, WeightFileException> bad)

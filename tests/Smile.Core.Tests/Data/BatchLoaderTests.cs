@@ -128,6 +128,50 @@ public sealed class BatchLoaderTests : IDisposable
     }
 
     [Fact]
+    public void AnUnshuffledLoaderSkipsUnreadableImagesAndListsThem()
+    {
+        MakeFolder(corruptClass: "b");
+        File.WriteAllBytes(Path.Combine(root, "a", "empty.jpg"), []);
+        var data = ImageFolder.ForTraining(root); // 14 files, 2 of them unreadable
+        var broken = data.Samples.Select((s, i) => (s, i)).Where(p => p.s.Path.EndsWith("broken.jpg", StringComparison.Ordinal) || p.s.Path.EndsWith("empty.jpg", StringComparison.Ordinal))
+            .Select(p => p.i).ToArray();
+        Assert.Equal(2, broken.Length);
+        var spec = TransformSpec.ForEvaluation(16);
+        Assert.Equal(UnreadableImagePolicy.Skip, new LoaderOptions(BatchSize: 4, Shuffle: false).Unreadable);
+        Assert.Equal(UnreadableImagePolicy.Replace, new LoaderOptions(BatchSize: 4).Unreadable);
+        var loader = new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 3, Shuffle: false, DropLast: false));
+
+        var indices = new List<int>();
+        var labels = new List<long>();
+        var pixels = new List<float>();
+        var skipped = new List<SkippedImage>();
+        foreach (var batch in loader.Batches())
+            using (batch)
+            {
+                Assert.Equal(batch.Count, (int)batch.Images.shape[0]);
+                indices.AddRange(batch.Indices);
+                labels.AddRange(batch.Labels.data<long>().ToArray());
+                pixels.AddRange(batch.Images.data<float>().ToArray());
+                skipped.AddRange(batch.Skipped);
+            }
+        var readable = Enumerable.Range(0, data.Samples.Count).Except(broken).ToArray();
+        Assert.Equal(readable, indices); // every readable image once, in order, nothing in the place of the others
+        Assert.Equal(readable.Select(i => (long)data.Samples[i].Label), labels);
+        Assert.Equal(broken.Select(i => data.Samples[i].Path), skipped.Select(s => s.Path));
+        Assert.All(skipped, s => Assert.StartsWith($"{s.Path}: cannot decode image", s.Reason));
+        Assert.Equal(2, loader.BadImageCount);
+        using (var reference = new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Shuffle: false)).Build(readable, 0))
+            Assert.Equal(reference.Images.data<float>().ToArray(), pixels); // the rows after a skipped image moved up intact
+
+        using var none = loader.Build(broken, 0);
+        Assert.Equal(0, none.Count);
+        Assert.Equal(new long[] { 0, 3, 16, 16 }, none.Images.shape);
+        Assert.Equal(2, none.Skipped.Count);
+        var strict = new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Shuffle: false, DropLast: false, StrictImages: true));
+        Assert.Contains("broken.jpg", Assert.Throws<DataException>(() => strict.Build(broken[^1..], 0)).Message);
+    }
+
+    [Fact]
     public void StrictImagesMakesAnUnreadableImageAnErrorNamingIt()
     {
         var data = MakeFolder(corruptClass: "c");

@@ -40,4 +40,48 @@ public sealed class EvaluatorOutputsTests : IDisposable
         Assert.Equal(result.Loss, TemperatureScaling.Nll(outputs, 1.0), 5);     // float32 log_softmax against double
         Assert.Equal(result.Ece, CalibrationMetrics.Ece(p, outputs.Labels, 3), 5); // same 15 bins, same convention
     }
+
+    [Fact]
+    public void UnreadableImagesAreLeftOutAndListedNotReplaced()
+    {
+        var clean = Path.Combine(root, "clean");
+        var damaged = Path.Combine(root, "damaged");
+        int seed = 0;
+        foreach (var (name, count) in new[] { ("a", 5), ("b", 4) })
+            for (int i = 0; i < count; i++)
+            {
+                var photo = SyntheticPhotos.Render(40 + 3 * i, 36 + 2 * i, seed++);
+                foreach (var set in new[] { clean, damaged })
+                    SyntheticPhotos.WriteJpeg(photo, Path.Combine(Directory.CreateDirectory(Path.Combine(set, name)).FullName, $"{i}.jpg"));
+            }
+        File.WriteAllBytes(Path.Combine(damaged, "a", "2x.jpg"), new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 });
+        File.WriteAllText(Path.Combine(damaged, "b", "0x.png"), "not a picture");
+        var spec = TransformSpec.ForEvaluation(32);
+        manual_seed(4);
+        using var model = ModelFactory.Create("shallow_cnn", 2);
+        BatchLoader Loader(string folder, UnreadableImagePolicy? policy = null) =>
+            new(ImageFolder.ForEvaluation(folder, new[] { "a", "b" }), spec, new LoaderOptions(BatchSize: 3, Workers: 2, Shuffle: false, DropLast: false, OnUnreadable: policy));
+
+        var (expected, expectedOutputs) = Evaluator.EvaluateWithOutputs(model, Loader(clean), CPU);
+        var (result, outputs) = Evaluator.EvaluateWithOutputs(model, Loader(damaged), CPU);
+        Assert.Equal(9, result.Count); // 11 files, 9 readable: each counted once
+        Assert.Equal(new[] { Path.Combine(damaged, "a", "2x.jpg"), Path.Combine(damaged, "b", "0x.png") }, result.Skipped.Select(s => s.Path));
+        Assert.Empty(expected.Skipped);
+        // The same figures as the folder without the two files (batches of other sizes: float rounding may differ).
+        Assert.Equal(expected.Count, result.Count);
+        Assert.Equal(expected.Top1, result.Top1, 12);
+        Assert.Equal(expected.Loss, result.Loss, 5);
+        Assert.Equal(expectedOutputs.Labels, outputs.Labels);
+        Assert.Equal(expectedOutputs.Logits.Length, outputs.Logits.Length);
+        for (int i = 0; i < outputs.Logits.Length; i++) Assert.Equal(expectedOutputs.Logits[i], outputs.Logits[i], 4);
+
+        // A replacing loader would count an image twice: evaluation refuses it.
+        Assert.Throws<ArgumentException>(() => Evaluator.Evaluate(model, Loader(damaged, UnreadableImagePolicy.Replace), CPU));
+        var unreadable = Path.Combine(root, "unreadable", "a");
+        Directory.CreateDirectory(unreadable);
+        File.WriteAllText(Path.Combine(unreadable, "0.jpg"), "no");
+        var error = Assert.Throws<DataException>(() => Evaluator.Evaluate(model,
+            new BatchLoader(ImageFolder.ForEvaluation(Path.GetDirectoryName(unreadable)!, new[] { "a", "b" }), spec, new LoaderOptions(BatchSize: 3, Shuffle: false, DropLast: false)), CPU));
+        Assert.StartsWith("none of the 1 images could be read", error.Message);
+    }
 }

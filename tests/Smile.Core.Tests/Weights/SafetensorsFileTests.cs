@@ -177,6 +177,51 @@ public sealed class SafetensorsFileTests : IDisposable
         Assert.Contains(reason, error.Message);
     }
 
+    /// <summary>Byte ranges that do not tile the data section exactly: the safetensors reference implementation
+    /// refuses each of these, and so does Smile (a partial overlap used to load one tensor with another's bytes).</summary>
+    [Theory]
+    [InlineData("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12,
+        "tensors 'a' [0, 8] and 'b' [4, 12] overlap in the data section")]
+    [InlineData("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, \"b\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8,
+        "tensors 'a' [0, 8] and 'b' [0, 8] overlap in the data section")]
+    [InlineData("{\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}, \"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 16,
+        "tensors 'a' [0, 16] and 'b' [4, 8] overlap in the data section")]
+    [InlineData("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, \"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}}", 12,
+        "4 data bytes between tensors 'a' (ends at 4) and 'b' (starts at 8) belong to no tensor")]
+    [InlineData("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8,
+        "tensor 'a' starts at data byte 4: the 4 bytes before it belong to no tensor")]
+    [InlineData("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 12,
+        "the 8 data bytes after tensor 'a' (ends at 4 of 12) belong to no tensor")]
+    public void TensorsThatOverlapOrLeaveBytesUnusedAreAWeightFileErrorNamingThem(string header, int dataBytes, string reason)
+    {
+        var path = PathOf("layout.safetensors");
+        var json = Encoding.UTF8.GetBytes(header);
+        var bytes = new byte[8 + json.Length + dataBytes];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
+        json.CopyTo(bytes, 8);
+        File.WriteAllBytes(path, bytes);
+        foreach (var read in new Action[] { () => SafetensorsFile.Read(path), () => SafetensorsFile.ReadMetadata(path) })
+            Assert.Equal($"{path}: {reason}", Assert.Throws<WeightFileException>(read).Message);
+    }
+
+    [Fact]
+    public void EmptyTensorsMayShareAnOffsetWithTheirNeighbours()
+    {
+        using var scope = NewDisposeScope();
+        var path = PathOf("empty-ranges.safetensors");
+        var json = Encoding.UTF8.GetBytes("{\"e\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}, " +
+            "\"x\": {\"dtype\": \"I32\", \"shape\": [1], \"data_offsets\": [0, 4]}, \"z\": {\"dtype\": \"I8\", \"shape\": [0, 3], \"data_offsets\": [4, 4]}}");
+        var bytes = new byte[8 + json.Length + 4];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
+        json.CopyTo(bytes, 8);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8 + json.Length), 77);
+        File.WriteAllBytes(path, bytes);
+        var read = SafetensorsFile.Read(path);
+        Assert.Equal(77, read["x"].item<int>());
+        Assert.Equal(0, read["e"].numel());
+        Assert.Equal(new long[] { 0, 3 }, read["z"].shape);
+    }
+
     [Fact]
     public void AcceptsAHeaderPaddedWithSpacesAndAnEmptyFile()
     {

@@ -38,7 +38,8 @@ internal static class WeightsCommand
             Flags.Require(parse.GetValue(sheetImages) >= 1, "sheet_images", "must be at least 1");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
-            string csv = Path.GetFullPath(parse.GetValue(output)!);
+            string csv = Path.GetFullPath(Flags.NotBlank(parse.GetValue(output), "out"));
+            Flags.Require(parse.GetValue(sheets) is null || !string.IsNullOrWhiteSpace(parse.GetValue(sheets)), "sheets", "is empty");
             Flags.Require(!Directory.Exists(csv), "out", $"{csv} is a folder; give the CSV file to write");
             string sheetDir = Path.GetFullPath(parse.GetValue(sheets) ?? Path.ChangeExtension(csv, null) + "_sheets");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);

@@ -1,3 +1,4 @@
+using Smile.IO;
 using Smile.Native;
 
 namespace Smile.Data.Prepare;
@@ -58,32 +59,24 @@ public static class ImageFolderWriter
         {
             if (!File.Exists(source)) throw new DataException($"image listed by the dataset's index is missing: {source}");
             if (File.Exists(destination) && SameFile(source, destination)) return Outcome.Unchanged;
-            string temporary = TemporaryName(destination);
-            try
+            bool link = false;
+            AtomicFile.Replace(destination, temporary =>
             {
-                bool link = LibC.Link(source, temporary) == 0;
+                link = LibC.Link(source, temporary) == 0;
                 if (!link)
                 {
                     File.Copy(source, temporary, overwrite: true);
                     // The quick check of a later run (size and modification time) then recognises the copy.
                     File.SetLastWriteTimeUtc(temporary, File.GetLastWriteTimeUtc(source));
                 }
-                File.Move(temporary, destination, overwrite: true);
-                return link ? Outcome.Linked : Outcome.Copied;
-            }
-            finally { File.Delete(temporary); }
+            });
+            return link ? Outcome.Linked : Outcome.Copied;
         }
 
         byte[] bytes = image.Produce!();
         if (File.Exists(destination) && new FileInfo(destination).Length == bytes.Length && File.ReadAllBytes(destination).AsSpan().SequenceEqual(bytes))
             return Outcome.Unchanged;
-        string tmp = TemporaryName(destination);
-        try
-        {
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, destination, overwrite: true);
-        }
-        finally { File.Delete(tmp); }
+        AtomicFile.Write(destination, file => file.Write(bytes));
         return Outcome.Generated;
     }
 
@@ -98,9 +91,6 @@ public static class ImageFolderWriter
         return File.ReadAllBytes(source).AsSpan().SequenceEqual(File.ReadAllBytes(destination));
     }
 
-    private static string TemporaryName(string destination) =>
-        Path.Combine(Path.GetDirectoryName(destination)!, $".{Path.GetFileName(destination)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
-
     private static void RefuseForeignFiles(ImageFolderPlan plan, string outputRoot)
     {
         var planned = plan.Images.Select(i => i.RelativePath).ToHashSet(StringComparer.Ordinal);
@@ -110,7 +100,7 @@ public static class ImageFolderWriter
             if (!Directory.Exists(folder)) continue;
             var foreign = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
                 .Select(f => Path.GetRelativePath(outputRoot, f).Replace('\\', '/'))
-                .Where(f => !Path.GetFileName(f).StartsWith('.') && !planned.Contains(f))
+                .Where(f => !Path.GetFileName(f).StartsWith('.') && !AtomicFile.IsTemporary(f) && !planned.Contains(f))
                 .ToList();
             if (foreign.Count > 0)
                 throw new DataException($"{folder} already holds {foreign.Count} file(s) this preparation would not write " +

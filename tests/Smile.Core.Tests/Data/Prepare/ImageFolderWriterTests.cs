@@ -70,6 +70,23 @@ public sealed class ImageFolderWriterTests : IDisposable
     }
 
     [Fact]
+    public void ATemporaryLeftByAnInterruptedRunIsNotAForeignFile()
+    {
+        string output = Path.Combine(_temp.FullName, "out");
+        Directory.CreateDirectory(Path.Combine(output, "train/a"));
+        string leftover = Path.Combine(output, "train/a", Path.GetFileName(Smile.IO.AtomicFile.TemporaryName("z.png")));
+        File.WriteAllBytes(leftover, [1]);
+        var plan = new ImageFolderPlan();
+        plan.AddGenerated("train", "a", "z.png", () => [7]);
+        plan.AddFile("train", "a", "y.jpg", Source("y.jpg", [3, 4]));
+        var result = ImageFolderWriter.Write(plan, output);
+        Assert.Equal(2, result.Generated + result.Linked + result.Copied);
+        Assert.Equal(new byte[] { 7 }, File.ReadAllBytes(Path.Combine(output, "train/a/z.png")));
+        // Only the leftover remains beside the images: the run's own temporaries were renamed away.
+        Assert.Equal(["train/a/y.jpg", "train/a/z.png", "train/a/" + Path.GetFileName(leftover)], Tree(output));
+    }
+
+    [Fact]
     public void AMissingSourceIsNamed()
     {
         var plan = new ImageFolderPlan();
