@@ -41,9 +41,9 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
         using var owned = net;
         using var discriminator = o.Adversarial ? new PairDiscriminator(net.Head.RelationDim).to(device) : null;
         // torch.optim.SGD's plain momentum on every parameter, as the authors' optim.SGD(momentum=0.9, weight_decay=wd).
-        using var sgd = new NesterovSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
+        using var sgd = new MomentumSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
         using var discSgd = discriminator is null ? null
-            : new NesterovSgd(discriminator.named_parameters().Select(p => (p.name, p.parameter, true)), o.DiscriminatorLr, o.Momentum, o.Wd, nesterov: false);
+            : new MomentumSgd(discriminator.named_parameters().Select(p => (p.name, p.parameter, true)), o.DiscriminatorLr, o.Momentum, o.Wd, nesterov: false);
         var progress = new RunState(0, 0, 0, -1);
         if (resumed is not null) progress = Restore(resumed, sgd, discriminator, discSgd);
 
@@ -157,7 +157,7 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
     /// backbone and the head together, as the authors' code does, so BatchNorm sees both; pairs are formed
     /// within each half only. Every tensor of the step belongs to its dispose scope.
     /// </summary>
-    private StepResult TrainStep(SimNet net, PairDiscriminator? disc, NesterovSgd sgd, NesterovSgd? discSgd, Batch batch, Batch? web, Device device)
+    private StepResult TrainStep(SimNet net, PairDiscriminator? disc, MomentumSgd sgd, MomentumSgd? discSgd, Batch batch, Batch? web, Device device)
     {
         using var scope = NewDisposeScope();
         var images = batch.Images.to(device);
@@ -223,7 +223,7 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
         return new SimNetInfo(net.Backbone.Architecture, train.Classes, net.Head.RelationDim, options.ImageSize, n.Mean, n.Std, state.Epoch, state.BestF1, arguments);
     }
 
-    private void SaveLast(SimNet net, NesterovSgd sgd, PairDiscriminator? disc, NesterovSgd? discSgd, ImageFolder train, Normalization n, RunState state)
+    private void SaveLast(SimNet net, MomentumSgd sgd, PairDiscriminator? disc, MomentumSgd? discSgd, ImageFolder train, Normalization n, RunState state)
     {
         var extra = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, buffer) in sgd.MomentumBuffers) extra[Checkpoint.OptimizerPrefix + name] = buffer;
@@ -257,7 +257,7 @@ public sealed class SimNetTrainer(SimNetOptions options, ILogger log, ITrainingM
     }
 
     /// <summary>Puts the optimizers' momentum and the discriminator back; returns where to continue.</summary>
-    private RunState Restore(LastCheckpoint last, NesterovSgd sgd, PairDiscriminator? disc, NesterovSgd? discSgd)
+    private RunState Restore(LastCheckpoint last, MomentumSgd sgd, PairDiscriminator? disc, MomentumSgd? discSgd)
     {
         var path = options.LastPath;
         try
