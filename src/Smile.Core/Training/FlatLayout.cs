@@ -36,9 +36,8 @@ internal sealed class FlatGroup : IDisposable
     public int Index { get; }
     public bool Decay { get; }
     public IReadOnlyList<FlatSlot> Slots => slots;
-    /// <summary>The buffer the parameters are views of; padding between them stays zero.</summary>
+    /// <summary>The buffer the parameters are views of (the padding between them belongs to none).</summary>
     public Tensor Values { get; private set; } = null!;
-    public long Length { get; private set; }
 
     /// <summary>Set when another <see cref="FlatLayout"/> re-homed one of these parameters: the buffer no longer
     /// holds them, so whole-buffer updates must not be used.</summary>
@@ -50,7 +49,6 @@ internal sealed class FlatGroup : IDisposable
     /// (<c>Tensor.set_</c>: the same Parameter object, so modules, autograd and anyone holding it see the new storage).</summary>
     public void Allocate(long length)
     {
-        Length = length;
         var first = slots[0].Param;
         // Owned by the group, whatever dispose scope the optimizer is built in.
         Values = torch.zeros(length, first.dtype, first.device).DetachFromDisposeScope();

@@ -30,6 +30,9 @@ public abstract class FlatOptimizer : IOptimizer
         var list = parameters.ToList();
         var duplicate = list.GroupBy(e => e.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"parameter '{duplicate.Key}' is listed twice");
+        // One tensor under two names would get two places in the flat buffer, and only the last would be its storage.
+        var shared = list.GroupBy(e => e.Param, ReferenceEqualityComparer.Instance).FirstOrDefault(g => g.Count() > 1);
+        if (shared is not null) throw new ArgumentException($"parameters {string.Join(" and ", shared.Select(e => $"'{e.Name}'"))} are the same tensor");
         LearningRate = lr;
         layout = FlatLayout.Flatten(list);
         byName = layout.Slots.ToDictionary(s => s.Name, StringComparer.Ordinal);

@@ -222,6 +222,15 @@ public sealed class FlatOptimizerTests
         }
     }
 
+    [Fact]
+    public void OneTensorUnderTwoNamesIsRejected()
+    {
+        using var scope = NewDisposeScope();
+        var p = new Parameter(zeros(3));
+        var error = Assert.Throws<ArgumentException>(() => new Adam([("a", p, true), ("b", p, false)], 0.1));
+        Assert.Contains("'a' and 'b' are the same tensor", error.Message);
+    }
+
     /// <summary>Two lists of parameters with the same names, flags and values (from System.Random).</summary>
     private static (List<(string Name, Parameter Param, bool Decay)> Flat, List<(string Name, Parameter Param, bool Decay)> Reference) TwinParameters(int seed)
     {
