@@ -11,100 +11,59 @@ namespace Smile.Training;
 ///   g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t += 1
 ///   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 /// </code>
-/// Written out, like <see cref="NesterovSgd"/>, so that weight decay is per parameter and the state saves and
-/// restores by parameter name (exp_avg.NAME, exp_avg_sq.NAME, step.NAME).
+/// Written out, like <see cref="MomentumSgd"/>, so that weight decay is per parameter and the state saves and
+/// restores by parameter name (exp_avg.NAME, exp_avg_sq.NAME, step.NAME). The moments are views of two flat
+/// buffers per parameter group (<see cref="FlatOptimizer"/>); a group whose step counts differ goes parameter by parameter.
 /// </summary>
-public sealed class Adam : IOptimizer
+public sealed class Adam : FlatOptimizer
 {
-    private sealed record Entry(string Name, Parameter Param, bool Decay);
-    private sealed class Moments(Tensor m, Tensor v, long step)
+    /// <summary>A group's moments, laid out like its parameters (zero where a parameter has not stepped), and step counts.</summary>
+    private sealed class GroupState(FlatGroup group)
     {
-        public Tensor M { get; } = m;
-        public Tensor V { get; } = v;
-        public long Step { get; set; } = step;
-        /// <summary>The step count as a 0-dim float64 tensor, so the whole state fits a checkpoint's tensors; set when read.</summary>
-        public Tensor StepTensor { get; } = tensor((double)step).DetachFromDisposeScope();
-
-        public void Dispose() { M.Dispose(); V.Dispose(); StepTensor.Dispose(); }
+        public Tensor M { get; } = zeros_like(group.Values).DetachFromDisposeScope();
+        public Tensor V { get; } = zeros_like(group.Values).DetachFromDisposeScope();
+        public long[] Steps { get; } = new long[group.Slots.Count];
+        /// <summary>Each parameter's views of M and V and its step count as a 0-dim float64 tensor (so the whole state
+        /// fits a checkpoint's tensors; set when read), made when first asked for.</summary>
+        public (Tensor M, Tensor V, Tensor Step)?[] Views { get; } = new (Tensor, Tensor, Tensor)?[group.Slots.Count];
     }
 
-    private readonly List<Entry> entries;
-    private readonly Dictionary<string, Moments> moments = new(StringComparer.Ordinal);
+    private readonly GroupState[] states;
     private readonly double beta1, beta2, eps, weightDecay;
-    private bool disposed;
 
     public Adam(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double weightDecay = 0,
         double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+        : base(parameters, lr)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weight decay must be 0 or more");
-        entries = parameters.Select(p => new Entry(p.Name, p.Param, p.Decay)).ToList();
-        var duplicate = entries.GroupBy(e => e.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"parameter '{duplicate.Key}' is listed twice");
-        LearningRate = lr;
         (this.beta1, this.beta2, this.eps, this.weightDecay) = (beta1, beta2, eps, weightDecay);
+        states = Groups.Select(g => new GroupState(g)).ToArray();
     }
 
-    public double LearningRate
-    {
-        get;
-        set => field = value >= 0 && double.IsFinite(value)
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(value), value, "the learning rate must be finite and 0 or more");
-    }
-
-    public void Step()
-    {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        foreach (var (name, param, decay) in entries)
-        {
-            var grad = param.grad;
-            if (grad is null) continue;
-            var g = decay && weightDecay != 0 ? grad.add(param, weightDecay) : grad;
-            if (!moments.TryGetValue(name, out var state))
-                moments[name] = state = new Moments(zeros_like(param).DetachFromDisposeScope(), zeros_like(param).DetachFromDisposeScope(), 0);
-            state.Step++;
-            state.M.mul_(beta1).add_(g, 1 - beta1);
-            state.V.mul_(beta2).addcmul_(g, g, 1 - beta2);
-            double correction1 = 1 - Math.Pow(beta1, state.Step), correction2 = 1 - Math.Pow(beta2, state.Step);
-            var denom = state.V.sqrt().div_(Math.Sqrt(correction2)).add_(eps);
-            param.addcdiv_(state.M, denom, -LearningRate / correction1);
-        }
-    }
-
-    public void ZeroGrad()
-    {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        foreach (var entry in entries)
-        {
-            using var grad = entry.Param.grad;
-            if (grad is not null) entry.Param.grad = null;
-        }
-    }
-
-    public IReadOnlyDictionary<string, Tensor> State
+    public override IReadOnlyDictionary<string, Tensor> State
     {
         get
         {
+            ThrowIfDisposed();
             var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var (name, m) in moments)
+            foreach (var slot in Slots)
             {
-                state["exp_avg." + name] = m.M;
-                state["exp_avg_sq." + name] = m.V;
-                m.StepTensor.fill_((double)m.Step);
-                state["step." + name] = m.StepTensor;
+                long step = states[slot.Group.Index].Steps[slot.Index];
+                if (step == 0) continue;
+                var (m, v, stepTensor) = Views(slot);
+                state["exp_avg." + slot.Name] = m;
+                state["exp_avg_sq." + slot.Name] = v;
+                stepTensor.fill_((double)step);
+                state["step." + slot.Name] = stepTensor;
             }
             return state;
         }
     }
 
-    public void LoadState(IReadOnlyDictionary<string, Tensor> saved)
+    public override void LoadState(IReadOnlyDictionary<string, Tensor> saved)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(saved);
-        var byName = entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
         var names = saved.Keys.Where(k => k.StartsWith("step.", StringComparison.Ordinal)).Select(k => k["step.".Length..]).ToList();
         var problems = new List<string>();
         foreach (var key in saved.Keys)
@@ -112,36 +71,90 @@ public sealed class Adam : IOptimizer
                 problems.Add($"'{key}' is not Adam state (a checkpoint of another optimizer?)");
         foreach (var name in names)
         {
-            if (!byName.TryGetValue(name, out var entry)) { problems.Add($"'{name}' is not an optimized parameter"); continue; }
+            if (!TryGetSlot(name, out var slot)) { problems.Add($"'{name}' is not an optimized parameter"); continue; }
             foreach (var key in new[] { "exp_avg." + name, "exp_avg_sq." + name })
                 if (!saved.TryGetValue(key, out var t)) problems.Add($"'{key}' is missing");
-                else if (!t.shape.SequenceEqual(entry.Param.shape)) problems.Add($"'{key}' has shape [{string.Join(", ", t.shape)}], the parameter [{string.Join(", ", entry.Param.shape)}]");
+                else if (!t.shape.SequenceEqual(slot.Shape)) problems.Add($"'{key}' has shape {ShapeText(t.shape)}, the parameter {ShapeText(slot.Shape)}");
         }
         if (problems.Count > 0) throw new ArgumentException($"Adam state does not match the parameters: {string.Join("; ", problems)}");
 
-        ClearMoments();
         using var noGrad = no_grad();
+        foreach (var state in states)
+        {
+            state.M.zero_();
+            state.V.zero_();
+            Array.Clear(state.Steps);
+        }
         using var scope = NewDisposeScope();
         foreach (var name in names)
         {
-            var p = byName[name].Param;
-            moments[name] = new Moments(
-                saved["exp_avg." + name].detach().to(p.dtype, p.device, copy: true).DetachFromDisposeScope(),
-                saved["exp_avg_sq." + name].detach().to(p.dtype, p.device, copy: true).DetachFromDisposeScope(),
-                (long)saved["step." + name].to_type(ScalarType.Float64).item<double>());
+            TryGetSlot(name, out var slot);
+            var (m, v, _) = Views(slot);
+            m.copy_(saved["exp_avg." + name]); // copy_ converts dtype and device
+            v.copy_(saved["exp_avg_sq." + name]);
+            states[slot.Group.Index].Steps[slot.Index] = (long)saved["step." + name].to_type(ScalarType.Float64).item<double>();
         }
     }
 
-    public void Dispose()
+    private protected override bool StateIsUniform(FlatGroup group)
     {
-        if (disposed) return;
-        disposed = true;
-        ClearMoments();
+        var steps = states[group.Index].Steps;
+        return steps.All(s => s == steps[0]);
     }
 
-    private void ClearMoments()
+    private protected override void StepFlat(FlatGroup group, Tensor grad)
     {
-        foreach (var m in moments.Values) m.Dispose();
-        moments.Clear();
+        var state = states[group.Index];
+        long step = state.Steps[0] + 1;
+        Array.Fill(state.Steps, step);
+        var p = group.Values;
+        if (group.Decay && weightDecay != 0)
+        {
+            using Scalar wd = weightDecay;
+            grad.add_(p, wd);
+        }
+        Update(p, grad, state.M, state.V, step);
+    }
+
+    private protected override void StepOne(FlatSlot slot, Tensor grad)
+    {
+        var param = slot.Param;
+        using Scalar wd = weightDecay;
+        var g = slot.Decay && weightDecay != 0 ? grad.add(param, wd) : grad;
+        var steps = states[slot.Group.Index].Steps;
+        long step = ++steps[slot.Index];
+        var (m, v, _) = Views(slot);
+        Update(param, g, m, v, step);
+    }
+
+    private void Update(Tensor param, Tensor g, Tensor m, Tensor v, long step)
+    {
+        using Scalar b1 = beta1, b2 = beta2, keep1 = 1 - beta1, keep2 = 1 - beta2, epsilon = eps;
+        m.mul_(b1).add_(g, keep1);
+        v.mul_(b2).addcmul_(g, g, keep2);
+        double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
+        using Scalar rootCorrection2 = Math.Sqrt(correction2), stepSize = -LearningRate / correction1;
+        var denom = v.sqrt().div_(rootCorrection2).add_(epsilon);
+        param.addcdiv_(m, denom, stepSize);
+    }
+
+    private (Tensor M, Tensor V, Tensor Step) Views(FlatSlot slot)
+    {
+        var state = states[slot.Group.Index];
+        return state.Views[slot.Index] ??= (
+            slot.ViewOf(state.M).DetachFromDisposeScope(),
+            slot.ViewOf(state.V).DetachFromDisposeScope(),
+            tensor(0.0).DetachFromDisposeScope());
+    }
+
+    private protected override void DisposeState()
+    {
+        foreach (var state in states)
+        {
+            foreach (var views in state.Views)
+                if (views is var (m, v, step)) { m.Dispose(); v.Dispose(); step.Dispose(); }
+            state.M.Dispose();
+            state.V.Dispose();
+        }
     }
 }

@@ -24,7 +24,7 @@ public static class Optimizers
     public static IOptimizer Create(string name, IEnumerable<(string Name, TorchSharp.Modules.Parameter Param, bool Decay)> parameters, double lr, double weightDecay) =>
         name switch
         {
-            "sgd" => new NesterovSgd(parameters, lr, 0.9, weightDecay),
+            "sgd" => new MomentumSgd(parameters, lr, 0.9, weightDecay, nesterov: true),
             "adam" => new Adam(parameters, lr, weightDecay),
             _ => throw new ArgumentException($"unknown optimizer '{name}'; known: {string.Join(", ", Names)}"),
         };

@@ -42,8 +42,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
     private readonly SimNet net;
     private readonly Normalization normalization;
     private readonly PairDiscriminator? discriminator;
-    private readonly NesterovSgd sgd;
-    private readonly NesterovSgd? discSgd;
+    private readonly MomentumSgd sgd;
+    private readonly MomentumSgd? discSgd;
     private readonly BatchLoader loader;
     private readonly BatchLoader? webLoader;
     private readonly SimNetValidation? validation;
@@ -73,9 +73,9 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         (net, normalization) = resumed is { } r ? (r.Net, new Normalization(r.Info.Mean, r.Info.Std)) : SimNetSetup.Create(o, train.Classes, device, log);
         discriminator = o.Adversarial ? new PairDiscriminator(net.Head.RelationDim).to(device) : null;
         // torch.optim.SGD's plain momentum on every parameter, as the authors' optim.SGD(momentum=0.9, weight_decay=wd).
-        sgd = new NesterovSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
+        sgd = new MomentumSgd(net.named_parameters().Select(p => (p.name, p.parameter, true)), o.Lr, o.Momentum, o.Wd, nesterov: false);
         discSgd = discriminator is null ? null
-            : new NesterovSgd(discriminator.named_parameters().Select(p => (p.name, p.parameter, true)), o.DiscriminatorLr, o.Momentum, o.Wd, nesterov: false);
+            : new MomentumSgd(discriminator.named_parameters().Select(p => (p.name, p.parameter, true)), o.DiscriminatorLr, o.Momentum, o.Wd, nesterov: false);
 
         var spec = TransformSpec.ForTraining(o.ImageSize, normalization);
         // Build-only loaders (the sampler picks the indices); no DropLast: a small class repeats its images.

@@ -75,14 +75,14 @@ public sealed class NesterovSgdTests
         Assert.Throws<ArgumentException>(() => resumed.LoadMomentumBuffers(new Dictionary<string, Tensor> { ["w"] = zeros(3) }));
     }
 
-    /// <summary>nesterov: false is torch.optim.SGD's plain momentum (SimTrans's SimNet optimizer): v = mu v + g,
+    /// <summary>MomentumSgd with nesterov: false is torch.optim.SGD's plain momentum (SimTrans's SimNet optimizer): v = mu v + g,
     /// p -= lr v; three steps against the rule written out in doubles, with a rate change before the third.</summary>
     [Fact]
     public void PlainMomentumMatchesTorchsRuleWrittenOutByHand()
     {
         using var scope = NewDisposeScope();
         var w = new Parameter(tensor(new[] { 1.0f, -2.0f }));
-        using var sgd = new NesterovSgd([("w", w, true)], lr: 0.1, Momentum, WeightDecay, nesterov: false);
+        using var sgd = new MomentumSgd([("w", w, true)], lr: 0.1, Momentum, WeightDecay, nesterov: false);
         double[][] grads = [[0.5, -1.0], [0.25, 2.0], [-1.5, 0.75]];
         double[] rates = [0.1, 0.1, 0.02];
         double[] p = [1.0, -2.0];

@@ -1,0 +1,157 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>One parameter's place in a <see cref="FlatGroup"/>: elements [Offset, Offset + Numel) of the group's buffer.</summary>
+internal sealed class FlatSlot(string name, Parameter param, bool decay, FlatGroup group, int index, long offset)
+{
+    public string Name { get; } = name;
+    public Parameter Param { get; } = param;
+    public bool Decay { get; } = decay;
+    public FlatGroup Group { get; } = group;
+    /// <summary>Position in <see cref="FlatGroup.Slots"/>.</summary>
+    public int Index { get; } = index;
+    public long Offset { get; } = offset;
+    public long Numel { get; } = param.numel();
+    public long[] Shape { get; } = param.shape;
+
+    /// <summary>Elements of this slot's range in any buffer laid out like the group's (a new handle).</summary>
+    public Tensor ViewOf(Tensor flat) => flat.narrow(0, Offset, Numel).view(Shape);
+}
+
+/// <summary>Parameters of one device, dtype, decay flag and requires-grad flag, each a contiguous view of
+/// <see cref="Values"/>, so that one kernel on the buffer updates all of them.</summary>
+internal sealed class FlatGroup : IDisposable
+{
+    private readonly List<FlatSlot> slots = [];
+    /// <summary>Zeros standing for the padding after each slot (null where there is none), for <see cref="GatherGrads"/>.</summary>
+    private readonly List<Tensor?> padsAfter = [];
+    private Tensor? zeros;
+
+    public FlatGroup(int index, bool decay) => (Index, Decay) = (index, decay);
+
+    public int Index { get; }
+    public bool Decay { get; }
+    public IReadOnlyList<FlatSlot> Slots => slots;
+    /// <summary>The buffer the parameters are views of (the padding between them belongs to none).</summary>
+    public Tensor Values { get; private set; } = null!;
+
+    /// <summary>Set when another <see cref="FlatLayout"/> re-homed one of these parameters: the buffer no longer
+    /// holds them, so whole-buffer updates must not be used.</summary>
+    public bool Evicted { get; set; }
+
+    public void Add(string name, Parameter param, bool decay, long offset) => slots.Add(new FlatSlot(name, param, decay, this, slots.Count, offset));
+
+    /// <summary>Allocates the buffer, copies each parameter in and makes the parameter a view of it
+    /// (<c>Tensor.set_</c>: the same Parameter object, so modules, autograd and anyone holding it see the new storage).</summary>
+    public void Allocate(long length)
+    {
+        var first = slots[0].Param;
+        // Owned by the group, whatever dispose scope the optimizer is built in.
+        Values = torch.zeros(length, first.dtype, first.device).DetachFromDisposeScope();
+        long maxPad = 0;
+        for (int i = 0; i < slots.Count; i++)
+            maxPad = Math.Max(maxPad, PadAfter(i));
+        if (maxPad > 0) zeros = torch.zeros(maxPad, first.dtype, first.device).DetachFromDisposeScope();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < slots.Count; i++)
+        {
+            var slot = slots[i];
+            var view = slot.ViewOf(Values);
+            view.copy_(slot.Param);
+            slot.Param.set_(view);
+            long pad = PadAfter(i);
+            padsAfter.Add(pad > 0 ? zeros!.narrow(0, 0, pad).DetachFromDisposeScope() : null);
+        }
+    }
+
+    /// <summary>Every slot's gradient in one buffer laid out like <see cref="Values"/> (one cat, padding as zeros), or
+    /// null when some parameter has none: then the step must skip that parameter, as torch.optim does. The result
+    /// belongs to the caller's dispose scope and may be overwritten.</summary>
+    public Tensor? GatherGrads()
+    {
+        var pieces = new List<Tensor>(slots.Count * 2);
+        for (int i = 0; i < slots.Count; i++)
+        {
+            var grad = slots[i].Param.grad;
+            if (grad is null) return null;
+            pieces.Add(grad.reshape(-1));
+            if (padsAfter[i] is { } pad) pieces.Add(pad);
+        }
+        return torch.cat(pieces, 0);
+    }
+
+    private long PadAfter(int i) => i + 1 < slots.Count ? slots[i + 1].Offset - (slots[i].Offset + slots[i].Numel) : 0;
+
+    public void Dispose()
+    {
+        foreach (var pad in padsAfter) pad?.Dispose();
+        padsAfter.Clear();
+        zeros?.Dispose();
+        Values?.Dispose();
+    }
+}
+
+/// <summary>
+/// Re-homes parameters into flat buffers, one per (device, dtype, decay flag, requires-grad flag), in the order given.
+/// Each parameter becomes a contiguous view starting on a 64-byte boundary (aligned loads for vectorised kernels);
+/// values, Parameter objects and module registrations are unchanged. Loading weights afterwards is safe as long as it
+/// copies into the parameters (StateDictLoader uses copy_); replacing a module's Parameter object, or moving the
+/// module to another device or dtype, leaves the new parameter outside the buffer.
+/// </summary>
+internal sealed class FlatLayout : IDisposable
+{
+    private const int AlignBytes = 64;
+
+    /// <summary>Where each flattened parameter lives now, for the mean teacher to mirror (<see cref="MeanTeacher"/>).</summary>
+    private static readonly ConditionalWeakTable<Parameter, FlatSlot> Homes = new();
+
+    public IReadOnlyList<FlatGroup> Groups { get; }
+    public IReadOnlyList<FlatSlot> Slots { get; }
+
+    private FlatLayout(List<FlatGroup> groups)
+    {
+        Groups = groups;
+        Slots = groups.SelectMany(g => g.Slots).ToList();
+    }
+
+    public static FlatLayout Flatten(IReadOnlyList<(string Name, Parameter Param, bool Decay)> parameters)
+    {
+        var groups = new List<FlatGroup>();
+        var byKey = new Dictionary<(DeviceType, int, ScalarType, bool, bool), (FlatGroup Group, long Length)>();
+        foreach (var (name, param, decay) in parameters)
+        {
+            var key = (param.device_type, param.device_index, param.dtype, decay, param.requires_grad);
+            if (!byKey.TryGetValue(key, out var entry))
+            {
+                entry = (new FlatGroup(groups.Count, decay), 0);
+                groups.Add(entry.Group);
+            }
+            long align = Math.Max(1, AlignBytes / param.ElementSize);
+            long offset = (entry.Length + align - 1) / align * align;
+            entry.Group.Add(name, param, decay, offset);
+            byKey[key] = (entry.Group, offset + param.numel());
+        }
+        foreach (var (group, length) in byKey.Values) group.Allocate(length);
+
+        var layout = new FlatLayout(groups);
+        foreach (var slot in layout.Slots)
+        {
+            if (Homes.TryGetValue(slot.Param, out var previous)) previous.Group.Evicted = true;
+            Homes.AddOrUpdate(slot.Param, slot);
+        }
+        return layout;
+    }
+
+    /// <summary>The slot a parameter was last flattened into, or null if it never was.</summary>
+    public static FlatSlot? HomeOf(Parameter param) => Homes.TryGetValue(param, out var slot) ? slot : null;
+
+    public void Dispose()
+    {
+        foreach (var group in Groups) group.Dispose();
+    }
+}
