@@ -198,4 +198,16 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
         var error = r.Stderr.Trim().Split('\n').Last();
         Assert.StartsWith($"error: {Path.Combine(straight, "stop_smile_Last.safetensors")}: --resume: the checkpoint's classes (3: ant, bee, cat...) are not the training folder's (3: ant, bee, dog...)", error);
     }
+
+    [Fact]
+    public void ASaveFolderThatCannotBeWrittenIsFoundBeforeAnyWork()
+    {
+        var file = Path.Combine(data.Root, "save-is-a-file");
+        File.WriteAllText(file, "not a folder");
+        var r = SmileProcess.Run(Finetune(file, 3));
+        Assert.Equal(2, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.StartsWith($"error: --save: cannot write the run's files into {file} (", line);
+        Assert.Equal("not a folder", File.ReadAllText(file));
+    }
 }

@@ -23,7 +23,9 @@ public sealed class StepProfileTests
         public TrainingContext Context { get; }
         public NesterovSgd Sgd { get; }
 
-        public Pair(LossOptions options)
+        /// <summary><paramref name="copyFrom"/>: start from that pair's weights (copied before the context takes its
+        /// L2-SP anchor), not from a re-seeding, which tests running beside this one could disturb.</summary>
+        public Pair(LossOptions options, Pair? copyFrom = null)
         {
             // Different seeds for the two networks, so that the mean-teacher update moves the teacher visibly.
             torch.random.manual_seed(11);
@@ -33,6 +35,7 @@ public sealed class StepProfileTests
             torch.random.manual_seed(12);
             Student = ModelFactory.Create("resnet18", Classes, SourceClasses);
             Student.train();
+            if (copyFrom is not null) CopyState(copyFrom, this);
             Context = new TrainingContext(Student, Teacher, options);
             Sgd = new NesterovSgd(Student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.05);
         }
@@ -54,9 +57,7 @@ public sealed class StepProfileTests
     {
         var options = new LossOptions(L2spLambda: l2sp);
         using var real = new Pair(options);
-        using var profiled = new Pair(options);
-        // Copied, not re-seeded: tests running beside this one draw from LibTorch's global generator too.
-        CopyState(real, profiled);
+        using var profiled = new Pair(options, copyFrom: real);
         AssertSameState(real, profiled, "at the start");
 
         var rng = new Random(3);
