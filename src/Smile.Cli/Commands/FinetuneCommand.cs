@@ -105,7 +105,8 @@ internal static class FinetuneCommand
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
             // The method's own settings are checked by the method itself (each names its setting, which is its flag).
-            var method = Regularizers.Configure(reg, methodFlags.Read(parse));
+            var methodValues = methodFlags.Read(parse);
+            var method = Regularizers.Configure(reg, methodValues);
             Flags.Require(weights is not null || !method.NeedsTeacher, "pretrained", $"--regularizer {reg} distils from the pre-trained model: give its weights");
 
             var options = new FinetuneOptions
@@ -116,7 +117,7 @@ internal static class FinetuneCommand
                 Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = method.Name, Seed = parse.GetValue(seed),
                 PrintFrequency = parse.GetValue(printFrequency), EvalFrequency = parse.GetValue(evalFrequency), Pretrained = weights,
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
-                MethodSettings = methodFlags.Read(parse), ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
+                MethodSettings = methodValues, ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule,
             };
