@@ -24,7 +24,7 @@ internal static class CheckpointEvaluation
     }
 
     /// <summary>The stderr line of one image left out (the reason names the file).</summary>
-    public static string SkippedLine(SkippedImage skipped) => $"warning: unreadable image skipped: {skipped.Reason}";
+    public static string SkippedLine(SkippedImage skipped) => $"warning: unreadable image skipped: {CliErrors.WithFlags(skipped.Reason)}";
 
     /// <summary>The stdout line that says how many images were left out, or null when none was.</summary>
     public static string? SkippedSummary(IReadOnlyCollection<SkippedImage> skipped) => skipped.Count == 0 ? null

@@ -1,11 +1,22 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 
 namespace Smile.Cli;
 
 /// <summary>The one-line messages of errors that do not come from the commands' own checks: a command line the
 /// parser rejects, and a native allocation that failed.</summary>
-internal static class CliErrors
+internal static partial class CliErrors
 {
+    /// <summary>
+    /// A Core message with its settings as flags. Smile.Core names a run setting in backticks by its setting name
+    /// (`resume`, `device`), which is the flag's name without the dashes; the command line shows `--resume`.
+    /// Backticked text with a space (`smile info`) is a command, and stays as it is.
+    /// </summary>
+    public static string WithFlags(string message) => SettingName().Replace(message, "--$1");
+
+    [GeneratedRegex("`([a-z][a-z0-9_]*)`")]
+    private static partial Regex SettingName();
+
     /// <summary>All of the parser's complaints on one line, then where the valid options are listed.</summary>
     public static string ParseErrorLine(ParseResult parse)
     {

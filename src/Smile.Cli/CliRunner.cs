@@ -36,7 +36,7 @@ internal static class CliRunner
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {CliErrors.WithFlags(e.Message)}");
             return UserError;
         }
         catch (Exception e) when (CliErrors.OutOfMemoryLine(e, parse.CommandResult.Command) is { } line)

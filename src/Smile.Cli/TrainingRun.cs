@@ -49,8 +49,9 @@ internal static class TrainingRun
         catch (DivergedException d)
         {
             display.Clear();
-            log.Error("{Message}", d.Message);
-            Console.Error.WriteLine($"error: {d.Message}");
+            string message = CliErrors.WithFlags(d.Message);
+            log.Error("{Message}", message);
+            Console.Error.WriteLine($"error: {message}");
             return Diverged;
         }
         finally

@@ -25,6 +25,32 @@ public sealed class CliErrorsTests
         new Option<int>("--batch_size"), new Option<int>("--batch_size_eval"), new Option<int>("--image_size"),
     };
 
+    [Theory]
+    [InlineData("x.safetensors: `resume`: no _Last checkpoint to continue from", "x.safetensors: --resume: no _Last checkpoint to continue from")]
+    [InlineData("`val_split` and `eval_dir` are alternatives", "--val_split and --eval_dir are alternatives")]
+    [InlineData("`device` cuda: CUDA is not available; see `smile info`", "--device cuda: CUDA is not available; see `smile info`")]
+    [InlineData("no setting here: a_b --c `Upper`", "no setting here: a_b --c `Upper`")]
+    public void CoreSettingsNamedInBackticksBecomeFlags(string core, string shown) => Assert.Equal(shown, CliErrors.WithFlags(core));
+
+    /// <summary>The convention that makes <see cref="CliErrors.WithFlags"/> enough: Smile.Core's strings name
+    /// settings, never flags. Scans the string literals of every Core source file for a "--name".</summary>
+    [Fact]
+    public void CoreStringsNameNoFlags()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Smile.sln"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        var core = Path.Combine(dir.FullName, "src", "Smile.Core");
+        var literal = new System.Text.RegularExpressions.Regex(@"""(?:[^""\\\n]|\\.)*--[a-z][a-z_]+(?:[^""\\\n]|\\.)*""");
+        var found = Directory.EnumerateFiles(core, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => !x.line.TrimStart().StartsWith("//", StringComparison.Ordinal) && literal.IsMatch(x.line))
+            .Select(x => $"{Path.GetRelativePath(core, x.f)}:{x.i + 1}: {x.line.Trim()}").ToList();
+        Assert.True(Directory.EnumerateFiles(core, "*.cs", SearchOption.AllDirectories).Count() > 50, "the scan must see Smile.Core's sources");
+        Assert.Empty(found);
+    }
+
     [Fact]
     public void ACudaOutOfMemoryBacktraceBecomesOneLineNamingTheFlagsThatLowerIt()
     {

@@ -86,7 +86,7 @@ public sealed class SimTransCliTests(TinySimTransFixture data) : IClassFixture<T
         args[Array.IndexOf(args, "--pretrained") + 1] = plain;
         var r = SmileProcess.Run(args);
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
-        Assert.Contains("is a plain state dict: its classes cannot be checked", r.Stderr);
+        Assert.Contains("are a plain state dict: their classes cannot be checked", r.Stderr);
         Assert.Matches(@"simnet loss -?[\d.]+ \(sim [\d.]+, disc [\d.]+, disc_acc [\d.]+\)", r.Stderr);
         var (net, info, extra) = SimNetCheckpoint.Load(Path.Combine(save, "simnet_Last.safetensors"), TorchSharp.torch.CPU);
         using (net)

@@ -96,7 +96,7 @@ public static class ImageDecoder
         long limit = MaxPixels;
         if (pixels > limit)
             throw Fail(nameForErrors, $"{size.Width}x{size.Height} is {pixels} pixels, over the limit of {limit} that guards against " +
-                "decompression bombs; raise it with --max_image_pixels or SMILE_MAX_IMAGE_PIXELS if the image is genuine");
+                "decompression bombs; raise it with `max_image_pixels` or SMILE_MAX_IMAGE_PIXELS if the image is genuine");
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ public static class ValidationSplit
         {
             var samples = group.ToArray(); // sorted by path already
             if (samples.Length < 2)
-                throw new DataException($"{folder.Root}: class '{folder.Classes[group.Key]}' has {samples.Length} image; --val_split needs at least 2 per class");
+                throw new DataException($"{folder.Root}: class '{folder.Classes[group.Key]}' has {samples.Length} image; `val_split` needs at least 2 per class");
             int held = Math.Clamp((int)Math.Round(fraction * samples.Length, MidpointRounding.AwayFromZero), 1, samples.Length - 1);
             var order = Enumerable.Range(0, samples.Length).ToArray();
             new Random(SampleRandom.Seed(seed, group.Key, 0x7A1)).Shuffle(order);
@@ -31,14 +31,14 @@ public static class ValidationSplit
 
     /// <summary>
     /// The validation set a run asks for: a seeded hold-out of <paramref name="train"/> (<paramref name="fraction"/> > 0),
-    /// a separate folder read against its classes, or none. The two are alternatives (<paramref name="folderFlag"/>
-    /// names the folder's flag in the error); what was chosen and the folder's warnings are logged.
+    /// a separate folder read against its classes, or none. The two are alternatives (<paramref name="folderSetting"/>
+    /// names the folder's setting in the error); what was chosen and the folder's warnings are logged.
     /// </summary>
-    public static (ImageFolder Train, ImageFolder? Validation) Choose(ImageFolder train, double fraction, string? folder, string folderFlag, int seed, ILogger log)
+    public static (ImageFolder Train, ImageFolder? Validation) Choose(ImageFolder train, double fraction, string? folder, string folderSetting, int seed, ILogger log)
     {
         if (fraction > 0)
         {
-            if (folder is not null) throw new DataException($"--val_split and {folderFlag} are alternatives: with --val_split the held-out part is the validation set");
+            if (folder is not null) throw new DataException($"`val_split` and `{folderSetting}` are alternatives: with `val_split` the held-out part is the validation set");
             var (rest, validation) = Split(train, fraction, seed);
             log.Information("Validation split: {Val} of the training folder's images held out ({Fraction:P0} per class, seed {Seed}); {Train} left for training",
                 validation.Samples.Count, fraction, seed, rest.Samples.Count);

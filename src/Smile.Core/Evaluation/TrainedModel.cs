@@ -25,7 +25,7 @@ public sealed class TrainedModel : IDisposable
     {
         var info = Checkpoint.ReadInfo(path);
         if (expectedArch is not null && !string.Equals(ModelFactory.CanonicalName(expectedArch), info.Architecture, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"--model_arch {expectedArch} does not match the checkpoint's {info.Architecture}");
+            throw new WeightFileException(path, $"`model_arch` {expectedArch} does not match the checkpoint's {info.Architecture}");
         var model = ModelFactory.Create(info.Architecture, info.Classes.Count, info.AuxClasses);
         try
         {

@@ -21,7 +21,7 @@ public static partial class Charts
         {
             new("loss terms", "loss", losses.ToArray(), "no train_* loss logged", Alignment.UpperRight),
             new("accuracy", "top-1", ["train_acc", "val_acc"], "no accuracy logged", Alignment.LowerRight),
-            new("validation loss", "val_loss", ["val_loss"], "no val_loss logged (finetune without --eval_dir?)", Alignment.UpperRight),
+            new("validation loss", "val_loss", ["val_loss"], "no val_loss logged (finetune without an evaluation set?)", Alignment.UpperRight),
             new("learning rate", "lr", ["lr"], "no lr logged", Alignment.UpperRight),
         };
 

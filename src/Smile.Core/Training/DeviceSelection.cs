@@ -16,16 +16,16 @@ public static class DeviceSelection
         if (value == "cuda" || value.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!cuda)
-                throw new ModelConfigException($"--device {text}: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`");
+                throw new ModelConfigException($"`device` {text}: CUDA is not available to this build (LibTorch CPU, or no NVIDIA driver); see `smile info`");
             int index = 0;
             if (value.Length > 5 && !int.TryParse(value[5..], out index))
-                throw new ModelConfigException($"--device {text}: expected cuda:N with N a device number");
+                throw new ModelConfigException($"`device` {text}: expected cuda:N with N a device number");
             int count = torch.cuda.device_count();
             if (index < 0 || index >= count)
-                throw new ModelConfigException($"--device {text}: there are {count} CUDA device(s)");
+                throw new ModelConfigException($"`device` {text}: there are {count} CUDA device(s)");
             return new Device(DeviceType.CUDA, index);
         }
-        throw new ModelConfigException($"--device {text}: expected cpu, cuda, cuda:N or auto");
+        throw new ModelConfigException($"`device` {text}: expected cpu, cuda, cuda:N or auto");
     }
 
     private static bool SafeCudaAvailable()

@@ -49,7 +49,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
 
         var folder = ImageFolder.ForTraining(o.TrainDir);
         foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
-        (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalDir, "--eval_dir", o.Seed, log);
+        (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalDir, "eval_dir", o.Seed, log);
         var spec = TransformSpec.ForTraining(o.ImageSize);
         loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages), log);
         evalLoader = eval is null ? null
@@ -150,7 +150,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
 
     public string Diverged(long iteration, StepResult s, RunProgress progress) =>
         $"the loss became {s.Loss} at iteration {iteration} ({s.DescribeTerms("G9")}); " +
-        $"the best checkpoint{(progress.HasBest ? $" ({o.BestPath})" : "")} is kept; try a lower --lr";
+        $"the best checkpoint{(progress.HasBest ? $" ({o.BestPath})" : "")} is kept; try a lower `lr`";
 
     private CheckpointInfo Info(long iteration, RunProgress progress) =>
         new(models.Student.Architecture, train.Classes, models.Student.AuxClasses, o.ImageSize,
@@ -161,19 +161,19 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     public RunProgress Restore()
     {
         var path = o.LastPath;
-        if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
+        if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last checkpoint to continue from");
         using var scope = NewDisposeScope();
         var (info, all) = Checkpoint.Load(path);
         if (!string.Equals(info.Architecture, models.Student.Architecture, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"--resume: the checkpoint is a {info.Architecture}, this run a {models.Student.Architecture}");
+            throw new WeightFileException(path, $"`resume`: the checkpoint is a {info.Architecture}, this run a {models.Student.Architecture}");
         if (!info.Classes.SequenceEqual(train.Classes, StringComparer.Ordinal))
-            throw new WeightFileException(path, $"--resume: the checkpoint's classes ({info.Classes.Count}: {string.Join(", ", info.Classes.Take(3))}...) " +
+            throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}: {string.Join(", ", info.Classes.Take(3))}...) " +
                 $"are not the training folder's ({train.Classes.Count}: {string.Join(", ", train.Classes.Take(3))}...); resuming would relabel the outputs");
         StateDictLoader.Load(models.Student, Checkpoint.StudentTensors(all), path);
         if (models.Teacher is not null)
         {
             var teacher = Checkpoint.WithPrefix(all, Checkpoint.TeacherPrefix);
-            if (teacher.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no mean teacher");
+            if (teacher.Count == 0) throw new WeightFileException(path, "`resume`: the checkpoint holds no mean teacher");
             StateDictLoader.Load(models.Teacher, teacher, path);
         }
         optimizer.LoadState(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
@@ -199,7 +199,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         }
         catch (FormatException e)
         {
-            throw new WeightFileException(path, $"--resume: damaged run state ({e.Message})", e);
+            throw new WeightFileException(path, $"`resume`: damaged run state ({e.Message})", e);
         }
     }
 
@@ -208,7 +208,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     {
         var p = outcome.Progress;
         if (evalLoader is null && !outcome.Interrupted)
-            log.Information("No --eval_dir: the last checkpoint {Path} is the result", o.LastPath);
+            log.Information("No evaluation set: the last checkpoint {Path} is the result", o.LastPath);
         if (loader.BadImageCount > 0)
             log.Warning("{Count} unreadable training image(s) were replaced by others of their class", loader.BadImageCount);
         var summary = new TrainingSummary(o.Name, method.Name, models.Student.Architecture, p.StepsDone, outcome.StartStep, p.BestMetric, p.BestStep, lastEval,

@@ -32,7 +32,7 @@ public static class ModelSetup
         if (pretrained is null)
         {
             if (needsTeacher)
-                throw new ModelConfigException("this regularizer distils from a pre-trained teacher: give --pretrained FILE");
+                throw new ModelConfigException("this regularizer distils from a pre-trained teacher: give its weights (`pretrained`)");
             return new RunModels(ModelFactory.Create(arch, numClasses).to(device), null);
         }
 

@@ -71,7 +71,7 @@ public sealed class RunEngine(ITrainingStrategy strategy, EngineOptions options,
         if (interrupted && progress.StepsDone > start)
         {
             strategy.SaveLast(progress);
-            log.Warning("Stopped after {Done} of {Max} iterations: the last checkpoint is written; continue with --resume", progress.StepsDone, strategy.TotalSteps);
+            log.Warning("Stopped after {Done} of {Max} iterations: the last checkpoint is written; resuming the run continues from it", progress.StepsDone, strategy.TotalSteps);
         }
         return new EngineOutcome(progress, start, interrupted, earlyStopped, clock.Elapsed.TotalSeconds, images);
     }

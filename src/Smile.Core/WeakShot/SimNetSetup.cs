@@ -27,15 +27,15 @@ public static class SimNetSetup
         if (o.Pretrained is null)
         {
             backbone = ModelFactory.Create(arch ?? DefaultArchitecture, baseClasses.Count);
-            log.Warning("No --pretrained: the {Arch} backbone starts from random initialisation (SimTrans starts it from a classifier of the base classes)", backbone.Architecture);
+            log.Warning("No pre-trained weights: the {Arch} backbone starts from random initialisation (SimTrans starts it from a classifier of the base classes)", backbone.Architecture);
         }
         else if (Checkpoint.IsCheckpoint(o.Pretrained))
         {
             var info = Checkpoint.ReadInfo(o.Pretrained);
             if (arch is not null && arch != info.Architecture)
-                throw new WeightFileException(o.Pretrained, $"--model_arch {arch} does not match the checkpoint's {info.Architecture}");
+                throw new WeightFileException(o.Pretrained, $"`model_arch` {arch} does not match the checkpoint's {info.Architecture}");
             if (!info.Classes.SequenceEqual(baseClasses, StringComparer.Ordinal))
-                throw new WeightFileException(o.Pretrained, $"--pretrained was trained on other classes ({Describe(info.Classes)}) than --base_dir {o.BaseDir} ({Describe(baseClasses)})");
+                throw new WeightFileException(o.Pretrained, $"`pretrained` was trained on other classes ({Describe(info.Classes)}) than `base_dir` {o.BaseDir} ({Describe(baseClasses)})");
             backbone = ModelFactory.Create(info.Architecture, info.Classes.Count);
             normalization = new Normalization(info.Mean, info.Std);
             LoadInto(backbone, o.Pretrained, keepHead: true);
@@ -44,14 +44,14 @@ public static class SimNetSetup
         else
         {
             if (IsSimNet(o.Pretrained))
-                throw new WeightFileException(o.Pretrained, "--pretrained is a SimNet, not a classifier: continue a SimNet run with --resume");
+                throw new WeightFileException(o.Pretrained, "`pretrained` is a SimNet, not a classifier: continue a SimNet run with `resume`");
             backbone = ModelFactory.Create(arch ?? DefaultArchitecture, baseClasses.Count);
             LoadInto(backbone, o.Pretrained, keepHead: false);
-            log.Warning("--pretrained {Path} is a plain state dict: its classes cannot be checked against --base_dir, and its classifier head is not loaded (the SimNet does not use it)", o.Pretrained);
+            log.Warning("The pre-trained weights {Path} are a plain state dict: their classes cannot be checked against the base classes, and their classifier head is not loaded (the SimNet does not use it)", o.Pretrained);
         }
         try
         {
-            if (o.RelationDim is < 1) throw new ModelConfigException($"--relation_dim must be at least 1 (got {o.RelationDim})");
+            if (o.RelationDim is < 1) throw new ModelConfigException($"`relation_dim` must be at least 1 (got {o.RelationDim})");
             var net = new SimNet(backbone, o.RelationDim);
             net.to(device);
             return (net, normalization);

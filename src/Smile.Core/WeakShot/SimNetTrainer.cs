@@ -95,14 +95,14 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
     public RunProgress Restore()
     {
         var path = options.LastPath;
-        var saved = resumed ?? throw new InvalidOperationException("Restore without --resume");
+        var saved = resumed ?? throw new InvalidOperationException("Restore on a run that does not resume");
         try
         {
             sgd.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, Checkpoint.OptimizerPrefix));
             if (discriminator is not null)
             {
                 var state = Checkpoint.WithPrefix(saved.Extra, PairDiscriminator.Prefix);
-                if (state.Count == 0) throw new WeightFileException(path, "--resume: the checkpoint holds no discriminator (it was trained with --adversarial_weight 0)");
+                if (state.Count == 0) throw new WeightFileException(path, "`resume`: the checkpoint holds no discriminator (it was trained with `adversarial_weight` 0)");
                 StateDictLoader.Load(discriminator, state, path);
                 discSgd!.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, DiscriminatorOptimizerPrefix));
             }
@@ -113,7 +113,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         }
         catch (FormatException e)
         {
-            throw new WeightFileException(path, $"--resume: damaged run state ({e.Message})", e);
+            throw new WeightFileException(path, $"`resume`: damaged run state ({e.Message})", e);
         }
         finally
         {
@@ -284,7 +284,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
 
     public string Diverged(long global, StepResult s, RunProgress progress) =>
         $"the loss became {s.Loss} at epoch {global / iters + 1}, step {global % iters} ({s.DescribeTerms("G9")}); " +
-        $"{(progress.HasBest ? $"the best SimNet ({options.BestPath}) is kept; " : "")}try a lower --lr";
+        $"{(progress.HasBest ? $"the best SimNet ({options.BestPath}) is kept; " : "")}try a lower `lr`";
 
     public SimNetSummary Finish(EngineOutcome outcome)
     {
@@ -305,10 +305,10 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
     private LastCheckpoint LoadLast(IReadOnlyList<string> baseClasses, Device device)
     {
         var path = options.LastPath;
-        if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last SimNet to continue from");
+        if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last SimNet to continue from");
         var (net, info, extra) = SimNetCheckpoint.Load(path, device);
         string? problem = !info.BaseClasses.SequenceEqual(baseClasses, StringComparer.Ordinal)
-                ? $"it was trained on other base classes ({SimNetSetup.Describe(info.BaseClasses)}) than --base_dir ({SimNetSetup.Describe(baseClasses)})"
+                ? $"it was trained on other base classes ({SimNetSetup.Describe(info.BaseClasses)}) than `base_dir` ({SimNetSetup.Describe(baseClasses)})"
             : options.ModelArch is { } arch && Models.ModelFactory.CanonicalName(arch) != info.Architecture ? $"it is a {info.Architecture}, not a {arch}"
             : options.RelationDim is { } d && d != info.RelationDim ? $"its relation width is {info.RelationDim}, not {d}"
             : info.ImageSize != options.ImageSize ? $"it was trained at image size {info.ImageSize}, not {options.ImageSize}"
@@ -316,7 +316,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         if (problem is null) return new LastCheckpoint(net, info, extra);
         net.Dispose();
         foreach (var t in extra.Values) t.Dispose();
-        throw new WeightFileException(path, $"--resume: {problem}");
+        throw new WeightFileException(path, $"`resume`: {problem}");
     }
 
     public void Dispose()

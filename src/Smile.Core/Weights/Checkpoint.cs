@@ -117,7 +117,7 @@ public static class Checkpoint
     private static CheckpointInfo Parse(string path, IReadOnlyDictionary<string, string> m)
     {
         if (m.GetValueOrDefault("smile_format") != CheckpointInfo.FormatName)
-            throw new WeightFileException(path, "not a Smile checkpoint (no smile_format metadata); plain weights are read with --pretrained");
+            throw new WeightFileException(path, "not a Smile checkpoint (no smile_format metadata); plain weights are read with `pretrained`");
         try
         {
             var (mean, std) = NormalizationMetadata.Read(m);

@@ -104,7 +104,7 @@ public static class ImageFolderWriter
                 .ToList();
             if (foreign.Count > 0)
                 throw new DataException($"{folder} already holds {foreign.Count} file(s) this preparation would not write " +
-                    $"(e.g. {foreign[0]}), perhaps from a run with other options; remove it or choose another --out");
+                    $"(e.g. {foreign[0]}), perhaps from a run with other options; remove it or choose another `out`");
         }
     }
 }
