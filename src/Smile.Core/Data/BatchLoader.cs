@@ -153,7 +153,7 @@ public sealed class BatchLoader
     {
         int n = indices.Length, size = transform.CropSize;
         int perImage = 3 * size * size;
-        var images = empty(n, 3, size, size);
+        var images = empty(n, 3, size, size, device: CPU);
         try
         {
             var used = (int[])indices.Clone();
@@ -197,7 +197,7 @@ public sealed class BatchLoader
                 images = part;
                 used = used[..kept];
             }
-            var labels = tensor(used.Select(i => (long)data.Samples[i].Label).ToArray());
+            var labels = tensor(used.Select(i => (long)data.Samples[i].Label).ToArray(), device: CPU);
             return new Batch(images, labels, used, epoch, skipped);
         }
         catch

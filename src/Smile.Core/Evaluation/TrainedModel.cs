@@ -92,7 +92,7 @@ public static class Predictor
             using (var scope = NewDisposeScope())
             {
                 var pixels = readable.Length == chunk.Length ? buffer : buffer[..(readable.Length * spec.ElementCount)];
-                var images = tensor(pixels, new long[] { readable.Length, 3, spec.CropSize, spec.CropSize }).to(device);
+                var images = tensor(pixels, new long[] { readable.Length, 3, spec.CropSize, spec.CropSize }, device: CPU).to(device);
                 var probabilities = trained.Model.call(images).Logits.div(temperature).softmax(1).cpu();
                 var (values, indexes) = probabilities.topk(k, dim: 1);
                 v = values.data<float>().ToArray();

@@ -1,3 +1,5 @@
+using TorchSharp;
+
 namespace Smile.Models;
 
 /// <summary>An unknown architecture name, or options a model cannot be built with. The message is user-facing.</summary>
@@ -40,10 +42,22 @@ public static class ModelFactory
         var entry = Find(name);
         if (numClasses < 1) throw new ModelConfigException($"{entry.Name}: the number of classes must be at least 1 (got {numClasses})");
         if (auxClasses is < 1) throw new ModelConfigException($"{entry.Name}: the aux head needs at least 1 class (got {auxClasses})");
-        var model = entry.Create(numClasses, auxClasses); // LibTorch is loaded from here on
+        var model = OnCpu(() => entry.Create(numClasses, auxClasses)); // LibTorch is loaded from here on
         // Every model of the process passes here before its first convolution: the place to silence NNPACK's
         // "could not initialize" line per small-batch convolution (Smile.Native.Nnpack says why nothing else changes).
         Native.Nnpack.Disable();
         return model;
+    }
+
+    /// <summary>Builds on the CPU whatever LibTorch's default device is: a module does not know where parameters made
+    /// on another default device live, so its <c>to(device)</c> would skip them and weights loaded into them would be
+    /// lost. Callers load weights on the CPU and then move the model.</summary>
+    private static T OnCpu<T>(Func<T> build)
+    {
+        var previous = torch.get_default_device();
+        if (previous.type == DeviceType.CPU) return build();
+        torch.set_default_device(torch.CPU);
+        try { return build(); }
+        finally { torch.set_default_device(previous); }
     }
 }

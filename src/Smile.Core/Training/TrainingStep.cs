@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Training;
@@ -50,9 +51,9 @@ public static class TrainingStep
         {
             var losses = method.Loss(ctx, batch, mix);
             timer?.Mark(StepStage.Sum);
-            double loss = losses.Total.item<float>();
-            var terms = losses.Terms.ToDictionary(t => t.Key, t => (double)t.Value.item<float>());
-            double accuracy = losses.Accuracy?.item<float>() ?? double.NaN;
+            double loss = HostValue(losses.Total);
+            var terms = losses.Terms.ToDictionary(t => t.Key, t => HostValue(t.Value));
+            double accuracy = losses.Accuracy is { } a ? HostValue(a) : double.NaN;
             timer?.Mark(StepStage.Items);
             if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
             losses.Total.backward();
@@ -68,4 +69,9 @@ public static class TrainingStep
             ctx.Timer = previous;
         }
     }
+
+    /// <summary>A 0-dim tensor's value on the host. A tensor on the meta device (shapes, no data) reads as 0: the
+    /// stray-tensor guard (tests/Smile.Core.Tests/Training/DeviceGuardTests.cs) runs whole steps there, where a
+    /// tensor left on the CPU fails as it would on a GPU.</summary>
+    private static double HostValue(Tensor t) => t.device_type == DeviceType.META ? 0 : t.item<float>();
 }

@@ -160,13 +160,13 @@ public static class PthReader
             var key = view.Storage.Key;
             if (uses[key] == 1 && view.CoversWholeStorageContiguously)
             {
-                result[name] = ReadInto(torch.empty(view.Size, view.Storage.DType), zipEntries[key]);
+                result[name] = ReadInto(torch.empty(view.Size, view.Storage.DType, device: torch.CPU), zipEntries[key]);
             }
             else
             {
                 if (!loaded.TryGetValue(key, out var storage))
-                    loaded[key] = storage = ReadInto(torch.empty([view.Storage.Numel], view.Storage.DType), zipEntries[key]);
-                var owned = torch.empty(view.Size, view.Storage.DType);
+                    loaded[key] = storage = ReadInto(torch.empty([view.Storage.Numel], view.Storage.DType, device: torch.CPU), zipEntries[key]);
+                var owned = torch.empty(view.Size, view.Storage.DType, device: torch.CPU);
                 using (var strided = storage.as_strided(view.Size, view.Stride, view.Offset)) owned.copy_(strided);
                 result[name] = owned;
                 if (--uses[key] == 0) { storage.Dispose(); loaded.Remove(key); }

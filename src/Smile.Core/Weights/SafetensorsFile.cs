@@ -34,7 +34,7 @@ public static class SafetensorsFile
             var tensors = new Dictionary<string, torch.Tensor>();
             foreach (var entry in header.Entries)
             {
-                var tensor = torch.empty(entry.Shape, entry.DType);
+                var tensor = torch.empty(entry.Shape, entry.DType, device: torch.CPU);
                 if (entry.End > entry.Begin)
                 {
                     file.Position = header.DataStart + entry.Begin;
