@@ -44,6 +44,7 @@ internal static class FinetuneCommand
         var lrSchedule = Flags.Make("lr_schedule", "step (the reference's) or constant.", profile.LrSchedule);
         var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", d.Device);
+        var precision = Flags.Make("precision", "fp32 (the reference's), bf16 or fp16: mixed precision through LibTorch's autocast, on CPU and CUDA (fp16 with a dynamic loss scaler).", d.Precision);
         var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", d.Seed);
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", d.PrintFrequency);
         var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", d.EvalFrequency);
@@ -64,7 +65,7 @@ internal static class FinetuneCommand
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, lr, wd, gpu, device,
             seed, printFrequency, evalFrequency, clsLambda, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            valSplit, selectBy, earlyStop, optimizer, lrSchedule,
+            valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision,
         };
         foreach (var option in methodFlags.Options) command.Options.Add(option);
         command.SetAction(parse =>
@@ -104,6 +105,8 @@ internal static class FinetuneCommand
             Flags.Require(schedule is "step" or "constant", "lr_schedule", $"must be step or constant, not '{schedule}'");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
+            string arithmetic = parse.GetValue(precision)!.Trim().ToLowerInvariant();
+            Flags.Require(Smile.Training.MixedPrecision.Names.Contains(arithmetic), "precision", $"must be {string.Join(", ", Smile.Training.MixedPrecision.Names)}, not '{arithmetic}'");
             // The method's own settings are checked by the method itself (each names its setting, which is its flag).
             var methodValues = methodFlags.Read(parse);
             var method = Regularizers.Configure(reg, methodValues);
@@ -119,7 +122,7 @@ internal static class FinetuneCommand
                 Device = deviceName, Workers = parse.GetValue(workers), Resume = parse.GetValue(resume), StrictImages = parse.GetValue(strictImages), StopAfter = parse.GetValue(stopAfter),
                 MethodSettings = methodValues, ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
-                Optimizer = opt, LrSchedule = schedule,
+                Optimizer = opt, LrSchedule = schedule, Precision = arithmetic,
             };
             using var run = method;
             return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(method), (log, monitor, cancel) =>

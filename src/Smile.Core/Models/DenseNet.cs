@@ -81,6 +81,6 @@ public sealed class DenseNet : ImageClassifier
         var pooled = map.mean([2, 3]); // adaptive_avg_pool2d((1, 1)) + flatten
         var logits = classifier.call(pooled);
         var aux = aux_fc?.call(pooled);
-        return new ClassifierOutput(logits.MoveToOuterDisposeScope(), map.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+        return ClassifierOutput.LeavingScope(logits, map, aux);
     }
 }

@@ -123,7 +123,7 @@ public sealed class FoldedResNet : IDisposable
         var pooled = y.mean([2, 3]);
         var logits = fc.call(pooled);
         var aux = auxFc?.call(pooled);
-        return new ClassifierOutput(logits.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+        return ClassifierOutput.LeavingScope(logits, y, aux);
     }
 
     private static Tensor Conv(Pair pair, Tensor x)

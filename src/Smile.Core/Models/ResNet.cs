@@ -87,7 +87,7 @@ public sealed class ResNet : ImageClassifier
         var pooled = features.mean(new long[] { 2, 3 });
         var logits = fc.call(pooled);
         var aux = aux_fc?.call(pooled);
-        var output = new ClassifierOutput(logits.MoveToOuterDisposeScope(), features.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+        var output = ClassifierOutput.LeavingScope(logits, features, aux);
         return output;
     }
 }

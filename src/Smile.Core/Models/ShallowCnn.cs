@@ -59,6 +59,6 @@ public sealed class ShallowCnn : ImageClassifier
         var hidden = dropout.call(bn4.call(fc1.call(functional.adaptive_avg_pool2d(map, [4, 4]).flatten(1))).relu());
         var logits = fc.call(hidden);
         var aux = aux_fc?.call(hidden);
-        return new ClassifierOutput(logits.MoveToOuterDisposeScope(), map.MoveToOuterDisposeScope(), aux?.MoveToOuterDisposeScope());
+        return ClassifierOutput.LeavingScope(logits, map, aux);
     }
 }

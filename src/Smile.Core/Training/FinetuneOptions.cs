@@ -39,6 +39,9 @@ public sealed record FinetuneOptions
     /// <summary>Stop after this many evaluations without improvement of the selection metric; null: never.</summary>
     public int? EarlyStop { get; init; }
     public string Device { get; init; } = "cpu";
+
+    /// <summary>fp32 (the reference's), bf16 or fp16: the step's arithmetic (<see cref="MixedPrecision"/>).</summary>
+    public string Precision { get; init; } = "fp32";
     public int Workers { get; init; }
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }
@@ -59,7 +62,7 @@ public sealed record FinetuneOptions
             ["seed"] = Seed.ToString(c), ["print_frequency"] = PrintFrequency.ToString(c), ["eval_frequency"] = EvalFrequency.ToString(c),
             ["pretrained"] = Pretrained ?? "", ["device"] = Device, ["workers"] = Workers.ToString(c), ["resume"] = Resume ? "true" : "false",
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
-            ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule,
+            ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule, ["precision"] = Precision,
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
         };
         foreach (var setting in method.Settings) arguments[setting.Name] = MethodSetting.Format(MethodSettings.ValueOf(setting));

@@ -59,7 +59,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         try
         {
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log));
-            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)));
+            var precision = MixedPrecision.Create(o.Precision, out var fallback);
+            if (fallback is not null) log.Warning("{Fallback}", fallback);
+            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method))) { Precision = precision };
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), o.Lr, o.Wd);
         }
@@ -77,8 +79,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     public void Begin(RunProgress progress)
     {
         long start = progress.StepsDone;
-        log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}",
-            o.RunName, models.Student.Architecture, train.Classes.Count, train.Samples.Count, method.Name, o.MaxIters, start, device);
+        log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}, precision {Precision}",
+            o.RunName, models.Student.Architecture, train.Classes.Count, train.Samples.Count, method.Name, o.MaxIters, start, device, context.Precision.Name);
         models.Student.train();
         int perEpoch = loader.BatchesPerEpoch;
         batches = loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true).GetEnumerator();
@@ -100,7 +102,11 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         var labels = batch.Labels.to(device);
         var mix = step.UsesMixup ? step.DrawMix(new Random(SeedOf(o.Seed, iteration)), batch.Count) : null;
         var input = new StepBatch(images, labels) { Weights = step.SampleWeights(batch.Indices, device), Epoch = batch.Epoch };
-        return (TrainingStep.Run(context, step, optimizer, input, mix, iteration), batch.Count);
+        var result = TrainingStep.Run(context, step, optimizer, input, mix, iteration);
+        if (result.UpdateSkipped)
+            log.Warning("Iteration {Iteration}: the fp16 gradients overflowed, so the update was skipped and the loss scale lowered to {Scale}",
+                iteration, context.Precision.Scaler!.Scale);
+        return (result, batch.Count);
     }
 
     public void Report(long iteration, StepResult s, double rate, TimeSpan remaining)
@@ -144,9 +150,13 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
 
     public string SaveLast(RunProgress progress)
     {
-        Checkpoint.Save(o.LastPath, models.Student, Info(progress.StepsDone - 1, progress) with { RunState = progress.ToJson() }, optimizer.State, models.Teacher);
+        Checkpoint.Save(o.LastPath, models.Student, Info(progress.StepsDone - 1, progress) with { RunState = WithScaler(progress).ToJson() }, optimizer.State, models.Teacher);
         return o.LastPath;
     }
+
+    /// <summary>fp16's loss scale travels in _Last's run state, so that a resumed run scales as a straight one.</summary>
+    private RunProgress WithScaler(RunProgress progress) =>
+        context.Precision.Scaler is { } s ? progress with { LossScale = s.Scale, LossScaleGoodSteps = s.GoodSteps } : progress;
 
     public string Diverged(long iteration, StepResult s, RunProgress progress) =>
         $"the loss became {s.Loss} at iteration {iteration} ({s.DescribeTerms("G9")}); " +
@@ -178,6 +188,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         }
         optimizer.LoadState(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
         var progress = ProgressOf(path, info);
+        if (context.Precision.Scaler is { } scaler && progress.LossScale is { } scale)
+            scaler.Restore(scale, progress.LossScaleGoodSteps);
         log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", o.RunName, progress.StepsDone - 1, progress.BestMetric);
         return progress;
     }

@@ -19,6 +19,12 @@ public sealed class TrainingContext : IDisposable
     private bool disposed;
 
     public ImageClassifier Student { get; }
+
+    /// <summary>The student's device (that of its first parameter), where every tensor of a step belongs.</summary>
+    public Device Device { get; }
+
+    /// <summary>The step's arithmetic: fp32 unless the run asks for mixed precision.</summary>
+    public MixedPrecision Precision { get; init; } = MixedPrecision.Fp32;
     public ImageClassifier? Teacher { get; }
     public LossOptions Options { get; }
 
@@ -41,6 +47,7 @@ public sealed class TrainingContext : IDisposable
     public TrainingContext(ImageClassifier student, ImageClassifier? teacher, LossOptions options)
     {
         Student = student ?? throw new ArgumentNullException(nameof(student));
+        Device = student.parameters().First().device;
         Teacher = teacher;
         Options = options ?? throw new ArgumentNullException(nameof(options));
 

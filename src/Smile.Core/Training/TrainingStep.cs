@@ -6,6 +6,9 @@ namespace Smile.Training;
 /// <summary>What one step measured: the total loss, its weighted terms, and the training accuracy of the step's own logits.</summary>
 public sealed record StepResult(double Loss, IReadOnlyDictionary<string, double> Terms, double Accuracy)
 {
+    /// <summary>fp16 only: the gradients overflowed at the loss scale, so the update was skipped and the scale lowered.</summary>
+    public bool UpdateSkipped { get; init; }
+
     public bool Finite => double.IsFinite(Loss);
 
     /// <summary>"main 1.2345, cls 0.0001": the terms for a log line or an error.</summary>
@@ -30,9 +33,11 @@ public enum StepStage
 
 /// <summary>
 /// The one training step of every fine-tuning method, used by training, the benchmarks, the profiler and
-/// `smile selftest` alike: clear the gradients, the method's loss, backward, the optimizer's update, the method's
-/// after-step (SMILE's mean teacher). A loss that is not finite is returned without backward or update, so the
-/// weights stay those of the last good step. Every temporary belongs to the step's dispose scope.
+/// `smile selftest` alike: clear the gradients, the method's loss (under autocast in mixed precision:
+/// <see cref="MixedPrecision"/>), backward, the optimizer's update, the method's after-step (SMILE's mean teacher).
+/// A loss that is not finite is returned without backward or update, so the weights stay those of the last good
+/// step. In fp16 the loss is scaled for backward and an update whose gradients overflowed is skipped
+/// (<see cref="LossScaler"/>). Every temporary belongs to the step's dispose scope.
 /// </summary>
 public static class TrainingStep
 {
@@ -49,15 +54,20 @@ public static class TrainingStep
         ctx.Timer = timer;
         try
         {
-            var losses = method.Loss(ctx, batch, mix);
+            StepLosses losses;
+            using (ctx.Precision.Enter(ctx.Device))
+                losses = method.Loss(ctx, batch, mix);
             timer?.Mark(StepStage.Sum);
             double loss = HostValue(losses.Total);
             var terms = losses.Terms.ToDictionary(t => t.Key, t => HostValue(t.Value));
             double accuracy = losses.Accuracy is { } a ? HostValue(a) : double.NaN;
             timer?.Mark(StepStage.Items);
             if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
-            losses.Total.backward();
+            var scaler = ctx.Precision.Scaler;
+            (scaler is null ? losses.Total : losses.Total * scaler.Scale).backward();
             timer?.Mark(StepStage.Backward);
+            if (scaler is not null && !scaler.Unscale(ctx.Student.parameters()))
+                return new StepResult(loss, terms, accuracy) { UpdateSkipped = true };
             optimizer.Step();
             timer?.Mark(StepStage.Optimizer);
             method.AfterStep(ctx, iteration);
