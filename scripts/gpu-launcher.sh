@@ -73,6 +73,7 @@ missing=
 for lib in libtorch.so libtorch_cpu.so libc10.so; do [[ -e $dir/$lib ]] || missing+="${missing:+, }$lib"; done
 [[ -z $missing ]] ||
   fail "no ${missing} in $dir (from $from): that is not a PyTorch library folder; set SMILE_LIBTORCH to the folder holding libtorch.so (for pip: .../site-packages/torch/lib)"
+
 # 3. The library path: LibTorch's folder, then a pip install's CUDA libraries (site-packages/nvidia/*/lib).
 path=$dir
 for extra in "$dir"/../../nvidia/*/lib; do
@@ -89,7 +90,9 @@ if [[ ${SMILE_SKIP_TORCH_CHECK:-} != 1 ]]; then
     fail "$described is older than $libtorch_built, the LibTorch that this Smile $smile_version (TorchSharp $torchsharp_version) needs; install PyTorch $libtorch_built to $checked_up_to (SMILE_SKIP_TORCH_CHECK=1 skips this check)"
   fi
   if [[ -z $have ]] || ((have > $(version_key "$checked_up_to"))); then
+    symbols="its symbols were not checked (no ldd)"
     if command -v ldd >/dev/null 2>&1; then
+      symbols="its symbols resolve"
       report=$(ldd -r "$glue" 2>&1)
       undefined=$(grep -c 'undefined symbol' <<<"$report")
       first=$(grep -m1 -o 'undefined symbol: [^[:space:]]*' <<<"$report")
@@ -99,7 +102,7 @@ if [[ ${SMILE_SKIP_TORCH_CHECK:-} != 1 ]]; then
       fi
     fi
     [[ -n $have ]] &&
-      warn "$described is newer than $checked_up_to, the newest checked with this Smile; its symbols resolve, but compare a run with a checked version before trusting results"
+      warn "$described is newer than $checked_up_to, the newest checked with this Smile; $symbols, but compare a run with a checked version before trusting results"
   fi
 fi
 
