@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using Smile.Diagnostics;
+using Smile.Native;
 
 namespace Smile.Cli.Commands;
 
@@ -15,8 +17,11 @@ internal static class InfoCommand
             Console.WriteLine($"Smile          {info.SmileVersion}");
             Console.WriteLine($"TorchSharp     {info.TorchSharpVersion}");
             Console.WriteLine($"LibTorch       {info.LibTorchVersion}");
+            Console.WriteLine($"LibTorch path  {LibTorchPath(info.LibTorch)}");
             Console.WriteLine($"oneDNN         {info.OneDnnVersion ?? "unknown"}");
             Console.WriteLine($"CUDA           {(info.CudaAvailable ? $"available, {info.CudaDeviceCount} device(s), cuDNN {(info.CudnnAvailable ? "available" : "not available")}" : "not available")}");
+            foreach (var device in DeviceLines(info))
+                Console.WriteLine(device);
             Console.WriteLine($"threads        {info.Threads} intra-op, {info.InteropThreads} inter-op");
             Console.WriteLine($"CPU            {info.Cpu.Model}");
             Console.WriteLine($"CPU ISA        {(info.Cpu.Isa.Count == 0 ? "none of avx/avx2/avx512/amx" : string.Join(' ', info.Cpu.Isa))}");
@@ -33,5 +38,23 @@ internal static class InfoCommand
             return 0;
         });
         return command;
+    }
+
+    private static string LibTorchPath(LibTorchLocation? location) =>
+        location is null ? "unknown (no libtorch_cpu.so or libtorch.so in /proc/self/maps)"
+        : location.RecordedVersion is null ? location.Folder
+        : $"{location.Folder} (PyTorch {location.RecordedVersion})";
+
+    private static IEnumerable<string> DeviceLines(SystemInfo info)
+    {
+        if (info.CudaDeviceCount == 0) yield break;
+        if (info.CudaDevices is null)
+        {
+            yield return "CUDA devices   names and memory unknown (the loaded libtorch_cuda.so exports no at::cuda::getDeviceProperties known to Smile)";
+            yield break;
+        }
+        foreach (var d in info.CudaDevices)
+            yield return $"CUDA device {d.Index,-2} {d.Name ?? "name unknown"}, " +
+                (d.TotalMemory is long bytes ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.0} GiB") : "memory unknown");
     }
 }

@@ -10,10 +10,12 @@ public sealed record SystemInfo(
     string SmileVersion,
     string TorchSharpVersion,
     string LibTorchVersion,
+    LibTorchLocation? LibTorch,
     string? OneDnnVersion,
     bool CudaAvailable,
     int CudaDeviceCount,
     bool CudnnAvailable,
+    IReadOnlyList<CudaDevice>? CudaDevices,
     int Threads,
     int InteropThreads,
     IReadOnlyList<string> NativeLibraries,
@@ -27,17 +29,21 @@ public sealed record SystemInfo(
         var cpu = CpuInfo.Read();
         int threads = torch.get_num_threads(); // initialises LibTorch first
         bool cuda = SafeCuda(torch.cuda.is_available);
+        int devices = cuda ? torch.cuda.device_count() : 0;
+        var loaded = LoadedNativeLibraries(); // after the CUDA probe: libtorch_cuda.so is loaded by then where there is one
         return new SystemInfo(
             VersionOf(typeof(SystemInfo).Assembly),
             VersionOf(typeof(torch).Assembly),
             torch.__version__,
+            LibTorchLocation.From(loaded),
             OneDnn.Version(),
             cuda,
-            cuda ? torch.cuda.device_count() : 0,
+            devices,
             cuda && SafeCuda(torch.cuda.is_cudnn_available),
+            DescribeDevices(loaded, devices),
             threads,
             torch.get_num_interop_threads(),
-            LoadedNativeLibraries(),
+            loaded,
             cpu,
             Native.AllocatorPolicy.State,
             Native.Nnpack.Disable(), // as every model build does: info shows the state training runs in
@@ -50,6 +56,14 @@ public sealed record SystemInfo(
             (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
         "channels-last on CPU: not offered (its 1x1 convolution backward can crash oneDNN on such CPUs)",
     };
+
+    /// <summary>Names and memory of the CUDA devices (empty without any), or null where they cannot be read.</summary>
+    private static IReadOnlyList<CudaDevice>? DescribeDevices(IReadOnlyList<string> loaded, int count)
+    {
+        if (count == 0) return Array.Empty<CudaDevice>();
+        string? libtorchCuda = loaded.FirstOrDefault(p => Path.GetFileName(p) == "libtorch_cuda.so");
+        return libtorchCuda is null ? null : CudaDeviceProperties.Read(libtorchCuda, count);
+    }
 
     private static bool SafeCuda(Func<bool> probe)
     {
