@@ -46,8 +46,11 @@ internal sealed class ProgressDisplay(StatusConsole console, Func<TimeSpan>? clo
     {
         lock (gate)
         {
+            // The evaluation is over: its line goes (the next step draws at once), and late reports of it are dropped.
             evaluating = false;
             acceptEvalReports = false;
+            lastDraw = TimeSpan.MinValue;
+            console.Clear();
         }
     }
 
