@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Smile.Cli;
 
 /// <summary>What `test` and `calibrate` both do first: load a checkpoint, read a folder against its classes
-/// (warnings on stderr), and evaluate it, keeping the logits. An unreadable image is left out and named on stderr
+/// (warnings on stderr), and evaluate it with a progress line on a terminal, keeping the logits and image files. An unreadable image is left out and named on stderr
 /// (or, with <c>strictImages</c>, stops the command), never replaced: the figures count each readable image once.</summary>
 internal static class CheckpointEvaluation
 {
@@ -15,11 +15,16 @@ internal static class CheckpointEvaluation
     {
         using var trained = TrainedModel.Load(checkpoint, device, expectedArch);
         var folder = ImageFolder.ForEvaluation(folderPath, trained.Info.Classes);
-        foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
+        var console = StatusConsole.ForStandardError();
+        foreach (var warning in folder.Warnings) console.WriteLine($"warning: {warning}");
         var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(batchSize, workers, Shuffle: false, DropLast: false,
             StrictImages: strictImages, OnUnreadable: UnreadableImagePolicy.Skip));
-        var (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device);
-        foreach (var skipped in result.Skipped) Console.Error.WriteLine(SkippedLine(skipped));
+        EvalResult result;
+        EvalOutputs outputs;
+        using (var display = new ProgressDisplay(console))
+            (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device,
+                new SynchronousProgress<int>(images => display.OnEvalProgress(images, folder.Samples.Count)));
+        foreach (var skipped in result.Skipped) console.WriteLine(SkippedLine(skipped));
         return (trained.Info, result, outputs);
     }
 

@@ -24,10 +24,12 @@ internal static class TrainingRun
         using var runLock = TakeRunFolder(save, Path.GetFileNameWithoutExtension(logPath));
         // What a killed earlier run left half-written (its process gone) would otherwise stay forever.
         var stale = Smile.IO.AtomicFile.RemoveStaleTemporaries(save);
-        using var log = Logging.Create(logPath);
+        // One writer for the run's console: log lines above the live status line, never glued to it.
+        var console = StatusConsole.ForStandardError();
+        using var log = Logging.Create(logPath, console);
         log.Information("{Args}", string.Join(" ", arguments.Select(a => $"--{a.Key} {a.Value}")));
         foreach (var file in stale) log.Information("Removed {File}, a temporary an interrupted run left behind", file);
-        using var display = new ProgressDisplay();
+        using var display = new ProgressDisplay(console);
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
         Console.CancelKeyPress += onCtrlC;
@@ -42,16 +44,16 @@ internal static class TrainingRun
         try
         {
             var outcome = run(log, display, interrupt.Token);
-            display.Clear();
-            foreach (var line in outcome.Lines) Console.WriteLine(line);
+            display.Dispose();
+            foreach (var line in outcome.Lines) console.WriteResult(line);
             return !outcome.Interrupted ? 0 : terminated ? Terminated : Interrupted;
         }
         catch (DivergedException d)
         {
-            display.Clear();
+            display.Dispose();
             string message = CliErrors.WithFlags(d.Message);
             log.Error("{Message}", message);
-            Console.Error.WriteLine($"error: {message}");
+            console.WriteLine($"error: {message}");
             return Diverged;
         }
         finally

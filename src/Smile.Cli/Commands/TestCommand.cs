@@ -7,7 +7,9 @@ using Smile.Training;
 namespace Smile.Cli.Commands;
 
 /// <summary>`smile test`: the reference's test.py line (loss, top-1, time) plus top-5, NLL and ECE, then the
-/// calibration figures before and (when the checkpoint has a temperature) after temperature scaling.</summary>
+/// calibration figures before and (when the checkpoint has a temperature) after temperature scaling, then the
+/// classes with the lowest accuracy and the most frequent confusions (all of them in --json, every misclassified
+/// image in --errors).</summary>
 internal static class TestCommand
 {
     public static Command Create()
@@ -23,8 +25,11 @@ internal static class TestCommand
         var noTemperature = CalibrationText.NoTemperatureFlag();
         var plots = Flags.Optional<string>("plots", "Write reliability.png (before/after temperature scaling) and confusion.png into this folder.");
         var strictImages = CheckpointEvaluation.StrictImagesFlag();
+        var perClass = PerClassText.ClassesFlag();
+        var confusions = PerClassText.ConfusionsFlag();
+        var errors = PerClassText.ErrorsFlag();
         var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py). An unreadable image is skipped and named on stderr.")
-            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages };
+            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages, perClass, confusions, errors };
         command.SetAction(parse =>
         {
             string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
@@ -35,6 +40,9 @@ internal static class TestCommand
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             string? jsonPath = Flags.OutputFile(parse.GetValue(json), "json");
             string? plotFolder = Flags.OutputFolder(parse.GetValue(plots), "plots");
+            string? errorsPath = Flags.OutputFile(parse.GetValue(errors), "errors");
+            int classRows = PerClassText.Rows(parse.GetValue(perClass), "per_class");
+            int confusionRows = PerClassText.Rows(parse.GetValue(confusions), "confusions");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
                 parse.GetValue(strictImages));
@@ -57,6 +65,16 @@ internal static class TestCommand
             else
                 Console.WriteLine("No temperature in the checkpoint (`smile calibrate` fits one on a validation folder).");
 
+            // Confidences as `predict` gives them: temperature-scaled when a temperature is applied (the classes do not change).
+            var perClassReport = PerClassReport.Compute(outputs.Probabilities(temperature ?? 1.0), outputs.Labels, info.Classes, outputs.Paths);
+            foreach (var line in PerClassText.ClassTable(perClassReport, classRows)) Console.WriteLine(line);
+            foreach (var line in PerClassText.ConfusionTable(perClassReport, confusionRows, dir)) Console.WriteLine(line);
+            if (errorsPath is not null)
+            {
+                Flags.Writing("errors", errorsPath, () => perClassReport.WriteErrorsCsv(errorsPath));
+                Console.WriteLine($"wrote {errorsPath} ({perClassReport.Errors.Count} misclassified images)");
+            }
+
             if (plotFolder is not null)
                 Flags.Writing("plots", plotFolder, () =>
                 {
@@ -75,6 +93,10 @@ internal static class TestCommand
                     calibration = CalibrationText.Json(before),
                     temperature,
                     temperature_scaled = after is null ? null : CalibrationText.Json(after),
+                    mean_class_accuracy = perClassReport.MeanRecall,
+                    misclassified = perClassReport.Errors.Count,
+                    per_class = PerClassText.ClassesJson(perClassReport),
+                    confusions = PerClassText.ConfusionsJson(perClassReport),
                 };
                 Flags.Writing("json", path, () => File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true })));
             }

@@ -71,6 +71,9 @@ public sealed class BatchLoader
 
     public LoaderOptions Options => options;
 
+    /// <summary>The folder the batches come from (<see cref="Batch.Indices"/> index its samples).</summary>
+    public ImageFolder Data => data;
+
     /// <summary>Distinct files that could not be decoded so far (each was replaced or skipped, and logged once).</summary>
     public int BadImageCount => badImages.Count;
     public IReadOnlyCollection<string> BadImages => badImages.Keys.ToArray();

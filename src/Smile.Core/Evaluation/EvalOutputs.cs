@@ -1,8 +1,8 @@
 namespace Smile.Evaluation;
 
 /// <summary>
-/// What an evaluation saw: the logits, N x K row-major as the network returned them (float32), and the
-/// labels, in the loader's order. Kept in memory (N x K floats) so that calibration can be measured and
+/// What an evaluation saw: the logits, N x K row-major as the network returned them (float32), the
+/// labels and, when it read a folder, each row's image file, in the loader's order. Kept in memory (N x K floats) so that calibration can be measured and
 /// fitted afterwards without a second forward pass.
 /// </summary>
 public sealed class EvalOutputs
@@ -10,18 +10,23 @@ public sealed class EvalOutputs
     public float[] Logits { get; }
     public int[] Labels { get; }
     public int Classes { get; }
+    /// <summary>The image file of each row; null when the outputs did not come from files.</summary>
+    public IReadOnlyList<string>? Paths { get; }
     public int Count => Labels.Length;
 
-    public EvalOutputs(float[] logits, int[] labels, int classes)
+    public EvalOutputs(float[] logits, int[] labels, int classes, IReadOnlyList<string>? paths = null)
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), "at least one class");
         if (logits.Length != (long)labels.Length * classes)
             throw new ArgumentException($"{logits.Length} logits for {labels.Length} labels of {classes} classes", nameof(logits));
         foreach (var y in labels)
             if (y < 0 || y >= classes) throw new ArgumentOutOfRangeException(nameof(labels), $"label {y} is not in [0, {classes})");
+        if (paths is not null && paths.Count != labels.Length)
+            throw new ArgumentException($"{paths.Count} paths for {labels.Length} labels", nameof(paths));
         Logits = logits;
         Labels = labels;
         Classes = classes;
+        Paths = paths;
     }
 
     /// <summary>softmax(z / <paramref name="temperature"/>) per row, in double precision (row maximum

@@ -15,11 +15,12 @@ public static class Evaluator
     public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default) =>
         Run(model, loader, device, null, progress, cancel);
 
-    /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits and labels it saw, for calibration.</summary>
+    /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits, labels and image files it saw, for
+    /// calibration and per-class figures.</summary>
     public static (EvalResult Result, EvalOutputs Outputs) EvaluateWithOutputs(ImageClassifier model, BatchLoader loader, Device device,
         IProgress<int>? progress = null, CancellationToken cancel = default)
     {
-        var sink = new OutputSink();
+        var sink = new OutputSink(loader.Data);
         var result = Run(model, loader, device, sink, progress, cancel);
         return (result, sink.ToOutputs());
     }
@@ -49,7 +50,7 @@ public static class Evaluator
                         var images = batch.Images.to(device);
                         var output = folded?.Forward(images) ?? model.call(images);
                         metrics.Add(output.Logits, batch.Labels);
-                        sink?.Add(output.Logits, batch.Labels);
+                        sink?.Add(output.Logits, batch.Labels, batch.Indices);
                         done += batch.Count;
                     }
                 }
@@ -66,14 +67,15 @@ public static class Evaluator
         return metrics.Result(clock.Elapsed.TotalSeconds) with { Skipped = skipped };
     }
 
-    /// <summary>Copies each batch's logits (float32, CPU) and labels out of the tensors, in order.</summary>
-    private sealed class OutputSink
+    /// <summary>Copies each batch's logits (float32, CPU) and labels out of the tensors, and its images' files, in order.</summary>
+    private sealed class OutputSink(ImageFolder folder)
     {
         private readonly List<float> logits = new();
         private readonly List<int> labels = new();
+        private readonly List<string> paths = new();
         private int classes = -1;
 
-        public void Add(Tensor batchLogits, Tensor batchLabels)
+        public void Add(Tensor batchLogits, Tensor batchLabels, IReadOnlyList<int> indices)
         {
             using var scope = NewDisposeScope();
             var z = batchLogits.detach().to(float32).cpu().contiguous();
@@ -82,8 +84,9 @@ public static class Evaluator
             classes = k;
             logits.AddRange(z.data<float>().ToArray());
             labels.AddRange(batchLabels.cpu().to(int64).data<long>().ToArray().Select(y => (int)y));
+            paths.AddRange(indices.Select(i => folder.Samples[i].Path));
         }
 
-        public EvalOutputs ToOutputs() => new(logits.ToArray(), labels.ToArray(), Math.Max(classes, 1));
+        public EvalOutputs ToOutputs() => new(logits.ToArray(), labels.ToArray(), Math.Max(classes, 1), paths.ToArray());
     }
 }

@@ -35,6 +35,7 @@ public sealed class EvaluatorOutputsTests : IDisposable
         Assert.Equal(11, outputs.Count);
         Assert.Equal(3, outputs.Classes);
         Assert.Equal(folder.Samples.Select(s => s.Label), outputs.Labels); // in the folder's order, across 3 batches
+        Assert.Equal(folder.Samples.Select(s => s.Path), outputs.Paths);
         var p = outputs.Probabilities();
         Assert.Equal(result.Top1, CalibrationMetrics.Accuracy(p, outputs.Labels, 3), 12);
         Assert.Equal(result.Loss, TemperatureScaling.Nll(outputs, 1.0), 5);     // float32 log_softmax against double
@@ -72,6 +73,8 @@ public sealed class EvaluatorOutputsTests : IDisposable
         Assert.Equal(expected.Top1, result.Top1, 12);
         Assert.Equal(expected.Loss, result.Loss, 5);
         Assert.Equal(expectedOutputs.Labels, outputs.Labels);
+        // Each row keeps its own file once the unreadable ones are closed up.
+        Assert.Equal(expectedOutputs.Paths!.Select(p => Path.GetRelativePath(clean, p)), outputs.Paths!.Select(p => Path.GetRelativePath(damaged, p)));
         Assert.Equal(expectedOutputs.Logits.Length, outputs.Logits.Length);
         for (int i = 0; i < outputs.Logits.Length; i++) Assert.Equal(expectedOutputs.Logits[i], outputs.Logits[i], 4);
 

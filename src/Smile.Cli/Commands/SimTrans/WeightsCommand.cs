@@ -46,17 +46,17 @@ internal static class WeightsCommand
             var known = parse.GetValue(truth) is { } t ? OutlierTruth.Read(Flags.ExistingFile(t, "truth")) : null;
 
             var folder = ImageFolder.ForTraining(web);
-            foreach (var warning in folder.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            var console = StatusConsole.ForStandardError();
+            foreach (var warning in folder.Warnings) console.WriteLine($"warning: {warning}");
             var (net, info, extra) = SimNetCheckpoint.Load(checkpoint, target);
             foreach (var tensor in extra.Values) tensor.Dispose();
             IReadOnlyList<ClassWeights> classes;
             using (net)
+            using (var display = new ProgressDisplay(console, evalLabel: "weighing"))
             {
-                bool live = !Console.IsErrorRedirected;
-                var progress = live ? new Progress<int>(n => Console.Error.Write($"\r  {n}/{folder.Samples.Count} images")) : null;
+                var progress = new SynchronousProgress<int>(n => display.OnEvalProgress(n, folder.Samples.Count));
                 classes = WebImageWeights.Compute(net, info, folder, mode == "avg" ? SampleWeightMode.Avg : SampleWeightMode.Savg, target,
                     parse.GetValue(batch), parse.GetValue(workers), progress: progress);
-                if (live) Console.Error.WriteLine();
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(csv)!);
