@@ -13,6 +13,8 @@ internal static class TestCommand
     public static Command Create()
     {
         var testDir = Flags.Optional<string>("test_dir", "Test ImageFolder; class folders are matched to the checkpoint's classes by name.");
+        var datasets = new DatasetFlags();
+        var testList = datasets.List("test_list", "Test list file instead of --test_dir; its classes are matched to the checkpoint's by name.");
         var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors).");
         var arch = Flags.Optional<string>("model_arch", "Accepted for the reference's command lines; checked against the checkpoint.");
         var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
@@ -25,9 +27,10 @@ internal static class TestCommand
         var strictImages = CheckpointEvaluation.StrictImagesFlag();
         var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py). An unreadable image is skipped and named on stderr.")
             { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages };
+        foreach (var option in datasets.Shared.Prepend(testList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
+            var data = datasets.Read(parse).Required(testDir, testList);
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
@@ -36,7 +39,7 @@ internal static class TestCommand
             string? jsonPath = Flags.OutputFile(parse.GetValue(json), "json");
             string? plotFolder = Flags.OutputFolder(parse.GetValue(plots), "plots");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
+            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
                 parse.GetValue(strictImages));
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
@@ -68,7 +71,7 @@ internal static class TestCommand
             {
                 var figures = new
                 {
-                    checkpoint, test_dir = dir, images = r.Count,
+                    checkpoint, test_dir = (data as FolderSource)?.Root, test_list = (data as ImageListSource)?.ListFile, images = r.Count,
                     unreadable_skipped = r.Skipped.Count, unreadable_images = r.Skipped.Select(s => s.Path).ToArray(),
                     loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
                     ece_bins = eceBins,
