@@ -35,9 +35,9 @@ internal sealed class DatasetFlags
     {
         bool anyList = readsList ?? lists.Any(o => parse.GetValue(o) is not null);
         string? root = parse.GetValue(DataRoot), classes = parse.GetValue(Classes);
-        string listFlags = lists.Count == 0 ? "a list file" : string.Join(", ", lists.Select(o => o.Name));
-        Flags.Require(anyList || root is null, "data_root", $"is for list files ({listFlags}), and none is read");
-        Flags.Require(anyList || classes is null, "classes", $"is for list files ({listFlags}), and none is read");
+        string forLists = lists.Count == 0 ? "is for a list file, and none is read" : $"is for list files ({string.Join(", ", lists.Select(o => o.Name))}), and none is read";
+        Flags.Require(anyList || root is null, "data_root", forLists);
+        Flags.Require(anyList || classes is null, "classes", forLists);
         return new Reader(root is null ? null : Flags.ExistingDirectory(root, "data_root"), classes is null ? null : Flags.ExistingFile(classes, "classes"), parse);
     }
 

@@ -70,7 +70,7 @@ public sealed class ImageListFile
             if (line <= headerLine) continue;
             if (fields.All(string.IsNullOrWhiteSpace)) continue;
             if (fields.Count != header.Fields)
-                throw new DataException($"{path} line {line}: {fields.Count} fields, but the header names {header.Fields}");
+                throw new DataException($"{path} line {line}: {fields.Count} field{(fields.Count == 1 ? "" : "s")}, but the header names {header.Fields}");
             string image = fields[header.Path].Trim();
             if (image.Length == 0) throw new DataException($"{path} line {line}: the path is empty");
             string value = fields[header.Value].Trim();
