@@ -152,7 +152,7 @@ public sealed class ImageListCliTests(TinyTransferFixture data) : IClassFixture<
         Assert.Subset(File.ReadAllLines(Path.Combine(a, "train.txt")).ToHashSet(), File.ReadAllLines(Path.Combine(third, "train.txt")).ToHashSet());
         var fromList = Path.Combine(data.Root, "split-of-list");
         var r = Ok("split", Path.Combine(a, "train.txt"), "--classes", Path.Combine(a, "classes.txt"), "--per_class", "2", "--out", fromList);
-        Assert.Contains("Training: 6 images (6 of the 9 left, at most 2 per class)", r.Stdout);
+        Assert.Contains("Training: 6 images (6 of 9, at most 2 per class)", r.Stdout);
         Assert.Equal([2, 2, 2], PerClass(Path.Combine(fromList, "train.txt")));
         var check = Ok("check-data", Path.Combine(fromList, "train.txt"), "--classes", Path.Combine(fromList, "classes.txt"));
         Assert.Contains("3 classes, 6 images", check.Stdout);

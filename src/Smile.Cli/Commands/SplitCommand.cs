@@ -56,8 +56,8 @@ internal static class SplitCommand
             if (split.Validation is { } held)
                 Console.WriteLine(string.Create(c, $"Validation: {held.Samples.Count} images held out ({val:G4} of every class, seed {parse.GetValue(seed)}): {valPath}"));
             string kept = subset is null ? "" : parse.GetValue(perClass) is int n
-                ? $" ({split.Train.Samples.Count} of the {split.TrainingPartCount} left, at most {n} per class)"
-                : string.Create(c, $" ({split.Train.Samples.Count} of the {split.TrainingPartCount} left, {parse.GetValue(fraction):G4} of every class)");
+                ? $" ({split.Train.Samples.Count} of {split.TrainingPartCount}, at most {n} per class)"
+                : string.Create(c, $" ({split.Train.Samples.Count} of {split.TrainingPartCount}, {parse.GetValue(fraction):G4} of every class)");
             Console.WriteLine($"Training: {split.Train.Samples.Count} images{kept}: {trainPath}");
             Console.WriteLine($"Classes: {classesPath} (line 1 names label 0)");
             foreach (var note in split.Notes) Console.WriteLine($"note: {note}");
