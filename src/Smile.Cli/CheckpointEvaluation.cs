@@ -11,10 +11,15 @@ namespace Smile.Cli;
 internal static class CheckpointEvaluation
 {
     public static (CheckpointInfo Info, EvalResult Result, EvalOutputs Outputs) Run(string checkpoint, string folderPath, int batchSize, int workers,
+        Device device, string? expectedArch = null, bool strictImages = false) =>
+        Run(checkpoint, new FolderSource(folderPath), batchSize, workers, device, expectedArch, strictImages);
+
+    /// <summary>As the other overload, for a folder or a list file (<see cref="DatasetSource"/>).</summary>
+    public static (CheckpointInfo Info, EvalResult Result, EvalOutputs Outputs) Run(string checkpoint, DatasetSource data, int batchSize, int workers,
         Device device, string? expectedArch = null, bool strictImages = false)
     {
         using var trained = TrainedModel.Load(checkpoint, device, expectedArch);
-        var folder = ImageFolder.ForEvaluation(folderPath, trained.Info.Classes);
+        var folder = data.ForEvaluation(trained.Info.Classes);
         var console = StatusConsole.ForStandardError();
         foreach (var warning in folder.Warnings) console.WriteLine($"warning: {warning}");
         var loader = new BatchLoader(folder, trained.Transform, new LoaderOptions(batchSize, workers, Shuffle: false, DropLast: false,

@@ -21,6 +21,7 @@ public static class SmileCommandLine
         root.Subcommands.Add(SelfTestCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(CheckDataCommand.Create());
+        root.Subcommands.Add(SplitCommand.Create());
         root.Subcommands.Add(Commands.Prepare.PrepareCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());

@@ -149,7 +149,7 @@ public sealed class CalibrateCliTests(TinyTransferFixture data) : IClassFixture<
         {
             (new[] { "calibrate", "--val_dir", data.Train }, "--ckpts: is required"),
             (new[] { "calibrate", "--ckpts", "/nonexistent.safetensors", "--val_dir", data.Train }, "--ckpts: file not found: /nonexistent.safetensors"),
-            (new[] { "calibrate", "--ckpts", ckpt }, "--val_dir: is required"),
+            (new[] { "calibrate", "--ckpts", ckpt }, "--val_dir: is required (or --val_list)"),
             (new[] { "calibrate", "--ckpts", ckpt, "--val_dir", "/nonexistent" }, "--val_dir: folder not found: /nonexistent"),
             (new[] { "calibrate", "--ckpts", ckpt, "--val_dir", data.Train, "--batch_size", "0" }, "--batch_size: must be at least 1"),
             (new[] { "calibrate", "--ckpts", ckpt, "--val_dir", data.Train, "--workers", "-1" }, "--workers: must be 0 (all cores) or more"),

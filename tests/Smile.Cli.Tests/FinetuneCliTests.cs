@@ -358,7 +358,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         var best = Path.Combine(save, "tiny_l2_Best.safetensors");
         var cases = new (string[] Args, string Message)[]
         {
-            (new[] { "test", "--ckpts", best }, "--test_dir: is required"),
+            (new[] { "test", "--ckpts", best }, "--test_dir: is required (or --test_list)"),
             (new[] { "test", "--test_dir", "/nonexistent", "--ckpts", best }, "--test_dir: folder not found: /nonexistent"),
             (new[] { "test", "--test_dir", data.Test, "--ckpts", "/nonexistent.safetensors" }, "--ckpts: file not found: /nonexistent.safetensors"),
             (new[] { "test", "--test_dir", data.Test, "--ckpts", best, "--batch_size", "0" }, "--batch_size: must be at least 1"),

@@ -15,6 +15,8 @@ internal static class CalibrateCommand
     {
         var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors); its metadata gets the temperature.");
         var valDir = Flags.Optional<string>("val_dir", "Validation ImageFolder (not the test set); class folders are matched to the checkpoint's classes by name.");
+        var datasets = new DatasetFlags();
+        var valList = datasets.List("val_list", "Validation list file instead of --val_dir; its classes are matched to the checkpoint's by name.");
         var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
@@ -23,17 +25,18 @@ internal static class CalibrateCommand
         var command = new Command("calibrate", "Fit a temperature (temperature scaling: minimum NLL on a validation folder) and store it in the checkpoint. " +
             "An unreadable image is skipped and named on stderr.")
             { ckpts, valDir, batch, device, workers, bins, strictImages };
+        foreach (var option in datasets.Shared.Prepend(valList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
-            string dir = Flags.ExistingDirectory(parse.GetValue(valDir), "val_dir");
+            var data = datasets.Read(parse).Required(valDir, valList);
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
 
-            var (info, result, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target,
+            var (info, result, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target,
                 strictImages: parse.GetValue(strictImages));
             double? previous = info.Temperature;
             // Fitted from the raw logits: a temperature already stored is replaced, not compounded.

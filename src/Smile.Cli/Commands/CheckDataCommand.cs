@@ -3,19 +3,25 @@ using Smile.Data;
 
 namespace Smile.Cli.Commands;
 
-/// <summary>`smile check-data DIR`: decodes every image; exit code 1 when any file is unreadable (an image over
+/// <summary>`smile check-data DIR|LIST`: decodes every image of a folder or a list file; exit code 1 when any file is unreadable (an image over
 /// --max_image_pixels included); symlink warnings are listed but do not fail the check.</summary>
 internal static class CheckDataCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<DirectoryInfo>("dir") { Description = "An ImageFolder root (one subfolder per class)." };
+        var dir = new Argument<string>("dir") { Description = "An ImageFolder root (one subfolder per class), or a list file (the formats of finetune's --train_list)." };
         var workers = new Option<int>("--workers") { Description = "Decoding threads (default: the number of cores).", DefaultValueFactory = _ => 0 };
-        var command = new Command("check-data", "Decode every image of a dataset folder; report unreadable files, class counts and image sizes.") { dir, workers };
+        var datasets = new DatasetFlags();
+        var command = new Command("check-data", "Decode every image of a dataset folder or list; report unreadable files, class counts and image sizes.") { dir, workers };
+        foreach (var option in datasets.Shared) command.Options.Add(option);
         command.SetAction(parse =>
         {
             if (parse.GetValue(workers) < 0) throw new UsageException("--workers: must be 0 (all cores) or more");
-            var report = DataCheck.Run(parse.GetValue(dir)!.FullName, parse.GetValue(workers));
+            string source = parse.GetValue(dir)!;
+            bool isList = File.Exists(source);
+            var lists = datasets.Read(parse, readsList: isList);
+            var data = isList ? new ImageListSource(Path.GetFullPath(source), lists.DataRoot, lists.ClassesFile).ForTraining() : ImageFolder.ForTraining(source);
+            var report = DataCheck.Run(data, parse.GetValue(workers));
             Console.WriteLine($"{report.Root}: {report.ClassCounts.Count} classes, {report.Total} images");
             foreach (var (name, count) in report.ClassCounts)
                 Console.WriteLine($"  {count,7}  {name}");

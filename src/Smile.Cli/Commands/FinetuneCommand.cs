@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Serilog;
+using Smile.Data;
 using Smile.Models;
 using Smile.Methods;
 using Smile.Training;
@@ -31,6 +32,9 @@ internal static class FinetuneCommand
         var name = Flags.Make("name", "Run name: files are {save}/{name}_{regularizer}_Best.safetensors etc.", profile.Name);
         var trainDir = Flags.Optional<string>("train_dir", "Training ImageFolder (one subfolder per class).");
         var evalDir = Flags.Optional<string>("eval_dir", "Evaluation ImageFolder; without it the last checkpoint is the result.");
+        var datasets = new DatasetFlags();
+        var trainList = datasets.List("train_list", "Training list file instead of --train_dir: 'path label' lines (class indices) or a CSV with the header path,label or path,class.");
+        var evalList = datasets.List("eval_list", "Evaluation list file instead of --eval_dir; its classes are matched to the training classes by name.");
         var save = Flags.Make("save", "Output folder for checkpoints, log and summary.", d.Save);
         var logDir = Flags.Make("log_dir", "TensorBoard folder (scalars under {log_dir}/{regularizer}).", d.LogDir);
         var arch = Flags.Make("model_arch", $"Architecture: {string.Join(", ", ModelFactory.Names)}.", profile.Arch);
@@ -67,6 +71,7 @@ internal static class FinetuneCommand
             seed, printFrequency, evalFrequency, clsLambda, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
             valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision,
         };
+        foreach (var option in new Option[] { trainList, evalList }.Concat(datasets.Shared)) command.Options.Add(option);
         foreach (var option in methodFlags.Options) command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -74,8 +79,9 @@ internal static class FinetuneCommand
             string reg = parse.GetValue(regularizer)!.Trim().ToLowerInvariant();
             Flags.Require(Regularizers.Names.Contains(reg), "regularizer", $"unknown '{reg}'; known: {string.Join(", ", Regularizers.Names)}");
             Flags.Require(ModelFactory.IsKnown(parse.GetValue(arch)!), "model_arch", $"unknown '{parse.GetValue(arch)}'; known: {string.Join(", ", ModelFactory.Names)}");
-            string train = Flags.ExistingDirectory(parse.GetValue(trainDir), "train_dir");
-            string? evalPath = parse.GetValue(evalDir) is { } e ? Flags.ExistingDirectory(e, "eval_dir") : null;
+            var data = datasets.Read(parse);
+            var trainData = data.Required(trainDir, trainList);
+            var evalData = data.Optional(evalDir, evalList);
             string? weights = parse.GetValue(pretrained) is { } p ? Flags.ExistingFile(p, "pretrained") : null;
             Flags.Require(parse.GetValue(imageSize) >= 32, "image_size", "must be at least 32");
             Flags.Require(parse.GetValue(imageSize) <= 4096, "image_size", "must be at most 4096 (a 4096x4096 crop already needs gigabytes per batch)");
@@ -94,11 +100,11 @@ internal static class FinetuneCommand
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             Flags.Require(parse.GetValue(stopAfter) is null or >= 1, "stop_after", "must be at least 1");
             Flags.Require(parse.GetValue(valSplit) is >= 0 and < 1, "val_split", "must be in [0, 1) (0: off)");
-            Flags.Require(parse.GetValue(valSplit) == 0 || evalPath is null, "val_split", "and --eval_dir are alternatives: the held-out part is the validation set (run `smile test` on the test set afterwards)");
+            Flags.Require(parse.GetValue(valSplit) == 0 || evalData is null, "val_split", $"and {(evalData is ImageListSource ? "--eval_list" : "--eval_dir")} are alternatives: the held-out part is the validation set (run `smile test` on the test set afterwards)");
             string select = parse.GetValue(selectBy)!.Trim().ToLowerInvariant();
             Flags.Require(select is "acc" or "nll", "select_by", $"must be acc or nll, not '{select}'");
             Flags.Require(parse.GetValue(earlyStop) is null or >= 1, "early_stop", "must be at least 1");
-            Flags.Require(parse.GetValue(earlyStop) is null || evalPath is not null || parse.GetValue(valSplit) > 0, "early_stop", "needs a validation set (--eval_dir or --val_split)");
+            Flags.Require(parse.GetValue(earlyStop) is null || evalData is not null || parse.GetValue(valSplit) > 0, "early_stop", "needs a validation set (--eval_dir, --eval_list or --val_split)");
             string opt = parse.GetValue(optimizer)!.Trim().ToLowerInvariant();
             Flags.Require(Optimizers.Names.Contains(opt), "optimizer", $"must be {string.Join(" or ", Optimizers.Names)}, not '{opt}'");
             string schedule = parse.GetValue(lrSchedule)!.Trim().ToLowerInvariant();
@@ -112,9 +118,12 @@ internal static class FinetuneCommand
             var method = Regularizers.Configure(reg, methodValues);
             Flags.Require(weights is not null || !method.NeedsTeacher, "pretrained", $"--regularizer {reg} distils from the pre-trained model: give its weights");
 
+            DatasetFlags.CheckLists(trainData, evalData); // a list's every line, before anything is written
+
             var options = new FinetuneOptions
             {
-                Name = parse.GetValue(name)!, TrainDir = train, EvalDir = evalPath, Save = parse.GetValue(save)!, LogDir = parse.GetValue(logDir)!,
+                TrainList = trainData as ImageListSource, EvalList = evalData as ImageListSource,
+                Name = parse.GetValue(name)!, TrainDir = (trainData as FolderSource)?.Root ?? "", EvalDir = (evalData as FolderSource)?.Root, Save = parse.GetValue(save)!, LogDir = parse.GetValue(logDir)!,
                 ModelArch = parse.GetValue(arch)!, ImageSize = parse.GetValue(imageSize), BatchSize = parse.GetValue(batchSize),
                 BatchSizeEval = parse.GetValue(batchSizeEval), MaxIters = parse.GetValue(maxIters),
                 Lr = parse.GetValue(lr), Wd = parse.GetValue(wd), Regularizer = method.Name, Seed = parse.GetValue(seed),

@@ -16,6 +16,8 @@ internal static class PredictCommand
     {
         var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors).");
         var input = Flags.Optional<string>("input", "An image file, or a folder searched recursively for images.");
+        var datasets = new DatasetFlags();
+        var inputList = datasets.List("input_list", "A list file instead of --input (the formats of finetune's --train_list; labels are checked, not used): its images in the list's order.");
         var topk = Flags.Make("topk", "Classes per image.", 5);
         var output = Flags.Optional<string>("output", "Write here instead of stdout; .json for JSON, otherwise CSV.");
         var format = Flags.Make("format", "csv or json (when writing to stdout).", "csv");
@@ -27,25 +29,32 @@ internal static class PredictCommand
         var command = new Command("predict", "Predict the classes of images with a checkpoint (probabilities temperature-scaled when `smile calibrate` stored a temperature). " +
             "An unreadable image is named on stderr and left out; the exit code is 0 when at least one image was predicted, 2 when none could be read.")
             { ckpts, input, topk, output, format, batch, device, noTemperature, strictImages };
+        foreach (var option in datasets.Shared.Prepend(inputList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
-            string? path = parse.GetValue(input);
-            Flags.Require(!string.IsNullOrWhiteSpace(path), "input", "is required");
-            Flags.Require(File.Exists(path) || Directory.Exists(path), "input", $"no such file or folder: {Path.GetFullPath(path!)}");
+            string? path = parse.GetValue(input), listPath = parse.GetValue(inputList);
+            var lists = datasets.Read(parse);
+            Flags.Require(path is null || listPath is null, "input", "and --input_list are alternatives: give one");
+            if (listPath is null)
+            {
+                Flags.Require(!string.IsNullOrWhiteSpace(path), "input", "is required");
+                Flags.Require(File.Exists(path) || Directory.Exists(path), "input", $"no such file or folder: {Path.GetFullPath(path!)}");
+            }
+            var list = listPath is null ? null : lists.ListFile(listPath, "input_list", "--input");
             Flags.Require(parse.GetValue(topk) >= 1, "topk", "must be at least 1");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             string? outPath = Flags.OutputFile(parse.GetValue(output), "output");
             bool asJson = outPath?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ?? parse.GetValue(format) == "json";
             Flags.Require(outPath is not null || parse.GetValue(format) is "csv" or "json", "format", "must be csv or json");
-            IReadOnlyList<string> files = [Path.GetFullPath(path!)];
-            if (!File.Exists(path))
+            IReadOnlyList<string> files = list is not null ? list.Images() : [Path.GetFullPath(path!)];
+            if (list is null && !File.Exists(path))
             {
                 // The dataset reader's walk: a symlink to "." or to an ancestor neither repeats images nor loops forever.
                 (files, var warnings) = ImageFolder.ImagesBelow(path!);
                 foreach (var warning in warnings) Console.Error.WriteLine($"warning: {warning}");
             }
-            Flags.Require(files.Count > 0, "input", $"no images in {Path.GetFullPath(path!)}");
+            Flags.Require(files.Count > 0, "input", $"no images in {Path.GetFullPath(path ?? ".")}"); // a list has at least one
 
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             using var trained = TrainedModel.Load(checkpoint, target);

@@ -15,6 +15,8 @@ internal static class TestCommand
     public static Command Create()
     {
         var testDir = Flags.Optional<string>("test_dir", "Test ImageFolder; class folders are matched to the checkpoint's classes by name.");
+        var datasets = new DatasetFlags();
+        var testList = datasets.List("test_list", "Test list file instead of --test_dir; its classes are matched to the checkpoint's by name.");
         var ckpts = Flags.Optional<string>("ckpts", "A Smile checkpoint (.safetensors).");
         var arch = Flags.Optional<string>("model_arch", "Accepted for the reference's command lines; checked against the checkpoint.");
         var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
@@ -30,9 +32,10 @@ internal static class TestCommand
         var errors = PerClassText.ErrorsFlag();
         var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py). An unreadable image is skipped and named on stderr.")
             { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages, perClass, confusions, errors };
+        foreach (var option in datasets.Shared.Prepend(testList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            string dir = Flags.ExistingDirectory(parse.GetValue(testDir), "test_dir");
+            var data = datasets.Read(parse).Required(testDir, testList);
             string checkpoint = Flags.ExistingFile(parse.GetValue(ckpts), "ckpts");
             Flags.Require(parse.GetValue(batch) >= 1, "batch_size", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
@@ -44,7 +47,7 @@ internal static class TestCommand
             int classRows = PerClassText.Rows(parse.GetValue(perClass), "per_class");
             int confusionRows = PerClassText.Rows(parse.GetValue(confusions), "confusions");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, dir, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
+            var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
                 parse.GetValue(strictImages));
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
@@ -68,7 +71,7 @@ internal static class TestCommand
             // Confidences as `predict` gives them: temperature-scaled when a temperature is applied (the classes do not change).
             var perClassReport = PerClassReport.Compute(outputs.Probabilities(temperature ?? 1.0), outputs.Labels, info.Classes, outputs.Paths);
             foreach (var line in PerClassText.ClassTable(perClassReport, classRows)) Console.WriteLine(line);
-            foreach (var line in PerClassText.ConfusionTable(perClassReport, confusionRows, dir)) Console.WriteLine(line);
+            foreach (var line in PerClassText.ConfusionTable(perClassReport, confusionRows, ExampleRoot(data))) Console.WriteLine(line);
             if (errorsPath is not null)
             {
                 Flags.Writing("errors", errorsPath, () => perClassReport.WriteErrorsCsv(errorsPath));
@@ -86,7 +89,7 @@ internal static class TestCommand
             {
                 var figures = new
                 {
-                    checkpoint, test_dir = dir, images = r.Count,
+                    checkpoint, test_dir = (data as FolderSource)?.Root, test_list = (data as ImageListSource)?.ListFile, images = r.Count,
                     unreadable_skipped = r.Skipped.Count, unreadable_images = r.Skipped.Select(s => s.Path).ToArray(),
                     loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
                     ece_bins = eceBins,
@@ -104,4 +107,12 @@ internal static class TestCommand
         });
         return command;
     }
+
+    /// <summary>The folder the confusion table's example paths are shown relative to: the test folder, or a list's data root.</summary>
+    private static string ExampleRoot(DatasetSource data) => data switch
+    {
+        FolderSource f => f.Root,
+        ImageListSource l => l.DataRoot ?? Path.GetDirectoryName(Path.GetFullPath(l.ListFile)) ?? ".",
+        _ => ".",
+    };
 }

@@ -27,9 +27,12 @@ public sealed record DataCheckReport(
 /// <summary>Decodes every image of an ImageFolder in parallel, so bad files are found before a run, not during it.</summary>
 public static class DataCheck
 {
-    public static DataCheckReport Run(string root, int workers = 0, IProgress<int>? progress = null)
+    public static DataCheckReport Run(string root, int workers = 0, IProgress<int>? progress = null) =>
+        Run(ImageFolder.ForTraining(root), workers, progress);
+
+    /// <summary>As the other overload, for a dataset read from a folder or a list (<see cref="DatasetSource"/>).</summary>
+    public static DataCheckReport Run(ImageFolder folder, int workers = 0, IProgress<int>? progress = null)
     {
-        var folder = ImageFolder.ForTraining(root);
         var bad = new ConcurrentBag<(string, string)>();
         var sizes = new ConcurrentBag<(int, int)>();
         int done = 0;

@@ -41,6 +41,11 @@ public sealed class ImageFolder
     /// <summary>A folder of some of this folder's samples (same root and classes), e.g. one side of a validation split.</summary>
     public ImageFolder Subset(IEnumerable<ImageSample> samples) => new(Root, Classes, samples.ToList(), []);
 
+    /// <summary>A dataset whose samples were found elsewhere (an image list, <see cref="ImageListSource"/>): <paramref name="root"/>
+    /// names where they came from; the samples are sorted as a folder's, so the same images give the same order.</summary>
+    internal static ImageFolder FromSamples(string root, IReadOnlyList<string> classes, IEnumerable<ImageSample> samples) =>
+        new(root, classes, samples.ToList(), []);
+
     public int CountOf(int label) =>
         (uint)label < (uint)_counts.Length ? _counts[label] : throw new ArgumentOutOfRangeException(nameof(label), $"label {label} is not in 0..{_counts.Length - 1}");
 

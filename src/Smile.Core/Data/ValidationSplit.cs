@@ -20,13 +20,26 @@ public static class ValidationSplit
             var samples = group.ToArray(); // sorted by path already
             if (samples.Length < 2)
                 throw new DataException($"{folder.Root}: class '{folder.Classes[group.Key]}' has {samples.Length} image; `val_split` needs at least 2 per class");
-            int held = Math.Clamp((int)Math.Round(fraction * samples.Length, MidpointRounding.AwayFromZero), 1, samples.Length - 1);
-            var order = Enumerable.Range(0, samples.Length).ToArray();
-            new Random(SampleRandom.Seed(seed, group.Key, 0x7A1)).Shuffle(order);
-            var heldOut = order.Take(held).ToHashSet();
+            int held = HeldOutCount(fraction, samples.Length);
+            var heldOut = ClassOrder(seed, group.Key, samples.Length).Take(held).ToHashSet();
             for (int i = 0; i < samples.Length; i++) (heldOut.Contains(i) ? validation : train).Add(samples[i]);
         }
         return (folder.Subset(train), folder.Subset(validation));
+    }
+
+    /// <summary>How many of a class's <paramref name="count"/> (at least 2) images a fraction holds out: round(fraction *
+    /// count), at least one, and at least one left for training.</summary>
+    public static int HeldOutCount(double fraction, int count) =>
+        Math.Clamp((int)Math.Round(fraction * count, MidpointRounding.AwayFromZero), 1, count - 1);
+
+    /// <summary>The seeded order of a class's images (indices into its path-sorted samples): the first
+    /// <see cref="HeldOutCount"/> are held out. `smile split` draws from the same order, so its lists hold out what
+    /// the run's own split would.</summary>
+    public static int[] ClassOrder(int seed, int label, int count)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(SampleRandom.Seed(seed, label, 0x7A1)).Shuffle(order);
+        return order;
     }
 
     /// <summary>
@@ -45,7 +58,20 @@ public static class ValidationSplit
             return (rest, validation);
         }
         if (folder is null) return (train, null);
-        var separate = ImageFolder.ForEvaluation(folder, train.Classes);
+        return Choose(train, 0, new FolderSource(folder), seed, log);
+    }
+
+    /// <summary>As the other overload, the separate set being a folder or a list (<see cref="DatasetSource"/>).</summary>
+    public static (ImageFolder Train, ImageFolder? Validation) Choose(ImageFolder train, double fraction, DatasetSource? separateSet, int seed, ILogger log)
+    {
+        if (fraction > 0)
+        {
+            if (separateSet is not null)
+                throw new DataException($"a held-out fraction of the training set and a separate validation set ({separateSet.Location}) are alternatives");
+            return Choose(train, fraction, null, "", seed, log);
+        }
+        if (separateSet is null) return (train, null);
+        var separate = separateSet.ForEvaluation(train.Classes);
         foreach (var warning in separate.Warnings) log.Warning("{Warning}", warning);
         return (train, separate);
     }

@@ -1,3 +1,5 @@
+using Smile.Data;
+
 namespace Smile.Training;
 
 /// <summary>
@@ -8,6 +10,14 @@ public sealed record FinetuneOptions
     public string Name { get; init; } = "flower102";
     public required string TrainDir { get; init; }
     public string? EvalDir { get; init; }
+    /// <summary>A list file instead of <see cref="TrainDir"/> (which is then ignored).</summary>
+    public ImageListSource? TrainList { get; init; }
+    /// <summary>A list file instead of <see cref="EvalDir"/>.</summary>
+    public ImageListSource? EvalList { get; init; }
+    /// <summary>The training set: the list when there is one, else the folder.</summary>
+    public DatasetSource TrainData => TrainList ?? (DatasetSource)new FolderSource(TrainDir);
+    /// <summary>The separate evaluation set, if any: the list when there is one, else the folder.</summary>
+    public DatasetSource? EvalData => EvalList ?? (EvalDir is null ? null : (DatasetSource)new FolderSource(EvalDir));
     public string Save { get; init; } = "./output";
     public string LogDir { get; init; } = "./visual_log";
     public string ModelArch { get; init; } = "resnet50";
@@ -65,6 +75,14 @@ public sealed record FinetuneOptions
             ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule, ["precision"] = Precision,
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
         };
+        if (TrainList is not null || EvalList is not null)
+        {
+            var list = TrainList ?? EvalList!;
+            arguments["train_list"] = TrainList?.ListFile ?? "";
+            arguments["eval_list"] = EvalList?.ListFile ?? "";
+            arguments["data_root"] = list.DataRoot ?? "";
+            arguments["classes"] = list.ClassesFile ?? "";
+        }
         foreach (var setting in method.Settings) arguments[setting.Name] = MethodSetting.Format(MethodSettings.ValueOf(setting));
         return arguments;
     }

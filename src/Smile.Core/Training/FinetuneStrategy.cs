@@ -47,9 +47,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         torch.random.manual_seed(o.Seed);
         Directory.CreateDirectory(o.Save);
 
-        var folder = ImageFolder.ForTraining(o.TrainDir);
+        var folder = o.TrainData.ForTraining();
         foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
-        (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalDir, "eval_dir", o.Seed, log);
+        (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
         var spec = TransformSpec.ForTraining(o.ImageSize);
         loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages), log);
         evalLoader = eval is null ? null
