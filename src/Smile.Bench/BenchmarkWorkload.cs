@@ -29,12 +29,12 @@ public sealed class BenchmarkWorkload : IDisposable
     /// evaluator do (false: the modules themselves, to measure what folding buys).</summary>
     public bool FoldBatchNorm { get; }
 
-    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true)
+    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null)
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
         (teacher, student) = CreateModels(arch);
-        context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = foldBatchNorm };
+        context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32 };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         x = randn(batchSize, 3, imageSize, imageSize);
         y = randint(0, 200, batchSize);
@@ -68,6 +68,7 @@ public sealed class BenchmarkWorkload : IDisposable
     public void Eval()
     {
         using (NewDisposeScope())
+        using (context.Precision.Enter(context.Device))
         {
             if (FoldBatchNorm && student is ResNet resnet)
             {

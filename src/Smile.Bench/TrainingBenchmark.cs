@@ -17,9 +17,9 @@ public sealed record StepThroughput(double L2, double Smile, double Eval, double
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true)
+    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null)
     {
-        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm);
+        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision);
         var l2 = Regularizers.Create("l2");
         var smile = Regularizers.Create("smile");
         double l2Rate = Timed(_ => work.Step(l2, 1), steps, batchSize);

@@ -17,7 +17,8 @@ internal static class BenchTrainCommand
         var rounds = Flags.Make("rounds", "Interleaved Smile / PyTorch rounds.", 2);
         var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
         var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
-        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold };
+        var precision = Flags.Make("precision", "fp32, or bf16: both sides under CPU autocast (Smile: --precision bf16's step; PyTorch: torch.autocast).", "fp32");
+        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold, precision };
         command.SetAction(parse =>
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
@@ -30,8 +31,12 @@ internal static class BenchTrainCommand
             bool withChannelsLast = parse.GetValue(channelsLast) == "yes";
             Flags.Require(parse.GetValue(fold) is "yes" or "no", "fold_batchnorm", "must be yes or no");
             bool folded = parse.GetValue(fold) == "yes";
+            string amp = parse.GetValue(precision)!.Trim().ToLowerInvariant();
+            Flags.Require(amp is "fp32" or "bf16", "precision", $"must be fp32 or bf16, not '{amp}'");
+            var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
+            if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
             int threads = TorchSharp.torch.get_num_threads();
-            Console.WriteLine($"{a}, {s}x{s}, batch {b}, fp32, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
             var smile = new List<StepThroughput>();
@@ -39,9 +44,9 @@ internal static class BenchTrainCommand
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
-                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded));
-                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw") is JsonElement t1) nchw.Add(t1);
-                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last") is JsonElement t2) cl.Add(t2);
+                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic));
+                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp) is JsonElement t1) nchw.Add(t1);
+                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp) is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
                     (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
                     (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));

@@ -8,7 +8,9 @@ ones, the four loss terms, Nesterov SGD, the mean-teacher EMA amortised over its
 and the eval forward, and the process's peak resident memory. Run it with the tuned allocator
 (GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184), as `smile bench train` does.
 """
+import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -43,6 +45,8 @@ def status_mib(field):
 
 
 def main():
+    # SMILE_BENCH_PRECISION=bf16: the forward and the losses under CPU autocast, as PyTorch's AMP recipe runs them.
+    amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if os.environ.get("SMILE_BENCH_PRECISION") == "bf16" else contextlib.nullcontext
     arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     memory = sys.argv[7:] if len(sys.argv) > 7 and sys.argv[7] == "memory" else None
     torch.set_num_threads(threads)
@@ -64,8 +68,9 @@ def main():
         return 0.5 * sum((p ** 2).sum() for p in heads)
 
     def l2_step():
-        logits, _, _ = student(x)
-        loss = F.cross_entropy(logits, y) + 1e-4 * cls()
+        with amp():
+            logits, _, _ = student(x)
+            loss = F.cross_entropy(logits, y) + 1e-4 * cls()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -74,16 +79,18 @@ def main():
         lam = 0.7
         perm = torch.randperm(batch)
         xm = lam * x + (1 - lam) * x[perm]
-        logits, feat, aux = student(xm)
-        with torch.no_grad():
-            src_logits, src_feat, _ = teacher(x)
-            q = F.softmax(src_logits, 1)
-            target = lam * src_feat + (1 - lam) * src_feat[perm]
-        main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
-        logp = F.log_softmax(aux, 1)
-        aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
-        reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
-        loss = main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls()
+        with amp():
+            logits, feat, aux = student(xm)
+            with torch.no_grad():
+                src_logits, src_feat, _ = teacher(x)
+                q = F.softmax(src_logits.float(), 1)
+                target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
+            logits, feat, aux = logits.float(), feat.float(), aux.float()
+            main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
+            logp = F.log_softmax(aux, 1)
+            aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
+            reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
+            loss = main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -94,7 +101,7 @@ def main():
 
     def eval_forward():
         student.eval()
-        with torch.no_grad():
+        with torch.no_grad(), amp():
             student(x)
         student.train()
 
