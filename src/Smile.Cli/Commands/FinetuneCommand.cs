@@ -138,16 +138,8 @@ internal static class FinetuneCommand
             };
             options = options with { Sampler = samplerName, ClassWeights = weightsSpec };
             using var run = method;
-            // The complete settings of the run, paths absolute and defaults resolved, as its config file holds them.
-            var resolved = new Dictionary<string, object?>
-            {
-                ["train_dir"] = options.TrainDir, ["eval_dir"] = options.EvalDir, ["pretrained"] = options.Pretrained,
-                ["save"] = Path.GetFullPath(options.Save), ["log_dir"] = Path.GetFullPath(options.LogDir), ["regularizer"] = method.Name,
-                ["optimizer"] = opt, ["lr_schedule"] = schedule, ["select_by"] = select, ["l2sp_lambda"] = options.EffectiveL2spLambda(method),
-                ["device"] = deviceName, ["gpu"] = null, ["sampler"] = samplerName, ["class_weights"] = weightsSpec,
-            };
-            foreach (var setting in method.Settings) resolved[setting.Name] = methodValues.ValueOf(setting) is string file && File.Exists(file) ? Path.GetFullPath(file) : methodValues.ValueOf(setting);
-            var settings = RunConfig.Collect(parse, resolved, key => !methodFlags.Names.Contains(key) || method.Settings.Any(s => s.Name == key));
+            // The complete settings of the run, as its config file holds them.
+            var settings = RunConfig.Collect(parse, FinetuneConfig.Resolved(options, method, methodValues), key => FinetuneConfig.Holds(key, methodFlags, method));
             if (options.Resume && configFile is not null) RunConfig.CheckResume(configFile, options.LastPath, options.Arguments(method), fromConfig.Keys);
             if (parse.GetValue(dryRun)) return FinetuneDryRun.Print(options, method, settings);
             return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(method), (log, monitor, cancel) =>
