@@ -31,7 +31,7 @@ internal static class FinetuneDryRun
                   $"every {o.EvalFrequency} iterations and after the last, best by {o.SelectBy}"
                 : "Validation: none (the last checkpoint is the result)",
             $"Schedule: {o.MaxIters} iterations{(plan.StartIteration > 0 ? $", resuming after iteration {plan.StartIteration - 1}" : "")}, " +
-                $"batch {o.BatchSize}, {plan.BatchesPerEpoch} batches per epoch ({plan.Epochs(o.MaxIters).ToString("0.##", c)} epochs); " +
+                $"batch {o.BatchSize}, {plan.BatchesPerEpoch} batch{(plan.BatchesPerEpoch == 1 ? "" : "es")} per epoch ({plan.Epochs(o.MaxIters).ToString("0.##", c)} epochs); " +
                 $"{o.Optimizer}, lr {o.Lr.ToString("R", c)} ({o.LrSchedule}), wd {o.Wd.ToString("R", c)}, seed {o.Seed}{(o.StopAfter is { } stop ? $", stopping after {stop}" : "")}",
             $"Method {method.Name}: {method.Summary}",
             $"  settings: {string.Join(", ", settings.Where(s => own.Contains(s.Key) || s.Key is "cls_lambda" or "l2sp_lambda").Select(s => $"{s.Key} {Show(s.Value)}"))}",
