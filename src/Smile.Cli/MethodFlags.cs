@@ -21,6 +21,9 @@ internal sealed class MethodFlags
 
     public IEnumerable<Option> Options => flags.Select(f => f.Option);
 
+    /// <summary>The settings' names, which are their flags' names.</summary>
+    public IReadOnlySet<string> Names => flags.Select(f => f.Setting.Name).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>The values the user gave (typed), for <see cref="Regularizers.Configure"/>.</summary>
     public MethodValues Read(ParseResult parse)
     {

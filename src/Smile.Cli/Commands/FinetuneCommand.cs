@@ -63,6 +63,11 @@ internal static class FinetuneCommand
         var valSplit = Flags.Make("val_split", "Hold out this fraction of every training class (seeded) as the validation set, instead of --eval_dir.", d.ValSplit);
         var selectBy = Flags.Make("select_by", "Best checkpoint by validation acc (highest top-1) or nll (lowest NLL).", d.SelectBy);
         var earlyStop = Flags.Optional<int?>("early_stop", "Stop after N evaluations without a better validation score.");
+        // Run configs, sampling, class weights and the preflight (RunConfig.cs, FinetuneDryRun.cs).
+        var config = Flags.Optional<string>("config", "Run from a config file (a run's {save}/{name}_{regularizer}_config.json); flags given here override its values.");
+        var dryRun = Flags.Make("dry_run", "Check every input and print what the run would do, then stop: nothing is trained or written.", false);
+        var sampler = Flags.Make("sampler", "random (shuffled epochs, the reference's) or balanced (every class drawn equally often per epoch).", d.Sampler);
+        var classWeights = Flags.Optional<string>("class_weights", "Weight the label cross-entropy per class: balanced (n_samples / (n_classes * count)) or a file of class,weight lines.");
 
         var methodFlags = new MethodFlags();
         var command = new Command(profile.Verb, profile.Description)
@@ -73,8 +78,13 @@ internal static class FinetuneCommand
         };
         foreach (var option in new Option[] { trainList, evalList }.Concat(datasets.Shared)) command.Options.Add(option);
         foreach (var option in methodFlags.Options) command.Options.Add(option);
+        foreach (var option in new Option[] { config, dryRun, sampler, classWeights }) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            // --config: the file's values for every flag not given here; then everything below reads the merged flags.
+            var (configured, fromConfig, configFile) = RunConfig.Apply(parse, config);
+            parse = configured;
+            ImageLimitOption.Apply(parse); // a config may set --max_image_pixels
             // Every flag is checked before any work starts, each with its own one-line error.
             string reg = parse.GetValue(regularizer)!.Trim().ToLowerInvariant();
             Flags.Require(Regularizers.Names.Contains(reg), "regularizer", $"unknown '{reg}'; known: {string.Join(", ", Regularizers.Names)}");
@@ -119,6 +129,10 @@ internal static class FinetuneCommand
             Flags.Require(weights is not null || !method.NeedsTeacher, "pretrained", $"--regularizer {reg} distils from the pre-trained model: give its weights");
 
             DatasetFlags.CheckLists(trainData, evalData); // a list's every line, before anything is written
+            string samplerName = parse.GetValue(sampler)!.Trim().ToLowerInvariant();
+            Flags.Require(samplerName is "random" or "balanced", "sampler", $"must be random or balanced, not '{samplerName}'");
+            string? weightsSpec = parse.GetValue(classWeights) is not { } cw ? null
+                : cw.Trim() == ClassLossWeights.BalancedName ? ClassLossWeights.BalancedName : Flags.ExistingFile(cw, "class_weights");
 
             var options = new FinetuneOptions
             {
@@ -133,9 +147,16 @@ internal static class FinetuneCommand
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule, Precision = arithmetic,
             };
+            options = options with { Sampler = samplerName, ClassWeights = weightsSpec };
             using var run = method;
+            // The complete settings of the run, as its config file holds them.
+            var settings = RunConfig.Collect(parse, FinetuneConfig.Resolved(options, method, methodValues), key => FinetuneConfig.Holds(key, methodFlags, method));
+            if (options.Resume && configFile is not null) RunConfig.CheckResume(configFile, options.LastPath, options.Arguments(method), fromConfig.Keys);
+            if (parse.GetValue(dryRun)) return FinetuneDryRun.Print(options, method, settings);
             return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(method), (log, monitor, cancel) =>
             {
+                RunConfig.Write(options.ConfigPath, settings);
+                log.Information("Settings: {Path} (`smile {Verb} --config {Path}` runs them again)", options.ConfigPath, profile.Verb, options.ConfigPath);
                 var summary = new Trainer(options, method, log, monitor).Run(cancel);
                 return new RunOutcome(summary.Interrupted,
                     summary.LastEval is { } last

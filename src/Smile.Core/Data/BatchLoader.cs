@@ -27,6 +27,10 @@ public sealed record LoaderOptions(int BatchSize, int Workers = 0, int Seed = 0,
     /// <summary><see cref="OnUnreadable"/>, or by default: replace in a shuffled (training) loader, skip in an
     /// unshuffled one, which is how every evaluation reads its folder.</summary>
     public UnreadableImagePolicy Unreadable => OnUnreadable ?? (Shuffle ? UnreadableImagePolicy.Replace : UnreadableImagePolicy.Skip);
+
+    /// <summary>With <see cref="Shuffle"/>: draw every class equally often in each epoch (<see cref="BalancedOrder"/>)
+    /// instead of a shuffle of all images; an epoch keeps its number of batches.</summary>
+    public bool BalancedClasses { get; init; }
 }
 
 /// <summary>
@@ -125,13 +129,13 @@ public sealed class BatchLoader
         {
             do
             {
-                var order = options.Shuffle ? SampleRandom.Permutation(data.Samples.Count, options.Seed, epoch) : Enumerable.Range(0, data.Samples.Count).ToArray();
+                var (order, repeats) = EpochOrder(epoch);
                 for (; batchIndex < BatchesPerEpoch; batchIndex++)
                 {
                     stop.ThrowIfCancellationRequested();
                     int begin = batchIndex * options.BatchSize;
-                    var indices = order[begin..Math.Min(begin + options.BatchSize, order.Length)];
-                    var batch = Build(indices, epoch, stop);
+                    var slots = begin..Math.Min(begin + options.BatchSize, order.Length);
+                    var batch = Build(order[slots], epoch, repeats?[slots], stop);
                     try { await writer.WriteAsync(batch, stop).ConfigureAwait(false); }
                     catch { batch.Dispose(); throw; }
                 }
@@ -150,9 +154,24 @@ public sealed class BatchLoader
         }
     }
 
+    /// <summary>The sample indices of one epoch in the order they are batched, and with balanced sampling how often
+    /// each slot's image came before in the epoch (null otherwise: every image comes once).</summary>
+    private (int[] Order, int[]? Repeats) EpochOrder(int epoch)
+    {
+        if (!options.Shuffle) return (Enumerable.Range(0, data.Samples.Count).ToArray(), null);
+        if (!options.BalancedClasses) return (SampleRandom.Permutation(data.Samples.Count, options.Seed, epoch), null);
+        // Only the slots that are batched are balanced: with DropLast the epoch's last partial batch never exists.
+        int used = options.DropLast ? BatchesPerEpoch * options.BatchSize : data.Samples.Count;
+        return BalancedOrder.Epoch(samplesByClass, used, options.Seed, epoch);
+    }
+
     /// <summary>Makes one batch; public so that evaluation and tests can build a batch from chosen indices.
     /// With <see cref="UnreadableImagePolicy.Skip"/> the batch may hold fewer images than indices (none, even).</summary>
-    public Batch Build(int[] indices, int epoch, CancellationToken stop = default)
+    public Batch Build(int[] indices, int epoch, CancellationToken stop = default) => Build(indices, epoch, null, stop);
+
+    /// <summary><paramref name="repeats"/>: for each slot, how often its image was drawn before in the epoch (balanced
+    /// sampling), so that a repeated image gets its own augmentation; null: every image once.</summary>
+    private Batch Build(int[] indices, int epoch, int[]? repeats, CancellationToken stop)
     {
         int n = indices.Length, size = transform.CropSize;
         int perImage = 3 * size * size;
@@ -173,7 +192,7 @@ public sealed class BatchLoader
                         Parallel.For(0, n, parallel, slot =>
                         {
                             var destination = new Span<float>((float*)basePtr + (long)slot * perImage, perImage);
-                            used[slot] = LoadInto(indices[slot], epoch, destination, out failures[slot]);
+                            used[slot] = LoadInto(indices[slot], repeats?[slot] ?? 0, epoch, destination, out failures[slot]);
                         });
                     }
                     catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
@@ -212,7 +231,7 @@ public sealed class BatchLoader
 
     /// <summary>Decodes and transforms sample <paramref name="index"/> (or a same-class replacement); returns the index
     /// used, or -1 with the reason in <paramref name="skipped"/> when the image is skipped.</summary>
-    private int LoadInto(int index, int epoch, Span<float> destination, out string? skipped)
+    private int LoadInto(int index, int repeat, int epoch, Span<float> destination, out string? skipped)
     {
         skipped = null;
         int current = index;
@@ -244,8 +263,9 @@ public sealed class BatchLoader
                 continue;
             }
             // The augmentation is drawn for the slot's original index, so a replacement does not shift other samples' randomness.
+            // A repeated draw of the image in the same epoch (balanced sampling) gets an augmentation of its own.
             var augmentation = transform.Train
-                ? Augmentation.Draw(new Random(SampleRandom.Seed(options.Seed, epoch, index)), transform)
+                ? Augmentation.Draw(new Random(repeat == 0 ? SampleRandom.Seed(options.Seed, epoch, index) : SampleRandom.Seed(options.Seed, epoch, index, 0xBA1, repeat)), transform)
                 : Augmentation.Center(transform);
             ImageTransform.Apply(image, transform, augmentation, destination);
             return current;

@@ -52,7 +52,7 @@ public sealed class DistillationRegularizer : IRegularizer
         var logits = ctx.Student.call(images).Logits;
         var terms = new List<(string, Tensor)>
         {
-            ("main", nn.functional.cross_entropy(logits, labels) * (1 - alpha)),
+            ("main", LossTerms.CrossEntropy(ctx, logits, labels) * (1 - alpha)),
             ("kd", KlDivergence(teacherProbabilities, logits / t) * (alpha * t * t)),
             ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };

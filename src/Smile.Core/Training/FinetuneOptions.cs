@@ -57,6 +57,10 @@ public sealed record FinetuneOptions
     public bool StrictImages { get; init; }
     /// <summary>Stop (writing _Last) once this many iterations are done, to split a long run into sessions; --resume continues.</summary>
     public long? StopAfter { get; init; }
+    /// <summary>"random" (the reference's shuffled epochs) or "balanced" (every class drawn equally often, <see cref="Data.LoaderOptions.BalancedClasses"/>).</summary>
+    public string Sampler { get; init; } = "random";
+    /// <summary>Class weights of the label CE: null (none), "balanced", or a `class,weight` file (<see cref="ClassLossWeights"/>).</summary>
+    public string? ClassWeights { get; init; }
     /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint: the
     /// run's own and the method's settings (<paramref name="method"/>'s, with their values).</summary>
     public IReadOnlyDictionary<string, string> Arguments(IRegularizer method)
@@ -74,6 +78,7 @@ public sealed record FinetuneOptions
             ["strict_images"] = StrictImages ? "true" : "false", ["stop_after"] = StopAfter?.ToString(c) ?? "",
             ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule, ["precision"] = Precision,
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
+            ["sampler"] = Sampler, ["class_weights"] = ClassWeights ?? "",
         };
         if (TrainList is not null || EvalList is not null)
         {
@@ -95,5 +100,7 @@ public sealed record FinetuneOptions
     public string LastPath => Path.Combine(Save, $"{RunName}_Last.safetensors");
     public string LogPath => Path.Combine(Save, $"{RunName}.txt");
     public string SummaryPath => Path.Combine(Save, $"{RunName}_summary.json");
+    /// <summary>The run's complete settings, written before training (the CLI's `--config` reads them back).</summary>
+    public string ConfigPath => Path.Combine(Save, $"{RunName}_config.json");
     public string TensorBoardDir => Path.Combine(LogDir, Regularizer);
 }

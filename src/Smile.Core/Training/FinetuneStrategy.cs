@@ -51,17 +51,18 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
         (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
         var spec = TransformSpec.ForTraining(o.ImageSize);
-        loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages), log);
+        loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages) { BalancedClasses = o.Sampler == "balanced" }, log);
         evalLoader = eval is null ? null
             : new BatchLoader(eval, TransformSpec.ForEvaluation(o.ImageSize), new LoaderOptions(o.BatchSizeEval, o.Workers, o.Seed, Shuffle: false, DropLast: false, StrictImages: o.StrictImages), log);
 
+        var classWeights = ClassLossWeights.Resolve(o.ClassWeights, train, log); // a bad weights file stops the run before the models load
         models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);
         try
         {
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log));
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
-            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method))) { Precision = precision };
+            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), o.Lr, o.Wd);
         }

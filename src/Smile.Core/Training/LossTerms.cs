@@ -24,6 +24,55 @@ public static class LossTerms
         nn.functional.cross_entropy(logits, labels) * lam
         + nn.functional.cross_entropy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
 
+    /// <summary>
+    /// The label cross-entropy of a batch: every method's CE against the target classes goes through here (or through
+    /// the mixed and soft forms below, which call the same weighting), so that class weights
+    /// (<see cref="LossOptions.ClassWeights"/>, c) apply the same way everywhere. Without weights: the batch mean of
+    /// CE(z_i, y_i), exactly the reference's. With class weights: PyTorch's cross_entropy(weight=c) with its mean,
+    /// Σ c_{y_i} CE_i / Σ c_{y_i} (divided by the sum of the weights, not by the batch size). With per-image weights s
+    /// (SimTrans's): Σ s_i CE_i / B, and with both Σ s_i c_{y_i} CE_i / Σ c_{y_i}.
+    /// </summary>
+    public static Tensor CrossEntropy(TrainingContext ctx, Tensor logits, Tensor labels, Tensor? sampleWeights = null)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        if (ctx.Options.ClassWeights is null && sampleWeights is null) return nn.functional.cross_entropy(logits, labels);
+        return Weighted(ctx, logits, nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None), labels, sampleWeights);
+    }
+
+    /// <summary>Mixup's label loss with class weights: lam * CE_c(z, y) + (1 - lam) * CE_c(z, y[p]), each the weighted
+    /// mean of <see cref="CrossEntropy"/>. Both means divide by the same sum (y[p] is y reordered), so this is one
+    /// weighted mean in which each image's two labels carry their class weights mixed by lam, as the loss mixes them.
+    /// Without class weights it is <see cref="MixedCrossEntropy(Tensor, Tensor, double, Tensor)"/>.</summary>
+    public static Tensor MixedCrossEntropy(TrainingContext ctx, Tensor logits, Tensor labels, double lam, Tensor permutation)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        if (ctx.Options.ClassWeights is null) return MixedCrossEntropy(logits, labels, lam, permutation);
+        return CrossEntropy(ctx, logits, labels) * lam + CrossEntropy(ctx, logits, labels.index_select(0, permutation)) * (1.0 - lam);
+    }
+
+    /// <summary>The label-smoothing family's CE against soft targets built from <paramref name="labels"/>: with class
+    /// weights each image's soft CE weighs as its label's class, Σ c_{y_i} H(q_i, z_i) / Σ c_{y_i}; without,
+    /// <see cref="SoftCrossEntropy(Tensor, Tensor)"/>.</summary>
+    public static Tensor SoftCrossEntropy(TrainingContext ctx, Tensor logits, Tensor target, Tensor labels)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        if (ctx.Options.ClassWeights is null) return SoftCrossEntropy(logits, target);
+        return Weighted(ctx, logits, (target * logits.log_softmax(1)).sum(1).neg(), labels, null);
+    }
+
+    private static Tensor Weighted(TrainingContext ctx, Tensor logits, Tensor perImage, Tensor labels, Tensor? sampleWeights)
+    {
+        long batch = perImage.shape[0];
+        if (sampleWeights is not null && (sampleWeights.dim() != 1 || sampleWeights.shape[0] != batch))
+            throw new ArgumentException($"expected one sample weight per image ({batch}), got shape [{string.Join(", ", sampleWeights.shape)}]");
+        var weighted = sampleWeights is null ? perImage : perImage * sampleWeights.detach().to(perImage.dtype);
+        if (ctx.Options.ClassWeights is not { } classWeights) return weighted.sum().div(batch);
+        if (classWeights.Count != logits.shape[1])
+            throw new ArgumentException($"{classWeights.Count} class weights for {logits.shape[1]} classes");
+        var perLabel = tensor(classWeights.ToArray(), dtype: perImage.dtype, device: perImage.device).index_select(0, labels);
+        return (weighted * perLabel).sum() / perLabel.sum();
+    }
+
     /// <summary>Cross-entropy against a soft target: mean over the batch of -sum_k target_k log_softmax(logits)_k.</summary>
     public static Tensor SoftCrossEntropy(Tensor logits, Tensor target) =>
         (target * logits.log_softmax(1)).sum(1).mean().neg();
@@ -48,7 +97,7 @@ public static class LossTerms
         accuracy = Accuracy(output.Logits, labels);
         var terms = new List<(string, Tensor)>
         {
-            ("main", nn.functional.cross_entropy(output.Logits, labels)),
+            ("main", CrossEntropy(ctx, output.Logits, labels)),
             ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };
         return terms;
@@ -60,7 +109,7 @@ public static class LossTerms
     {
         var terms = new List<(string, Tensor)>
         {
-            ("main", SoftCrossEntropy(logits, target)),
+            ("main", SoftCrossEntropy(ctx, logits, target, labels)),
             ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);

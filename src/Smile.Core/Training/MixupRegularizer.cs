@@ -29,7 +29,7 @@ public sealed class MixupRegularizer : IRegularizer
         var output = ctx.Student.call(LossTerms.Mix(images, mix.Lambda, permutation));
         var terms = new List<(string, Tensor)>
         {
-            ("main", LossTerms.MixedCrossEntropy(output.Logits, labels, mix.Lambda, permutation)),
+            ("main", LossTerms.MixedCrossEntropy(ctx, output.Logits, labels, mix.Lambda, permutation)),
             ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);

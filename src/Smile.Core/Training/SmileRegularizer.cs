@@ -81,7 +81,7 @@ public sealed class SmileRegularizer : IRegularizer
         if (!student.Features.shape.SequenceEqual(featureTarget.shape))
             throw new InvalidOperationException($"student features [{string.Join(", ", student.Features.shape)}] and teacher features [{string.Join(", ", featureTarget.shape)}] differ in shape");
 
-        var main = LossTerms.MixedCrossEntropy(student.Logits, labels, lam, permutation);
+        var main = LossTerms.MixedCrossEntropy(ctx, student.Logits, labels, lam, permutation);
         timer?.Mark(StepStage.MainCe);
         // CE against lam * q + (1 - lam) * q[p], written as the two CEs (it is linear in the target).
         var aux = (LossTerms.SoftCrossEntropy(auxMix, softTargets) * lam

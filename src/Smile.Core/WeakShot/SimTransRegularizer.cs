@@ -95,9 +95,8 @@ public sealed class SimTransRegularizer : IRegularizer
         var (images, labels) = (batch.Images, batch.Labels);
         using var scope = NewDisposeScope();
         var output = ctx.Student.call(images);
-        var main = batch.Weights is { } w
-            ? WeightedCrossEntropy.Loss(output.Logits, labels, w)
-            : nn.functional.cross_entropy(output.Logits, labels);
+        // (1/B) Σ w_i CE_i with the sample weights (WeightedCrossEntropy's formula), and class weights when the run has them.
+        var main = LossTerms.CrossEntropy(ctx, output.Logits, labels, batch.Weights);
         var terms = new List<(string, Tensor)>
         {
             ("main", main),
