@@ -54,9 +54,9 @@ public static class FinetunePreflight
         ArgumentNullException.ThrowIfNull(method);
         log ??= Serilog.Core.Logger.None;
         var device = DeviceSelection.Parse(o.Device);
-        var folder = ImageFolder.ForTraining(o.TrainDir);
+        var folder = o.TrainData.ForTraining();
         var warnings = new List<string>(folder.Warnings);
-        var (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalDir, "--eval_dir", o.Seed, log);
+        var (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
         if (eval is not null) warnings.AddRange(eval.Warnings);
         var spec = TransformSpec.ForTraining(o.ImageSize);
         // The training loader's own checks (a batch needs that many images); it starts no thread until asked for batches.
@@ -131,12 +131,12 @@ public static class FinetunePreflight
     private static long ResumePoint(FinetuneOptions o, string architecture, IReadOnlyList<string> classes)
     {
         var path = o.LastPath;
-        if (!File.Exists(path)) throw new WeightFileException(path, "--resume: no _Last checkpoint to continue from");
+        if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last checkpoint to continue from");
         var info = Checkpoint.ReadInfo(path);
         if (!string.Equals(info.Architecture, architecture, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"--resume: the checkpoint is a {info.Architecture}, this run a {architecture}");
+            throw new WeightFileException(path, $"`resume`: the checkpoint is a {info.Architecture}, this run a {architecture}");
         if (!info.Classes.SequenceEqual(classes, StringComparer.Ordinal))
-            throw new WeightFileException(path, $"--resume: the checkpoint's classes ({info.Classes.Count}) are not the training folder's ({classes.Count})");
+            throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}) are not the training folder's ({classes.Count})");
         return RunProgress.FromJson(info.RunState)?.StepsDone ?? info.Iteration + 1;
     }
 
