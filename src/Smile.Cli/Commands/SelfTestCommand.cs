@@ -13,20 +13,25 @@ internal static class SelfTestCommand
         var batch = new Option<int>("--batch_size", "--batch-size") { Description = "Images per step.", DefaultValueFactory = _ => 16 };
         var size = new Option<int>("--image_size", "--image-size") { Description = "Square input size.", DefaultValueFactory = _ => 224 };
         var steps = new Option<int>("--steps") { Description = "Training steps to run.", DefaultValueFactory = _ => 2 };
-        var command = new Command("selftest", "Run full training steps (forward, backward, SGD update) on random data.") { arch, batch, size, steps };
+        var precision = new Option<string>("--precision") { Description = "fp32, bf16 or fp16: the step's arithmetic, as `finetune --precision`.", DefaultValueFactory = _ => "fp32" };
+        var command = new Command("selftest", "Run full training steps (forward, backward, SGD update) on random data.") { arch, batch, size, steps, precision };
         command.SetAction(parse =>
         {
             Flags.Require(parse.GetValue(batch) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
             Flags.ImageSize(parse.GetValue(size));
             Flags.Require(parse.GetValue(steps) >= 1, "steps", "must be at least 1");
-            var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps));
+            string amp = parse.GetValue(precision)!.Trim().ToLowerInvariant();
+            Flags.Require(Smile.Training.MixedPrecision.Names.Contains(amp), "precision", $"must be {string.Join(", ", Smile.Training.MixedPrecision.Names)}, not '{amp}'");
+            var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
+            if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
+            var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps), precision: arithmetic);
             for (int i = 0; i < report.Losses.Count; i++)
                 Console.WriteLine($"step {i + 1}: loss {report.Losses[i]:F4}, {report.Seconds[i]:F2} s ({report.BatchSize / report.Seconds[i]:F1} images/s)");
             if (report.InferenceSeconds is double inference)
                 Console.WriteLine($"inference forward ({report.InferencePath}): {inference:F2} s ({report.BatchSize / inference:F1} images/s)");
             bool finite = report.Losses.All(double.IsFinite);
             Console.WriteLine(finite
-                ? $"selftest ok: {report.Arch}, batch {report.BatchSize}, {report.ImageSize}x{report.ImageSize}, fp32, NCHW"
+                ? $"selftest ok: {report.Arch}, batch {report.BatchSize}, {report.ImageSize}x{report.ImageSize}, {arithmetic.Name}, NCHW"
                 : $"selftest FAILED: {report.Arch}: non-finite loss");
             return finite ? 0 : 1;
         });

@@ -24,7 +24,7 @@ public sealed record TrainingStepReport(string Arch, int BatchSize, int ImageSiz
 /// </summary>
 public static class TrainingStepCheck
 {
-    public static TrainingStepReport Run(string arch, int batchSize, int imageSize, int steps, Device? device = null, int seed = 0)
+    public static TrainingStepReport Run(string arch, int batchSize, int imageSize, int steps, Device? device = null, int seed = 0, MixedPrecision? precision = null)
     {
         if (batchSize < 2) throw new ModelConfigException($"batch size must be at least 2 for BatchNorm in train mode (got {batchSize})");
         if (imageSize < 32) throw new ModelConfigException($"image size must be at least 32 (got {imageSize})");
@@ -39,7 +39,7 @@ public static class TrainingStepCheck
         using var model = ModelFactory.Create(arch, numClasses: 10, auxClasses: 1000);
         model.to(device).train();
         using var method = new SmileRegularizer();
-        using var context = new TrainingContext(model, teacher, new LossOptions());
+        using var context = new TrainingContext(model, teacher, new LossOptions()) { Precision = precision ?? MixedPrecision.Fp32 };
         using var optimizer = new NesterovSgd(model.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         var losses = new List<double>();
         var seconds = new List<double>();
@@ -62,6 +62,7 @@ public static class TrainingStepCheck
             // Folding computes eval-mode arithmetic whatever the module's mode, so the model stays as it is.
             using var scope = NewDisposeScope();
             using var folded = new FoldedResNet(resnet);
+            using var autocast = context.Precision.Enter(context.Device);
             var clock = Stopwatch.StartNew();
             folded.Forward(randn(batchSize, 3, imageSize, imageSize, device: device));
             inference = clock.Elapsed.TotalSeconds;
