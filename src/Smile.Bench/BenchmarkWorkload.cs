@@ -29,15 +29,18 @@ public sealed class BenchmarkWorkload : IDisposable
     /// evaluator do (false: the modules themselves, to measure what folding buys).</summary>
     public bool FoldBatchNorm { get; }
 
-    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null)
+    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null)
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
         (teacher, student) = CreateModels(arch);
+        device ??= CPU;
+        teacher.to(device);
+        student.to(device);
         context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32 };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
-        x = randn(batchSize, 3, imageSize, imageSize);
-        y = randint(0, 200, batchSize);
+        x = randn(batchSize, 3, imageSize, imageSize, device: device);
+        y = randint(0, 200, batchSize, device: device);
     }
 
     /// <summary>The benchmarks' pair, seeded: a frozen 1000-class teacher in eval mode and a 200-class student with a

@@ -17,14 +17,16 @@ public sealed record StepThroughput(double L2, double Smile, double Eval, double
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null)
+    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null)
     {
-        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision);
+        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision, device);
         var l2 = Regularizers.Create("l2");
         var smile = Regularizers.Create("smile");
-        double l2Rate = Timed(_ => work.Step(l2, 1), steps, batchSize);
-        double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) work.Step(smile, k); }, Math.Max(1, steps / 4), batchSize * 10);
-        double evalRate = Timed(_ => work.Eval(), steps, batchSize);
+        // On CUDA the kernels run after the call returns: each timed call ends with a synchronisation.
+        Action sync = device?.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : () => { };
+        double l2Rate = Timed(_ => { work.Step(l2, 1); sync(); }, steps, batchSize);
+        double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) work.Step(smile, k); sync(); }, Math.Max(1, steps / 4), batchSize * 10);
+        double evalRate = Timed(_ => { work.Eval(); sync(); }, steps, batchSize);
         return new StepThroughput(l2Rate, smileRate, evalRate, ProcessMemory.PeakResidentMiB());
     }
 

@@ -14,6 +14,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchMemoryCommand.Create());
         bench.Subcommands.Add(BenchInferenceCommand.Create());
         bench.Subcommands.Add(BenchProfileCommand.Create());
+        bench.Subcommands.Add(BenchParityCommand.Create());
         return bench;
     }
 }

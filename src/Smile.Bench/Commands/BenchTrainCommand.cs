@@ -18,7 +18,8 @@ internal static class BenchTrainCommand
         var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
         var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
         var precision = Flags.Make("precision", "fp32, or bf16: both sides under CPU autocast (Smile: --precision bf16's step; PyTorch: torch.autocast).", "fp32");
-        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold, precision };
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto: both sides run there (PyTorch: the python3 on PATH's torch when not cpu).", "cpu");
+        var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold, precision, device };
         command.SetAction(parse =>
         {
             string a = Smile.Models.ModelFactory.CanonicalName(parse.GetValue(arch)!);
@@ -33,10 +34,12 @@ internal static class BenchTrainCommand
             bool folded = parse.GetValue(fold) == "yes";
             string amp = parse.GetValue(precision)!.Trim().ToLowerInvariant();
             Flags.Require(amp is "fp32" or "bf16", "precision", $"must be fp32 or bf16, not '{amp}'");
+            var target = Smile.Training.DeviceSelection.Parse(parse.GetValue(device)!);
+            string targetName = target.type == TorchSharp.DeviceType.CUDA ? $"cuda:{target.index}" : "cpu";
             var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
             int threads = TorchSharp.torch.get_num_threads();
-            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
             var smile = new List<StepThroughput>();
@@ -44,9 +47,9 @@ internal static class BenchTrainCommand
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
-                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic));
-                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp) is JsonElement t1) nchw.Add(t1);
-                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp) is JsonElement t2) cl.Add(t2);
+                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target));
+                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp, device: targetName) is JsonElement t1) nchw.Add(t1);
+                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp, device: targetName) is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
                     (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
                     (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));

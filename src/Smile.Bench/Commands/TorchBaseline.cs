@@ -23,13 +23,14 @@ internal static class TorchBaseline
 
     /// <summary>bench/torch_step.py's JSON reply for one run (the PyTorch side of `smile bench train` and `smile bench
     /// memory`), under OpenMP's defaults; null when Python or the script is missing, and (with a warning on stderr) when the child fails.</summary>
-    public static JsonElement? RunStep(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null, string precision = "fp32")
+    public static JsonElement? RunStep(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null, string precision = "fp32", string device = "cpu")
     {
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
         if (!File.Exists(Interpreter) || !File.Exists(script)) return null;
         // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
         var start = Start(script, new Dictionary<string, string>());
         start.Environment["SMILE_BENCH_PRECISION"] = precision;
+        start.Environment["SMILE_BENCH_DEVICE"] = device;
         foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
         foreach (var a in extra ?? []) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

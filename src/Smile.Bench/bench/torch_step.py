@@ -46,21 +46,22 @@ def status_mib(field):
 
 def main():
     # SMILE_BENCH_PRECISION=bf16: the forward and the losses under CPU autocast, as PyTorch's AMP recipe runs them.
-    amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if os.environ.get("SMILE_BENCH_PRECISION") == "bf16" else contextlib.nullcontext
+    device = torch.device(os.environ.get("SMILE_BENCH_DEVICE", "cpu"))
+    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if os.environ.get("SMILE_BENCH_PRECISION") == "bf16" else contextlib.nullcontext
     arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     memory = sys.argv[7:] if len(sys.argv) > 7 and sys.argv[7] == "memory" else None
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     source = getattr(torchvision.models, arch)(weights=None, num_classes=1000)
-    teacher = WithFeatures(source, None).to(memory_format=fmt).eval()
+    teacher = WithFeatures(source, None).to(device=device, memory_format=fmt).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
     student_net = getattr(torchvision.models, arch)(weights=None, num_classes=200)
-    student = WithFeatures(student_net, torch.nn.Linear(student_net.fc.in_features, 1000)).to(memory_format=fmt).train()
+    student = WithFeatures(student_net, torch.nn.Linear(student_net.fc.in_features, 1000)).to(device=device, memory_format=fmt).train()
     opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    x = torch.randn(batch, 3, size, size).contiguous(memory_format=fmt)
-    y = torch.randint(0, 200, (batch,))
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=fmt).to(device)
+    y = torch.randint(0, 200, (batch,)).to(device)
     heads = [p for n, p in student.named_parameters() if n.startswith("net.fc.") or n.startswith("aux.")]
     pairs = [(tp, sp) for (tn, tp), (sn, sp) in zip(teacher.named_parameters(), student.named_parameters()) if not tn.startswith("net.fc.")]
 
@@ -77,7 +78,7 @@ def main():
 
     def smile_step(i):
         lam = 0.7
-        perm = torch.randperm(batch)
+        perm = torch.randperm(batch, device=device)
         xm = lam * x + (1 - lam) * x[perm]
         with amp():
             logits, feat, aux = student(xm)
@@ -105,13 +106,17 @@ def main():
             student(x)
         student.train()
 
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
     def timed(fn, n):
         fn(0)  # warm-up, twice as on the Smile side
         fn(0)
         times = []
         for i in range(n):
+            sync()
             t = time.perf_counter()
             fn(i)
+            sync()
             times.append(time.perf_counter() - t)
         return batch / statistics.median(times)
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Every GPU measurement in one call, so that a few minutes on a lent GPU are enough (docs/GPU.md):
+#   scripts/gpu-check.sh [--device cuda|cpu] [--smile PATH] [--out DIR]
+# 1. `smile info`; 2. parity with the same machine's PyTorch: eval logits of the same weights on the same input
+# (fp32, TF32 off, module and BatchNorm-folded network; fails above 1e-4 relative), and the bf16 logits' distance
+# (reported, not judged); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
+# evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory); 4. a short real fine-tune on the device
+# in fp32 and bf16; 5. the loader's images/s (`smile bench data`). Prints a markdown table for docs/GPU.md at the
+# end and exits 1 when a parity check fails, 2 when a step could not run.
+# --device cpu runs everything small (ResNet-18, 64x64, batch 2, a few steps): the CI's check that this script
+# works before a GPU is at hand. --device cuda uses the paper's sizes (ResNet-50, 224x224, batch 48).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+device=cuda
+smile=""
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) device="$2"; shift 2 ;;
+    --smile) smile="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "error: unknown argument $1 (scripts/gpu-check.sh [--device cuda|cpu] [--smile PATH] [--out DIR])" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$smile" ]; then
+  if [ -x src/Smile.Cli/bin/Release/net10.0/smile ]; then smile=src/Smile.Cli/bin/Release/net10.0/smile
+  else echo "error: no smile found: build it (dotnet build Smile.sln -c Release) or pass --smile PATH (the GPU tarball's launcher)" >&2; exit 2; fi
+fi
+out="${out:-$(mktemp -d)}"
+mkdir -p "$out"
+python=${SMILE_PYTHON:-python3}
+
+if [ "$device" = cpu ]; then
+  arch=resnet18; size=64; batch=2; steps=2; iters=4
+else
+  arch=resnet50; size=224; batch=48; steps=8; iters=60
+fi
+
+rows=()
+status=0
+run() { # run NAME COMMAND...: the command's output to $out/NAME.log; a failure is recorded
+  local name="$1"; shift
+  echo "== $name: $*" >&2
+  if ! "$@" >"$out/$name.log" 2>&1; then
+    echo "error: $name failed: $(tail -n 3 "$out/$name.log" | tr '\n' ' ')" >&2
+    rows+=("| $name | $device | could not run | | FAIL |"); status=2; return 1
+  fi
+}
+
+run info "$smile" info && cat "$out/info.log"
+
+# Parity of the eval forward, fp32 and bf16.
+run init "$smile" init --model_arch "$arch" --num_classes 10 --output "$out/weights.safetensors" --seed 1
+for precision in fp32 bf16; do
+  tolerance=1e-4; [ "$precision" = bf16 ] && tolerance=1e-1
+  if run "parity-$precision" "$smile" bench parity --weights "$out/weights.safetensors" --model_arch "$arch" --image_size "$size" \
+      --batch_size 4 --device "$device" --precision "$precision" --out "$out/parity-$precision.safetensors"; then
+    if ! result=$("$python" scripts/gpu_check.py logits "$out/weights.safetensors" "$out/parity-$precision.safetensors" "$arch" "$device" "$tolerance"); then
+      [ "$precision" = fp32 ] && status=1
+    fi
+    while IFS= read -r line; do rows+=("${line/| $arch eval/| $arch $precision eval}"); done <<<"$result"
+  fi
+done
+
+# Speed, side by side with PyTorch in the same run.
+for precision in fp32 bf16; do
+  if run "bench-train-$precision" "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$batch" \
+      --steps "$steps" --rounds 1 --precision "$precision" --device "$device"; then
+    while read -r step mine nchw cl _; do
+      rows+=("| $step step images/s, $precision (Smile / PyTorch NCHW / channels-last) | $device | $mine / $nchw / $cl | | |")
+    done < <(grep -E '^(l2|smile|eval) ' "$out/bench-train-$precision.log")
+    rows+=("| $(grep '^peak RSS' "$out/bench-train-$precision.log") ($precision) | $device | | | |")
+  fi
+done
+
+# A short real fine-tune on the device.
+run demo-data "$smile" demo-data --out "$out/data" --classes 3 --train_per_class 8 --test_per_class 4
+for precision in fp32 bf16; do
+  if run "finetune-$precision" "$smile" finetune --name check --train_dir "$out/data/train" --eval_dir "$out/data/test" \
+      --model_arch "$arch" --pretrained "$out/weights.safetensors" --image_size "$size" --batch_size 4 --batch_size_eval 4 \
+      --max_iters "$iters" --eval_frequency "$iters" --print_frequency "$iters" --device "$device" --precision "$precision" \
+      --save "$out/run-$precision" --log_dir "$out/run-$precision/tb"; then
+    rows+=("| finetune smile, $precision: $(grep -o 'done: .*' "$out/finetune-$precision.log" | head -n 1 | cut -c1-120) | $device | | | ok |")
+  fi
+done
+
+# The loader's appetite.
+if run bench-data "$smile" bench data --images 8 --repeats 1 --image_size "$size"; then
+  rows+=("| loader: $(tail -n 1 "$out/bench-data.log" | cut -c1-140) | $device | | | |")
+fi
+
+echo
+echo "| check | device | figure | limit | result |"
+echo "|---|---|---|---|---|"
+for row in "${rows[@]}"; do echo "$row"; done
+echo
+echo "logs in $out"
+exit $status
