@@ -18,6 +18,7 @@ public static class Regularizers
         ("ils", () => new InstanceLabelSmoothingRegularizer()),
         ("kd", () => new DistillationRegularizer()),
         ("simtrans", () => new SimTransRegularizer()),
+        ("bss", () => new BssRegularizer()),
     ];
     private static readonly Lock Gate = new();
 
