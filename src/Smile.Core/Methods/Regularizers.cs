@@ -19,6 +19,7 @@ public static class Regularizers
         ("kd", () => new DistillationRegularizer()),
         ("simtrans", () => new SimTransRegularizer()),
         ("bss", () => new BssRegularizer()),
+        ("rifle", () => new RifleRegularizer()),
     ];
     private static readonly Lock Gate = new();
 

@@ -96,6 +96,14 @@ public sealed class Adam : FlatOptimizer
         }
     }
 
+    private protected override void ResetOne(FlatSlot slot)
+    {
+        var (m, v, _) = Views(slot);
+        m.zero_();
+        v.zero_();
+        states[slot.Group.Index].Steps[slot.Index] = 0;
+    }
+
     private protected override bool StateIsUniform(FlatGroup group)
     {
         var steps = states[group.Index].Steps;
