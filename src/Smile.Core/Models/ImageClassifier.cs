@@ -37,9 +37,9 @@ public abstract class ImageClassifier(string name) : Module<Tensor, ClassifierOu
         using var scope = NewDisposeScope();
         var weight = HeadParameter("weight");
         double bound = 1.0 / Math.Sqrt(weight.shape[1]);
-        weight.copy_(empty(weight.shape).uniform_(-bound, bound, generator));
+        weight.copy_(empty(weight.shape, device: CPU).uniform_(-bound, bound, generator));
         var bias = HeadParameter("bias");
-        bias.copy_(HeadBiasStartsAtZero ? zeros(bias.shape) : empty(bias.shape).uniform_(-bound, bound, generator));
+        bias.copy_(HeadBiasStartsAtZero ? zeros(bias.shape, device: CPU) : empty(bias.shape, device: CPU).uniform_(-bound, bound, generator));
     }
 
     /// <summary>torchvision's DenseNet sets its Linear biases to 0 after the default draw.</summary>

@@ -152,7 +152,7 @@ public sealed class Adam : FlatOptimizer
         return state.Views[slot.Index] ??= (
             slot.ViewOf(state.M).DetachFromDisposeScope(),
             slot.ViewOf(state.V).DetachFromDisposeScope(),
-            tensor(0.0).DetachFromDisposeScope());
+            tensor(0.0, device: CPU).DetachFromDisposeScope()); // a host scalar for checkpoints, as torch.optim keeps its step
     }
 
     private protected override void DisposeState()
