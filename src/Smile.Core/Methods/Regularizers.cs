@@ -18,6 +18,8 @@ public static class Regularizers
         ("ils", () => new InstanceLabelSmoothingRegularizer()),
         ("kd", () => new DistillationRegularizer()),
         ("simtrans", () => new SimTransRegularizer()),
+        ("bss", () => new BssRegularizer()),
+        ("rifle", () => new RifleRegularizer()),
     ];
     private static readonly Lock Gate = new();
 

@@ -59,6 +59,8 @@ public sealed class DenseNet : ImageClassifier
         Initialise();
     }
 
+    protected override bool HeadBiasStartsAtZero => true;
+
     // torchvision: Kaiming normal (fan_in) convolutions, BatchNorm 1 and 0, Linear biases 0.
     private void Initialise()
     {

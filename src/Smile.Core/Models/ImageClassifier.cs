@@ -23,4 +23,29 @@ public abstract class ImageClassifier(string name) : Module<Tensor, ClassifierOu
 
     /// <summary>Channels of <see cref="ClassifierOutput.Features"/>.</summary>
     public abstract int FeatureChannels { get; }
+
+    /// <summary>
+    /// Draws the classifier head's starting values again, as the model's constructor initialised it, from
+    /// <paramref name="generator"/> (a CPU generator: the same values on every device), and copies them into the head's
+    /// parameters in place, so that an optimizer holding them keeps them. The default is torch.nn.Linear's:
+    /// weight and bias uniform in ±1/√fan_in. RIFLE re-initialises the head with it.
+    /// </summary>
+    public virtual void ResetHead(Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var weight = HeadParameter("weight");
+        double bound = 1.0 / Math.Sqrt(weight.shape[1]);
+        weight.copy_(empty(weight.shape, device: CPU).uniform_(-bound, bound, generator));
+        var bias = HeadParameter("bias");
+        bias.copy_(HeadBiasStartsAtZero ? zeros(bias.shape, device: CPU) : empty(bias.shape, device: CPU).uniform_(-bound, bound, generator));
+    }
+
+    /// <summary>torchvision's DenseNet sets its Linear biases to 0 after the default draw.</summary>
+    protected virtual bool HeadBiasStartsAtZero => false;
+
+    private TorchSharp.Modules.Parameter HeadParameter(string which) =>
+        named_parameters().FirstOrDefault(p => p.name == $"{HeadName}.{which}").parameter
+        ?? throw new InvalidOperationException($"{Architecture} has no {HeadName}.{which}");
 }

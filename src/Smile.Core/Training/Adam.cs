@@ -96,6 +96,14 @@ public sealed class Adam : FlatOptimizer
         }
     }
 
+    private protected override void ResetOne(FlatSlot slot)
+    {
+        var (m, v, _) = Views(slot);
+        m.zero_();
+        v.zero_();
+        states[slot.Group.Index].Steps[slot.Index] = 0;
+    }
+
     private protected override bool StateIsUniform(FlatGroup group)
     {
         var steps = states[group.Index].Steps;
@@ -144,7 +152,7 @@ public sealed class Adam : FlatOptimizer
         return state.Views[slot.Index] ??= (
             slot.ViewOf(state.M).DetachFromDisposeScope(),
             slot.ViewOf(state.V).DetachFromDisposeScope(),
-            tensor(0.0).DetachFromDisposeScope());
+            tensor(0.0, device: CPU).DetachFromDisposeScope()); // a host scalar for checkpoints, as torch.optim keeps its step
     }
 
     private protected override void DisposeState()

@@ -66,7 +66,7 @@ public static class FinetunePreflight
         var classWeights = ClassLossWeights.Resolve(o.ClassWeights, train);
 
         using var models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);
-        method.Prepare(new MethodSetup(train, device, o.ImageSize, log));
+        method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
         long start = o.Resume ? ResumePoint(o, models.Student.Architecture, train.Classes) : 0;
 
         long student = StateBytes(models.Student), teacher = models.Teacher is null ? 0 : StateBytes(models.Teacher);

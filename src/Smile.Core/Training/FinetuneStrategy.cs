@@ -59,7 +59,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);
         try
         {
-            method.Prepare(new MethodSetup(train, device, o.ImageSize, log));
+            method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
             context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };

@@ -107,6 +107,21 @@ public abstract class FlatOptimizer : IOptimizer
     /// and dtype); mismatches throw before anything changes.</summary>
     public abstract void LoadState(IReadOnlyDictionary<string, Tensor> saved);
 
+    /// <summary>Forgets the state of <paramref name="parameters"/>: their next step is a first step. A parameter the
+    /// optimizer does not hold throws before anything changes.</summary>
+    public void ResetState(IEnumerable<Parameter> parameters)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(parameters);
+        var slots = parameters.Select(p => layout.Slots.FirstOrDefault(s => ReferenceEquals(s.Param, p))
+            ?? throw new ArgumentException($"a parameter of shape {ShapeText(p.shape)} is not optimized by this optimizer")).ToList();
+        using var noGrad = no_grad();
+        foreach (var slot in slots) ResetOne(slot);
+    }
+
+    /// <summary>Clears one parameter's state (zeros and "never stepped").</summary>
+    private protected abstract void ResetOne(FlatSlot slot);
+
     private protected IReadOnlyList<FlatGroup> Groups => layout.Groups;
 
     private protected IReadOnlyList<FlatSlot> Slots => layout.Slots;

@@ -13,6 +13,9 @@ public interface IOptimizer : IDisposable
     IReadOnlyDictionary<string, Tensor> State { get; }
     /// <summary>Restores <see cref="State"/> saved by the same kind of optimizer; mismatches throw before anything changes.</summary>
     void LoadState(IReadOnlyDictionary<string, Tensor> saved);
+    /// <summary>Forgets the state of <paramref name="parameters"/> (momentum, Adam's moments and step count): their
+    /// next step is a first step, as for a new parameter (RIFLE, after re-initialising the head).</summary>
+    void ResetState(IEnumerable<TorchSharp.Modules.Parameter> parameters);
 }
 
 /// <summary>The optimizers by --optimizer name.</summary>

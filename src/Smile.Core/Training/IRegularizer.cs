@@ -60,6 +60,11 @@ public interface IRegularizer : IDisposable
     /// regularises towards its pre-trained value instead; the others: every parameter).</summary>
     bool WeightDecayApplies(string parameterName) => true;
 
+    /// <summary>Runs before the loss of iteration <paramref name="iteration"/> (0-based), after the gradients are
+    /// cleared, with the optimizer: RIFLE re-initialises the head and forgets its optimizer state here. Every step
+    /// calls it, also one whose update is later skipped.</summary>
+    void BeforeStep(TrainingContext ctx, IOptimizer optimizer, long iteration) { }
+
     /// <summary>Runs after the optimizer step of iteration <paramref name="iteration"/> (0-based);
     /// SMILE updates its mean teacher here.</summary>
     void AfterStep(TrainingContext ctx, long iteration) { }
@@ -68,5 +73,10 @@ public interface IRegularizer : IDisposable
 }
 
 /// <summary>What a method may load against in <see cref="IRegularizer.Prepare"/>: the training set (its classes and
-/// sample paths), the device, the crop size, and the run's log.</summary>
-public sealed record MethodSetup(ImageFolder Train, Device Device, int ImageSize, Serilog.ILogger Log);
+/// sample paths), the device, the crop size, and the run's log; the run's seed and length, for a method whose
+/// schedule or draws depend on them (RIFLE).</summary>
+public sealed record MethodSetup(ImageFolder Train, Device Device, int ImageSize, Serilog.ILogger Log)
+{
+    public int Seed { get; init; }
+    public long MaxIters { get; init; }
+}

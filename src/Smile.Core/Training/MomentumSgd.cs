@@ -96,6 +96,15 @@ public class MomentumSgd : FlatOptimizer
         }
     }
 
+    private protected override void ResetOne(FlatSlot slot)
+    {
+        var state = states[slot.Group.Index];
+        View(slot).zero_();
+        if (!state.Started[slot.Index]) return;
+        state.Started[slot.Index] = false;
+        state.StartedCount--;
+    }
+
     private protected override bool StateIsUniform(FlatGroup group)
     {
         int started = states[group.Index].StartedCount;

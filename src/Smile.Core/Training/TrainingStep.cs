@@ -49,6 +49,7 @@ public static class TrainingStep
         ArgumentNullException.ThrowIfNull(optimizer);
         using var scope = NewDisposeScope();
         optimizer.ZeroGrad();
+        method.BeforeStep(ctx, optimizer, iteration);
         timer?.Mark(StepStage.ZeroGrad);
         var previous = ctx.Timer;
         ctx.Timer = timer;
