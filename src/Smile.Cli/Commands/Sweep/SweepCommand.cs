@@ -165,7 +165,7 @@ internal static class SweepCommand
             var g = SweepPlan.Load(parse.GetValue(grid)!);
             string method = parse.GetValue(methodAxis)!;
             Flags.Require(g.Axes.Contains(method), "method_axis", $"{g.File} has no axis '{method}' (axes: {string.Join(", ", g.Axes)})");
-            string? data = parse.GetValue(dataAxis) ?? g.Axes.FirstOrDefault(a => a is "data" or "dataset");
+            string? data = parse.GetValue(dataAxis) ?? g.Axes.FirstOrDefault(a => a is "data" or "dataset" && a != method);
             Flags.Require(data is null || (g.Axes.Contains(data) && data != method), "data_axis", $"{g.File} has no other axis '{data}' (axes: {string.Join(", ", g.Axes)})");
             string? b = parse.GetValue(baseline);
             Flags.Require(b is null || g.Runs.Any(r => r.ValueOf(method) == b), "baseline", $"'{b}' is not a value of axis '{method}'");
