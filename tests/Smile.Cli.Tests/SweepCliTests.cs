@@ -110,6 +110,54 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
         Assert.Equal(0.5 * (Best(Runs[0]) + Best(Runs[1])), double.Parse(csv[1].Split(',')[2], CultureInfo.InvariantCulture), 12);
     }
 
+    /// <summary>The Slurm task's stop before a time limit, without Slurm: SIGTERM to the script (as --signal=B:TERM
+    /// sends it) reaches smile, which writes _Last and exits 143, and the task requeues itself (a stand-in scontrol
+    /// records the call); the task run again resumes from _Last.</summary>
+    [Fact]
+    public void ASlurmTaskStoppedBySigtermRequeuesItselfAndResumes()
+    {
+        var grid = Grid("term", """{ "max_iters": [100000] }""");
+        var output = Path.Combine(Path.GetDirectoryName(grid)!, "term");
+        AssertOk(SmileProcess.Run("sweep", "run", grid, "--backend", "slurm", "--submit", "no"));
+        var fakeBin = Directory.CreateDirectory(Path.Combine(data.Root, "fake-slurm")).FullName;
+        var calls = Path.Combine(fakeBin, "calls.txt");
+        File.WriteAllText(Path.Combine(fakeBin, "scontrol"), $"#!/bin/sh\necho \"$@\" >> '{calls}'\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(fakeBin, "scontrol"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var folder = Path.Combine(output, "max-iters-100000");
+        var log = Path.Combine(folder, "max-iters-100000_smile.txt");
+
+        for (int session = 1; session <= 2; session++)
+        {
+            var task = Bash(["--", Path.Combine(output, "sweep.sbatch")],
+                [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_JOB_ID", "77"), ("PATH", fakeBin + ":" + Environment.GetEnvironmentVariable("PATH"))],
+                process =>
+                {
+                    // Training is under way (its SIGTERM handler set) once this session has logged a step.
+                    var deadline = DateTime.UtcNow.AddMinutes(3);
+                    while (DateTime.UtcNow < deadline && (!File.Exists(log) || Sessions(log).Count < session || !Sessions(log)[^1].Contains("Step[")))
+                        Thread.Sleep(200);
+                    Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+                });
+            Assert.True(task.ExitCode == 143, task.Describe() + task.Stdout + task.Stderr);
+            Assert.Equal("max-iters-100000: stopped before the time limit, requeued to resume", task.Stdout.Trim());
+            Assert.Equal("143", File.ReadAllText(Path.Combine(folder, "exit")).Trim());
+            Assert.Equal(Enumerable.Repeat("requeue 77_0", session), File.ReadAllLines(calls));
+            Assert.Matches(@"stopped\s+has _Last", SmileProcess.Run("sweep", "status", grid).Stdout);
+        }
+        // The second session started where the first stopped.
+        var starts = File.ReadAllLines(log).Where(l => l.Contains("iterations from ")).ToList();
+        Assert.Equal(2, starts.Count);
+        Assert.Contains("iterations from 0,", starts[0]);
+        Assert.DoesNotContain("iterations from 0,", starts[1]);
+    }
+
+    /// <summary>The run log split at each session's first line (the argument line, which starts with --name).</summary>
+    private static List<string> Sessions(string log)
+    {
+        var text = File.ReadAllText(log);
+        return text.Split(" --name ").Skip(1).ToList();
+    }
+
     [Fact]
     public void AFailingRunIsTriedTwiceThenReported()
     {
@@ -144,7 +192,7 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
 
     private static SmileProcess.Result Bash(string flag, string script) => Bash([flag, script], []);
 
-    private static SmileProcess.Result Bash(string[] args, (string Name, string Value)[] environment)
+    private static SmileProcess.Result Bash(string[] args, (string Name, string Value)[] environment, Action<Process>? watch = null)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
@@ -152,6 +200,7 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
         using var p = Process.Start(start)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
+        watch?.Invoke(p);
         p.WaitForExit();
         return new SmileProcess.Result(p.ExitCode, stdout.Result, stderr.Result);
     }
