@@ -16,7 +16,9 @@ internal static class SweepPlan
 
     public static SweepGrid Load(string gridFile)
     {
-        var grid = SweepGrid.Load(Flags.ExistingFile(gridFile, "grid"));
+        if (string.IsNullOrWhiteSpace(gridFile) || !File.Exists(gridFile))
+            throw new UsageException($"grid file not found: {Path.GetFullPath(string.IsNullOrWhiteSpace(gridFile) ? "." : gridFile)}");
+        var grid = SweepGrid.Load(gridFile);
         var flags = FinetuneCommand.Create().Options.Where(o => o is not HelpOption and not VersionOption)
             .Select(RunConfig.Key).ToHashSet(StringComparer.Ordinal);
         foreach (var key in grid.Runs.SelectMany(r => r.Settings).Select(s => s.Key).Distinct())
