@@ -47,7 +47,8 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
                      "#SBATCH --partition=gpu", "#SBATCH --gres=gpu:1", "#SBATCH --job-name=smile-tiny", $"#SBATCH --output={output}/slurm/%A_%a.out" })
             Assert.Contains(line + "\n", script);
         Assert.Contains("runs=(\n" + string.Concat(Runs.Select(r => $"  '{r}'\n")) + ")\n", script);
-        Assert.Contains("scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"", script);
+        Assert.Contains("task=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n", script);
+        Assert.Contains("  scontrol requeue \"$task\"\n", script);
         Assert.Contains($"finetune --config \"$dir/run.json\" \"${{resume[@]}}\"", script);
         AssertOk(Bash("-n", Path.Combine(output, "sweep.sbatch"))); // valid bash
 
@@ -112,7 +113,8 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
 
     /// <summary>The Slurm task's stop before a time limit, without Slurm: SIGTERM to the script (as --signal=B:TERM
     /// sends it) reaches smile, which writes _Last and exits 143, and the task requeues itself (a stand-in scontrol
-    /// records the call); the task run again resumes from _Last.</summary>
+    /// records the call); the task run again resumes from _Last; a task stopped by scancel (squeue no longer says
+    /// RUNNING) is not requeued.</summary>
     [Fact]
     public void ASlurmTaskStoppedBySigtermRequeuesItselfAndResumes()
     {
@@ -122,12 +124,18 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
         var fakeBin = Directory.CreateDirectory(Path.Combine(data.Root, "fake-slurm")).FullName;
         var calls = Path.Combine(fakeBin, "calls.txt");
         File.WriteAllText(Path.Combine(fakeBin, "scontrol"), $"#!/bin/sh\necho \"$@\" >> '{calls}'\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(fakeBin, "scontrol"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // squeue reports the task's state from a file: RUNNING when stopped by --signal, CANCELLED after scancel.
+        var state = Path.Combine(fakeBin, "state.txt");
+        File.WriteAllText(Path.Combine(fakeBin, "squeue"), $"#!/bin/sh\ncat '{state}'\n");
+        foreach (var tool in new[] { "scontrol", "squeue" })
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(fakeBin, tool), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var folder = Path.Combine(output, "max-iters-100000");
         var log = Path.Combine(folder, "max-iters-100000_smile.txt");
 
-        for (int session = 1; session <= 2; session++)
+        for (int session = 1; session <= 3; session++)
         {
+            bool cancelled = session == 3;
+            File.WriteAllText(state, cancelled ? "CANCELLED\n" : "RUNNING\n");
             var task = Bash(["--", Path.Combine(output, "sweep.sbatch")],
                 [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_JOB_ID", "77"), ("PATH", fakeBin + ":" + Environment.GetEnvironmentVariable("PATH"))],
                 process =>
@@ -139,16 +147,17 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
                     Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
                 });
             Assert.True(task.ExitCode == 143, task.Describe() + task.Stdout + task.Stderr);
-            Assert.Equal("max-iters-100000: stopped before the time limit, requeued to resume", task.Stdout.Trim());
+            Assert.Equal(cancelled ? "" : "max-iters-100000: stopped before the time limit, requeued to resume", task.Stdout.Trim());
             Assert.Equal("143", File.ReadAllText(Path.Combine(folder, "exit")).Trim());
-            Assert.Equal(Enumerable.Repeat("requeue 77_0", session), File.ReadAllLines(calls));
+            Assert.Equal(Enumerable.Repeat("requeue 77_0", Math.Min(session, 2)), File.ReadAllLines(calls)); // a cancelled task stays cancelled
             Assert.Matches(@"stopped\s+has _Last", SmileProcess.Run("sweep", "status", grid).Stdout);
         }
-        // The second session started where the first stopped.
+        // Each later session started where the one before stopped.
         var starts = File.ReadAllLines(log).Where(l => l.Contains("iterations from ")).ToList();
-        Assert.Equal(2, starts.Count);
+        Assert.Equal(3, starts.Count);
         Assert.Contains("iterations from 0,", starts[0]);
         Assert.DoesNotContain("iterations from 0,", starts[1]);
+        Assert.DoesNotContain("iterations from 0,", starts[2]);
     }
 
     /// <summary>The run log split at each session's first line (the argument line, which starts with --name).</summary>

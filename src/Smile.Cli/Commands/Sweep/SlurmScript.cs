@@ -11,7 +11,8 @@ internal sealed record SlurmResources(string? Partition, string? Time, int? Cpus
 /// grid). A task skips a finished run, runs `smile finetune --config` with --resume when a _Last exists, and is asked
 /// by `--signal=B:TERM@120` to stop 120 s before its time limit: the script passes SIGTERM to smile, which writes _Last
 /// and exits 143, and the script then requeues its own array task with `scontrol requeue` (Slurm's --requeue alone
-/// requeues only after a node failure or preemption, not at a time limit). The requeued task resumes from _Last.
+/// requeues only after a node failure or preemption, not at a time limit) if Slurm still reports it RUNNING: `scancel`
+/// sends SIGTERM too, and a cancelled task is not requeued. The requeued task resumes from _Last.
 /// </summary>
 internal static class SlurmScript
 {
@@ -55,9 +56,12 @@ internal static class SlurmScript
         Line("# A trapped signal ends a wait early: wait again while smile is still there (it writes _Last first).");
         Line("while kill -0 \"$child\" 2>/dev/null; do wait \"$child\"; code=$?; done");
         Line($"echo \"$code\" > \"$dir/{SweepRunState.ExitFile}\"");
-        Line("if [ \"$code\" -eq 143 ]; then");
+        Line("# Requeue only a task Slurm still counts as running (stopped by --signal before its time limit): scancel also");
+        Line("# sends SIGTERM, and a cancelled task must stay cancelled.");
+        Line("task=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"");
+        Line("if [ \"$code\" -eq 143 ] && [ \"$(squeue -h -j \"$task\" -o %T 2>/dev/null)\" = RUNNING ]; then");
         Line("  echo \"$run: stopped before the time limit, requeued to resume\"");
-        Line("  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"");
+        Line("  scontrol requeue \"$task\"");
         Line("fi");
         Line("exit \"$code\"");
         return s.ToString();
