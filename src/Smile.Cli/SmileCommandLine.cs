@@ -24,6 +24,7 @@ public static class SmileCommandLine
         root.Subcommands.Add(SplitCommand.Create());
         root.Subcommands.Add(Commands.Prepare.PrepareCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(Commands.Sweep.SweepCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());
         root.Subcommands.Add(DemoDataCommand.Create());
         root.Subcommands.Add(Smile.Bench.Commands.BenchCommand.Create());
