@@ -7,7 +7,7 @@
 # evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory); 4. a short real fine-tune on the device
 # in fp32 and bf16; 5. the loader's images/s (`smile bench data`). Prints a markdown table for docs/GPU.md at the
 # end and exits 1 when a parity check fails, 2 when a step could not run.
-# --device cpu runs everything small (ResNet-18, 64x64, batch 2, a few steps): the CI's check that this script
+# --device cpu runs everything small (ResNet-18, 32x32, batch 2, a few steps; the speed table in fp32 only): the CI's check that this script
 # works before a GPU is at hand. --device cuda uses the paper's sizes (ResNet-50, 224x224, batch 48).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +29,19 @@ if [ -z "$smile" ]; then
 fi
 out="${out:-$(mktemp -d)}"
 mkdir -p "$out"
-python=${SMILE_PYTHON:-python3}
+# The PyTorch to compare with: $SMILE_PYTHON, else the first of python3 on PATH and Debian's /usr/bin/python3 that has torch.
+python=${SMILE_PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import torch, torchvision' >/dev/null 2>&1; then python=$candidate; break; fi
+  done
+fi
+if [ -z "$python" ]; then echo "error: no python3 with torch and torchvision found (set SMILE_PYTHON)" >&2; exit 2; fi
 
-if [ "$device" = cpu ]; then
-  arch=resnet18; size=64; batch=2; steps=2; iters=4
+if [ "$device" = cpu ]; then # small, and bf16 (slow on CPUs: docs/PERFORMANCE.md) only where it is short
+  arch=resnet18; size=32; batch=2; steps=1; iters=3; bench_precisions="fp32"
 else
-  arch=resnet50; size=224; batch=48; steps=8; iters=60
+  arch=resnet50; size=224; batch=48; steps=8; iters=60; bench_precisions="fp32 bf16"
 fi
 
 rows=()
@@ -56,15 +63,16 @@ for precision in fp32 bf16; do
   tolerance=1e-4; [ "$precision" = bf16 ] && tolerance=1e-1
   if run "parity-$precision" "$smile" bench parity --weights "$out/weights.safetensors" --model_arch "$arch" --image_size "$size" \
       --batch_size 4 --device "$device" --precision "$precision" --out "$out/parity-$precision.safetensors"; then
-    if ! result=$("$python" scripts/gpu_check.py logits "$out/weights.safetensors" "$out/parity-$precision.safetensors" "$arch" "$device" "$tolerance"); then
+    if ! result=$("$python" scripts/gpu_check.py logits "$out/weights.safetensors" "$out/parity-$precision.safetensors" "$arch" "$device" "$tolerance" 2>"$out/compare-$precision.log"); then
       [ "$precision" = fp32 ] && status=1
+      [ -z "$result" ] && result="| $arch eval logits: PyTorch's side failed: $(tail -n 1 "$out/compare-$precision.log") | $device | | | FAIL |"
     fi
     while IFS= read -r line; do rows+=("${line/| $arch eval/| $arch $precision eval}"); done <<<"$result"
   fi
 done
 
 # Speed, side by side with PyTorch in the same run.
-for precision in fp32 bf16; do
+for precision in $bench_precisions; do
   if run "bench-train-$precision" "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$batch" \
       --steps "$steps" --rounds 1 --precision "$precision" --device "$device"; then
     while read -r step mine nchw cl _; do
