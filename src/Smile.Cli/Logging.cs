@@ -27,7 +27,7 @@ internal static class Logging
         {
             var text = new StringWriter();
             formatter.Format(logEvent, text);
-            console.WriteLine(text.ToString());
+            console.WriteLine(CliErrors.WithFlags(text.ToString())); // Core names settings in backticks; the console shows flags
         }
     }
 }

@@ -32,9 +32,9 @@ internal static class CheckDataCommand
             }
             // What training would warn about and skip (broken or cyclic symlinks): worth knowing, not a failure.
             foreach (var warning in report.Warnings)
-                Console.WriteLine($"warning: {warning}");
+                Console.WriteLine($"warning: {CliErrors.WithFlags(warning)}");
             foreach (var (path, reason) in report.Unreadable)
-                Console.WriteLine($"unreadable: {reason}");
+                Console.WriteLine($"unreadable: {CliErrors.WithFlags(reason)}");
             Console.WriteLine(report.Ok ? "all images readable" : $"{report.Unreadable.Count} unreadable image(s)");
             return report.Ok ? 0 : 1;
         });
