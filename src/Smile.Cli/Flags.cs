@@ -20,6 +20,15 @@ internal static class Flags
     private static string[] Aliases(string snakeName) =>
         snakeName.Contains('_') ? new[] { "--" + snakeName.Replace('_', '-') } : Array.Empty<string>();
 
+    /// <summary>--precision's value, checked and lower-cased: fp32, bf16 or fp16 (<see cref="Smile.Training.MixedPrecision"/>).</summary>
+    public static string Precision(string? value)
+    {
+        string name = (value ?? "").Trim().ToLowerInvariant();
+        var names = Smile.Training.MixedPrecision.Names;
+        Require(names.Contains(name), "precision", $"must be {string.Join(", ", names)}, not '{name}'");
+        return name;
+    }
+
     public static void Require(bool condition, string flag, string message)
     {
         if (!condition) throw new UsageException($"--{flag}: {message}");

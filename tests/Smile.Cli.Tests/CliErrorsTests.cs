@@ -37,10 +37,7 @@ public sealed class CliErrorsTests
     [Fact]
     public void CoreStringsNameNoFlags()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Smile.sln"))) dir = dir.Parent;
-        Assert.NotNull(dir);
-        var core = Path.Combine(dir.FullName, "src", "Smile.Core");
+        var core = Path.Combine(RepoRoot.Path, "src", "Smile.Core");
         var literal = new System.Text.RegularExpressions.Regex(@"""(?:[^""\\\n]|\\.)*--[a-z][a-z_]+(?:[^""\\\n]|\\.)*""");
         var found = Directory.EnumerateFiles(core, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))

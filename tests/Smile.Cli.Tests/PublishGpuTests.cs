@@ -19,18 +19,11 @@ public sealed class PublishGpuTests
         "version-newer-symbols-resolve", "python3-torch-found", "info-on-nuget-libtorch",
     };
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Smile.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Smile.sln not found above the test output");
-    }
-
     [Fact]
     public async Task TheTarballHoldsNoLibTorchAndItsLauncherChecksThePyTorchItFinds()
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = RepoRoot() };
-        start.ArgumentList.Add(Path.Combine(RepoRoot(), "scripts", "check-publish-gpu.sh"));
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = RepoRoot.Path };
+        start.ArgumentList.Add(Path.Combine(RepoRoot.Path, "scripts", "check-publish-gpu.sh"));
         // The test host's MSBuild variables point a nested `dotnet publish` at the test run's build; it needs its own.
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
             start.Environment.Remove(name);

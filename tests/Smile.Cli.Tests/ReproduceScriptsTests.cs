@@ -12,17 +12,10 @@ public sealed class ReproduceScriptsTests : IDisposable
     private readonly string _temp = Directory.CreateTempSubdirectory("smile-repro-").FullName;
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Smile.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Smile.sln not found above the test output");
-    }
-
     private static (int Exit, string Stdout, string Stderr) Bash(string script, IDictionary<string, string> env, params string[] args)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = RepoRoot() };
-        start.ArgumentList.Add(Path.Combine(RepoRoot(), "scripts", "reproduce", script));
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = RepoRoot.Path };
+        start.ArgumentList.Add(Path.Combine(RepoRoot.Path, "scripts", "reproduce", script));
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (k, v) in env) start.Environment[k] = v;
         using var p = Process.Start(start)!;

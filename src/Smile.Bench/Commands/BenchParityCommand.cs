@@ -34,8 +34,7 @@ internal static class BenchParityCommand
             int s = parse.GetValue(size), b = parse.GetValue(batch);
             Flags.ImageSize(s);
             Flags.Require(b >= 1, "batch_size", "must be at least 1");
-            string amp = parse.GetValue(precision)!.Trim().ToLowerInvariant();
-            Flags.Require(MixedPrecision.Names.Contains(amp), "precision", $"must be {string.Join(", ", MixedPrecision.Names)}, not '{amp}'");
+            string amp = Flags.Precision(parse.GetValue(precision));
             string outPath = Flags.OutputFile(parse.GetValue(output), "out") ?? throw new UsageException("--out: is required");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
             var arithmetic = MixedPrecision.Create(amp, out var fallback);

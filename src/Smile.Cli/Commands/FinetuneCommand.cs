@@ -121,8 +121,7 @@ internal static class FinetuneCommand
             Flags.Require(schedule is "step" or "constant", "lr_schedule", $"must be step or constant, not '{schedule}'");
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
-            string arithmetic = parse.GetValue(precision)!.Trim().ToLowerInvariant();
-            Flags.Require(Smile.Training.MixedPrecision.Names.Contains(arithmetic), "precision", $"must be {string.Join(", ", Smile.Training.MixedPrecision.Names)}, not '{arithmetic}'");
+            string arithmetic = Flags.Precision(parse.GetValue(precision));
             // The method's own settings are checked by the method itself (each names its setting, which is its flag).
             var methodValues = methodFlags.Read(parse);
             var method = Regularizers.Configure(reg, methodValues);

@@ -20,8 +20,7 @@ internal static class SelfTestCommand
             Flags.Require(parse.GetValue(batch) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
             Flags.ImageSize(parse.GetValue(size));
             Flags.Require(parse.GetValue(steps) >= 1, "steps", "must be at least 1");
-            string amp = parse.GetValue(precision)!.Trim().ToLowerInvariant();
-            Flags.Require(Smile.Training.MixedPrecision.Names.Contains(amp), "precision", $"must be {string.Join(", ", Smile.Training.MixedPrecision.Names)}, not '{amp}'");
+            string amp = Flags.Precision(parse.GetValue(precision));
             var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
             var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps), precision: arithmetic);

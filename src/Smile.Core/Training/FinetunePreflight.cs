@@ -133,10 +133,7 @@ public static class FinetunePreflight
         var path = o.LastPath;
         if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last checkpoint to continue from");
         var info = Checkpoint.ReadInfo(path);
-        if (!string.Equals(info.Architecture, architecture, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"`resume`: the checkpoint is a {info.Architecture}, this run a {architecture}");
-        if (!info.Classes.SequenceEqual(classes, StringComparer.Ordinal))
-            throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}) are not the training folder's ({classes.Count})");
+        FinetuneStrategy.CheckResumable(path, info, architecture, classes);
         return RunProgress.FromJson(info.RunState)?.StepsDone ?? info.Iteration + 1;
     }
 

@@ -175,11 +175,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last checkpoint to continue from");
         using var scope = NewDisposeScope();
         var (info, all) = Checkpoint.Load(path);
-        if (!string.Equals(info.Architecture, models.Student.Architecture, StringComparison.Ordinal))
-            throw new WeightFileException(path, $"`resume`: the checkpoint is a {info.Architecture}, this run a {models.Student.Architecture}");
-        if (!info.Classes.SequenceEqual(train.Classes, StringComparer.Ordinal))
-            throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}: {string.Join(", ", info.Classes.Take(3))}...) " +
-                $"are not the training folder's ({train.Classes.Count}: {string.Join(", ", train.Classes.Take(3))}...); resuming would relabel the outputs");
+        CheckResumable(path, info, models.Student.Architecture, train.Classes);
         StateDictLoader.Load(models.Student, Checkpoint.StudentTensors(all), path);
         if (models.Teacher is not null)
         {
@@ -193,6 +189,17 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             scaler.Restore(scale, progress.LossScaleGoodSteps);
         log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", o.RunName, progress.StepsDone - 1, progress.BestMetric);
         return progress;
+    }
+
+    /// <summary>That the _Last at <paramref name="path"/> (its header <paramref name="info"/>) belongs to this run: same
+    /// architecture, same classes in the same order. Used by <see cref="Restore"/> and the dry run's preflight.</summary>
+    internal static void CheckResumable(string path, CheckpointInfo info, string architecture, IReadOnlyList<string> classes)
+    {
+        if (!string.Equals(info.Architecture, architecture, StringComparison.Ordinal))
+            throw new WeightFileException(path, $"`resume`: the checkpoint is a {info.Architecture}, this run a {architecture}");
+        if (!info.Classes.SequenceEqual(classes, StringComparer.Ordinal))
+            throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}: {string.Join(", ", info.Classes.Take(3))}...) " +
+                $"are not the training folder's ({classes.Count}: {string.Join(", ", classes.Take(3))}...); resuming would relabel the outputs");
     }
 
     /// <summary>The run_state of <paramref name="info"/>, or, for a _Last written before it existed, the same facts
