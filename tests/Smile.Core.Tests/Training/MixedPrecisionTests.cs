@@ -96,21 +96,37 @@ public sealed class MixedPrecisionTests
 
     private sealed record StepOutcome(StepResult Result, IReadOnlyList<ScalarType> Dtypes, double WeightChange);
 
-    /// <summary>One SMILE step of a seeded ResNet-18 pair (32x32, batch 6) in <paramref name="precision"/>: the step's
-    /// result, the dtypes of the weights, gradients and outputs afterwards, and how far the weights moved.</summary>
-    private static StepOutcome SmileStep(MixedPrecision precision)
+    /// <summary>The seeded starting point every step of these tests shares: teacher and student weights (buffers
+    /// included) and the images, drawn once. xUnit runs other test classes in parallel, and they draw from the same
+    /// global LibTorch generator, so re-seeding before each step would not give each step the same start (a CI run
+    /// compared an fp16 step with an fp32 step from different weights).</summary>
+    private static readonly Lazy<(Dictionary<string, Tensor> Teacher, Dictionary<string, Tensor> Student, Tensor Images)> Start = new(() =>
     {
         torch.random.manual_seed(11);
         using var teacher = ModelFactory.Create("resnet18", 10);
+        using var student = ModelFactory.Create("resnet18", 3, 10);
+        static Dictionary<string, Tensor> Keep(Dictionary<string, Tensor> state) =>
+            state.ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+        return (Keep(teacher.state_dict()), Keep(student.state_dict()), randn(6, 3, 32, 32).DetachFromDisposeScope());
+    });
+
+    /// <summary>One SMILE step of the shared ResNet-18 pair (32x32, batch 6) in <paramref name="precision"/>: the step's
+    /// result, the dtypes of the weights, gradients and outputs afterwards, and how far the weights moved.</summary>
+    private static StepOutcome SmileStep(MixedPrecision precision)
+    {
+        var start = Start.Value;
+        using var teacher = ModelFactory.Create("resnet18", 10);
+        teacher.load_state_dict(start.Teacher);
         teacher.eval();
         using var student = ModelFactory.Create("resnet18", 3, 10);
+        student.load_state_dict(start.Student);
         student.train();
         using var method = Regularizers.Create("smile");
         using var ctx = new TrainingContext(student, teacher, new LossOptions()) { Precision = precision };
         using var optimizer = Optimizers.Create("sgd", student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), 0.01, 1e-4);
         using var scope = NewDisposeScope();
         var before = student.parameters().Select(p => p.detach().clone()).ToList();
-        var images = randn(6, 3, 32, 32);
+        var images = start.Images;
         var labels = tensor(new long[] { 0, 1, 2, 0, 1, 2 });
         var result = TrainingStep.Run(ctx, method, optimizer, new StepBatch(images, labels), method.DrawMix(new Random(2), 6), 0);
         double change = student.parameters().Zip(before, (p, b) => (p - b).abs().sum().item<float>()).Sum();
