@@ -3,7 +3,10 @@
 #  - the .NET SDK check (the SDK itself comes with the machine image or from Microsoft's packages),
 #  - Debian's PyTorch, torchvision, Pillow and scikit-learn (with NumPy and SciPy) under /usr/bin/python3:
 #    the independent reference that the parity tests compare Smile against (they fail, not skip, without it),
-#  - Debian's SciPy, whose scipy.io.savemat writes the MAT-file fixtures of the MAT-file reader's tests.
+#  - Debian's SciPy, whose scipy.io.savemat writes the MAT-file fixtures of the MAT-file reader's tests,
+#  - Debian's Fashion-MNIST (the demo's data and the data of the real-Slurm sweep test),
+#  - Debian's slurm-wlm and munge: the single-node cluster of scripts/slurm/local-cluster.sh, on which
+#    SlurmClusterTests runs a sweep as a job array.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -18,6 +21,9 @@ need=()
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need+=(python3-sklearn)
 # The charts (smile plot, smile test --plots) render their text with DejaVu Sans.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+command -v slurmctld >/dev/null 2>&1 || need+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   sudo_cmd=""
