@@ -6,8 +6,8 @@ namespace Smile.Cli;
 /// <summary>
 /// The training-protocol flags of `finetune` and `distill`, for every method: the backbone's learning-rate ratio,
 /// freezing by parameter-name prefix and the training crop (TLlib's protocol: --backbone_lr_ratio 0.1 --train_crop
-/// random_resized --train_crop_min_scale 0.2). Checked here as far as the flags go; whether a --freeze prefix names
-/// parameters is checked by Smile.Core once the model is built (<see cref="FrozenParts"/>).
+/// random_resized --train_crop_min_scale 0.2). Each is checked here, a --freeze prefix against the architecture's
+/// parameter names (<see cref="FrozenParts.Check"/>).
 /// </summary>
 internal sealed class ProtocolFlags
 {
@@ -40,6 +40,7 @@ internal sealed class ProtocolFlags
         double minScale = parse.GetValue(TrainCropMinScale);
         Flags.Require(minScale > 0 && minScale <= 1, "train_crop_min_scale", $"must be in (0, 1] (got {minScale})");
         Flags.Require(crop == "random_resized" || minScale == Defaults.TrainCropMinScale, "train_crop_min_scale", "is for --train_crop random_resized");
+        FrozenParts.Check(options.ModelArch, prefixes); // a prefix naming no parameter: --freeze's one line, before anything is written
         return options with { BackboneLrRatio = ratio, Freeze = prefixes, TrainCrop = crop, TrainCropMinScale = minScale };
     }
 }

@@ -100,5 +100,14 @@ public sealed class ProtocolCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.True(r.ExitCode == 2, r.Describe() + r.Stdout + r.Stderr);
         Assert.Contains("error: --freeze: 'layer9' matches no parameter of the resnet18; its parameters start with conv1, bn1, layer1", r.Stderr);
         Assert.DoesNotContain("   at ", r.Stderr); // no stack trace
+        Assert.False(Directory.Exists(save)); // refused before the run wrote anything
+    }
+
+    [Fact]
+    public void TheDryRunShowsTheProtocol()
+    {
+        var r = SmileProcess.Run(Finetune(Path.Combine(data.Root, "dry-protocol"), 2, [.. Protocol, "--dry_run"]));
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
+        Assert.Contains("Protocol: backbone lr 0.1 x lr; frozen conv1,bn1; training crop random_resized (area 0.08 to 1)", r.Stdout);
     }
 }

@@ -71,6 +71,16 @@ public sealed class FrozenParts
         return parts;
     }
 
+    /// <summary>The checks of <see cref="Apply"/> on a throwaway model of <paramref name="architecture"/> (with an aux
+    /// head, as a run from pre-trained weights has), so a bad prefix stops a run before it writes anything.</summary>
+    public static void Check(string architecture, IReadOnlyList<string> prefixes)
+    {
+        ArgumentNullException.ThrowIfNull(prefixes);
+        if (prefixes.Count == 0) return;
+        using var model = ModelFactory.Create(architecture, 2, 2);
+        Apply(model, prefixes);
+    }
+
     /// <summary>Puts the frozen BatchNorm layers in eval mode. Call after every <c>train()</c> of the model (the
     /// evaluator's switch back to train mode included): the engine calls it before each step.</summary>
     public void HoldBatchNorms()
