@@ -70,6 +70,7 @@ internal static class FinetuneCommand
         var classWeights = Flags.Optional<string>("class_weights", "Weight the label cross-entropy per class: balanced (n_samples / (n_classes * count)) or a file of class,weight lines.");
 
         var methodFlags = new MethodFlags();
+        var protocol = new ProtocolFlags(); // --backbone_lr_ratio, --freeze, --train_crop (ProtocolFlags.cs)
         var command = new Command(profile.Verb, profile.Description)
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, lr, wd, gpu, device,
@@ -79,6 +80,7 @@ internal static class FinetuneCommand
         foreach (var option in new Option[] { trainList, evalList }.Concat(datasets.Shared)) command.Options.Add(option);
         foreach (var option in methodFlags.Options) command.Options.Add(option);
         foreach (var option in new Option[] { config, dryRun, sampler, classWeights }) command.Options.Add(option);
+        foreach (var option in protocol.Options) command.Options.Add(option);
         command.SetAction(parse =>
         {
             // --config: the file's values for every flag not given here; then everything below reads the merged flags.
@@ -147,6 +149,7 @@ internal static class FinetuneCommand
                 Optimizer = opt, LrSchedule = schedule, Precision = arithmetic,
             };
             options = options with { Sampler = samplerName, ClassWeights = weightsSpec };
+            options = protocol.Apply(parse, options);
             using var run = method;
             // The complete settings of the run, as its config file holds them.
             var settings = RunConfig.Collect(parse, FinetuneConfig.Resolved(options, method, methodValues), key => FinetuneConfig.Holds(key, methodFlags, method));

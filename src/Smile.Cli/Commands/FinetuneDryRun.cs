@@ -33,6 +33,8 @@ internal static class FinetuneDryRun
             $"Schedule: {o.MaxIters} iterations{(plan.StartIteration > 0 ? $", resuming after iteration {plan.StartIteration - 1}" : "")}, " +
                 $"batch {o.BatchSize}, {plan.BatchesPerEpoch} batch{(plan.BatchesPerEpoch == 1 ? "" : "es")} per epoch ({plan.Epochs(o.MaxIters).ToString("0.##", c)} epochs); " +
                 $"{o.Optimizer}, lr {o.Lr.ToString("R", c)} ({o.LrSchedule}), wd {o.Wd.ToString("R", c)}, seed {o.Seed}{(o.StopAfter is { } stop ? $", stopping after {stop}" : "")}",
+            $"Protocol: backbone lr {o.BackboneLrRatio.ToString("R", c)} x lr; frozen {(o.Freeze.Count == 0 ? "none" : string.Join(",", o.Freeze))}; " +
+                $"training crop {o.TrainCrop}{(o.TrainCrop == "random_resized" ? $" (area {o.TrainCropMinScale.ToString("R", c)} to 1)" : "")}",
             $"Method {method.Name}: {method.Summary}",
             $"  settings: {string.Join(", ", settings.Where(s => own.Contains(s.Key) || s.Key is "cls_lambda" or "l2sp_lambda").Select(s => $"{s.Key} {Show(s.Value)}"))}",
             $"Class weights: {(plan.ClassWeights is { } w ? $"{o.ClassWeights} ({ClassLossWeights.Describe(plan.Classes, w)})" : "none")}",

@@ -241,7 +241,7 @@ public sealed class BatchLoader
             RgbImage image;
             try
             {
-                image = ImageDecoder.Decode(sample.Path, transform.ResizeSize, transform.ResizeSize);
+                image = ImageDecoder.Decode(sample.Path, TrainingTransform.DecodeSize(transform), TrainingTransform.DecodeSize(transform));
             }
             catch (DataException e)
             {
@@ -264,10 +264,10 @@ public sealed class BatchLoader
             }
             // The augmentation is drawn for the slot's original index, so a replacement does not shift other samples' randomness.
             // A repeated draw of the image in the same epoch (balanced sampling) gets an augmentation of its own.
-            var augmentation = transform.Train
-                ? Augmentation.Draw(new Random(repeat == 0 ? SampleRandom.Seed(options.Seed, epoch, index) : SampleRandom.Seed(options.Seed, epoch, index, 0xBA1, repeat)), transform)
-                : Augmentation.Center(transform);
-            ImageTransform.Apply(image, transform, augmentation, destination);
+            if (transform.Train)
+                TrainingTransform.Apply(image, transform, new Random(repeat == 0 ? SampleRandom.Seed(options.Seed, epoch, index) : SampleRandom.Seed(options.Seed, epoch, index, 0xBA1, repeat)), destination);
+            else
+                ImageTransform.Apply(image, transform, Augmentation.Center(transform), destination);
             return current;
         }
     }

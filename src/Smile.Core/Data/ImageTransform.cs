@@ -73,6 +73,10 @@ public sealed record TransformSpec(int CropSize, int ResizeSize, bool Train, Nor
     public static TransformSpec ForEvaluation(int imageSize, Normalization? n = null) =>
         new(imageSize, ResizeFor(imageSize), false, n ?? Normalization.ImageNet);
 
+    /// <summary>Training only: TLlib's RandomResizedCrop instead of the resize and random crop (<see cref="TrainingTransform"/>);
+    /// null: the reference's.</summary>
+    public RandomResizedCrop? RandomResized { get; init; }
+
     /// <summary>The largest crop offset (top or left): ResizeSize - CropSize.</summary>
     public int MaxOffset => ResizeSize - CropSize;
 

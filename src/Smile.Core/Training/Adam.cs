@@ -32,8 +32,8 @@ public sealed class Adam : FlatOptimizer
     private readonly double beta1, beta2, eps, weightDecay;
 
     public Adam(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double weightDecay = 0,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
-        : base(parameters, lr)
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, Func<string, double>? lrScaleOf = null)
+        : base(parameters, lr, lrScaleOf)
     {
         if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weight decay must be 0 or more");
         (this.beta1, this.beta2, this.eps, this.weightDecay) = (beta1, beta2, eps, weightDecay);
@@ -121,7 +121,7 @@ public sealed class Adam : FlatOptimizer
             using Scalar wd = weightDecay;
             grad.add_(p, wd);
         }
-        Update(p, grad, state.M, state.V, step);
+        Update(p, grad, state.M, state.V, step, RateOf(group));
     }
 
     private protected override void StepOne(FlatSlot slot, Tensor grad)
@@ -132,16 +132,16 @@ public sealed class Adam : FlatOptimizer
         var steps = states[slot.Group.Index].Steps;
         long step = ++steps[slot.Index];
         var (m, v, _) = Views(slot);
-        Update(param, g, m, v, step);
+        Update(param, g, m, v, step, RateOf(slot.Group));
     }
 
-    private void Update(Tensor param, Tensor g, Tensor m, Tensor v, long step)
+    private void Update(Tensor param, Tensor g, Tensor m, Tensor v, long step, double lr)
     {
         using Scalar b1 = beta1, b2 = beta2, keep1 = 1 - beta1, keep2 = 1 - beta2, epsilon = eps;
         m.mul_(b1).add_(g, keep1);
         v.mul_(b2).addcmul_(g, g, keep2);
         double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
-        using Scalar rootCorrection2 = Math.Sqrt(correction2), stepSize = -LearningRate / correction1;
+        using Scalar rootCorrection2 = Math.Sqrt(correction2), stepSize = -lr / correction1;
         var denom = v.sqrt().div_(rootCorrection2).add_(epsilon);
         param.addcdiv_(m, denom, stepSize);
     }

@@ -1,4 +1,5 @@
 using Smile.Data;
+using Smile.Models;
 
 namespace Smile.Training;
 
@@ -61,6 +62,28 @@ public sealed record FinetuneOptions
     public string Sampler { get; init; } = "random";
     /// <summary>Class weights of the label CE: null (none), "balanced", or a `class,weight` file (<see cref="ClassLossWeights"/>).</summary>
     public string? ClassWeights { get; init; }
+    /// <summary>The backbone's learning rate as a fraction of <see cref="Lr"/> (the heads get Lr); 1: the reference's single
+    /// rate; TLlib's --finetune: 0.1 (<see cref="ParameterGroups.LearningRateScale"/>).</summary>
+    public double BackboneLrRatio { get; init; } = 1.0;
+    /// <summary>Parameter-name prefixes of the student parts kept as loaded (<see cref="FrozenParts"/>); empty: none.</summary>
+    public IReadOnlyList<string> Freeze { get; init; } = [];
+    /// <summary>"resize_crop" (the reference's resize, flip and random crop) or "random_resized" (TLlib's
+    /// RandomResizedCrop then flip, <see cref="RandomResizedCrop"/>).</summary>
+    public string TrainCrop { get; init; } = "resize_crop";
+    /// <summary>With random_resized: the smallest fraction of the image's area a crop covers (torchvision's 0.08; TLlib's 0.2).</summary>
+    public double TrainCropMinScale { get; init; } = 0.08;
+
+    /// <summary>The names <see cref="TrainCrop"/> takes.</summary>
+    public static IReadOnlyList<string> TrainCrops { get; } = ["resize_crop", "random_resized"];
+
+    /// <summary>The training transform of the run (<see cref="TrainCrop"/> applied).</summary>
+    public TransformSpec TrainTransform() => TrainCrop switch
+    {
+        "resize_crop" => TransformSpec.ForTraining(ImageSize),
+        "random_resized" => TransformSpec.ForTraining(ImageSize) with { RandomResized = new RandomResizedCrop(TrainCropMinScale) },
+        _ => throw new ModelConfigException($"`train_crop`: unknown '{TrainCrop}'; known: {string.Join(", ", TrainCrops)}"),
+    };
+
     /// <summary>The full argument set, in the reference's snake_case names, as stored in every checkpoint: the
     /// run's own and the method's settings (<paramref name="method"/>'s, with their values).</summary>
     public IReadOnlyDictionary<string, string> Arguments(IRegularizer method)
@@ -79,6 +102,8 @@ public sealed record FinetuneOptions
             ["optimizer"] = Optimizer, ["lr_schedule"] = LrSchedule, ["precision"] = Precision,
             ["val_split"] = ValSplit.ToString("R", c), ["select_by"] = SelectBy, ["early_stop"] = EarlyStop?.ToString(c) ?? "",
             ["sampler"] = Sampler, ["class_weights"] = ClassWeights ?? "",
+            ["backbone_lr_ratio"] = BackboneLrRatio.ToString("R", c), ["freeze"] = string.Join(",", Freeze),
+            ["train_crop"] = TrainCrop, ["train_crop_min_scale"] = TrainCropMinScale.ToString("R", c),
         };
         if (TrainList is not null || EvalList is not null)
         {

@@ -58,7 +58,7 @@ public static class FinetunePreflight
         var warnings = new List<string>(folder.Warnings);
         var (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
         if (eval is not null) warnings.AddRange(eval.Warnings);
-        var spec = TransformSpec.ForTraining(o.ImageSize);
+        var spec = o.TrainTransform();
         // The training loader's own checks (a batch needs that many images); it starts no thread until asked for batches.
         var loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed) { BalancedClasses = o.Sampler == "balanced" });
         EachClassReadable(train, spec.ResizeSize, warnings);
@@ -66,6 +66,7 @@ public static class FinetunePreflight
         var classWeights = ClassLossWeights.Resolve(o.ClassWeights, train);
 
         using var models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);
+        FrozenParts.Apply(models.Student, o.Freeze); // an unknown prefix stops the dry run as it would the run
         method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
         long start = o.Resume ? ResumePoint(o, models.Student.Architecture, train.Classes) : 0;
 
@@ -134,6 +135,7 @@ public static class FinetunePreflight
         if (!File.Exists(path)) throw new WeightFileException(path, "`resume`: no _Last checkpoint to continue from");
         var info = Checkpoint.ReadInfo(path);
         FinetuneStrategy.CheckResumable(path, info, architecture, classes);
+        FinetuneStrategy.CheckSameFreeze(path, info, o.Freeze);
         return RunProgress.FromJson(info.RunState)?.StepsDone ?? info.Iteration + 1;
     }
 

@@ -29,6 +29,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     private readonly RunModels models;
     private readonly TrainingContext context;
     private readonly IOptimizer optimizer;
+    private readonly FrozenParts frozen;
     private readonly TorchSharp.Modules.SummaryWriter board;
     private IEnumerator<Batch>? batches;
     private EvalResult? lastEval;
@@ -50,7 +51,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         var folder = o.TrainData.ForTraining();
         foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
         (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
-        var spec = TransformSpec.ForTraining(o.ImageSize);
+        var spec = o.TrainTransform();
         loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages) { BalancedClasses = o.Sampler == "balanced" }, log);
         evalLoader = eval is null ? null
             : new BatchLoader(eval, TransformSpec.ForEvaluation(o.ImageSize), new LoaderOptions(o.BatchSizeEval, o.Workers, o.Seed, Shuffle: false, DropLast: false, StrictImages: o.StrictImages), log);
@@ -59,12 +60,14 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);
         try
         {
+            frozen = FrozenParts.Apply(models.Student, o.Freeze); // before the method and the optimizer see the parameters
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
             context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };
             optimizer = Optimizers.Create(o.Optimizer,
-                models.Student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), o.Lr, o.Wd);
+                models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
+                o.Lr, o.Wd, name => ParameterGroups.LearningRateScale(name, o.BackboneLrRatio));
         }
         catch
         {
@@ -83,6 +86,11 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         log.Information("Run {Run}: {Arch}, {Classes} classes, {Images} training images, regularizer {Reg}, {Iters} iterations from {Start}, device {Device}, precision {Precision}",
             o.RunName, models.Student.Architecture, train.Classes.Count, train.Samples.Count, method.Name, o.MaxIters, start, device, context.Precision.Name);
         models.Student.train();
+        frozen.HoldBatchNorms();
+        if (o.BackboneLrRatio != 1 || frozen.Parameters.Count > 0 || o.TrainCrop != "resize_crop")
+            log.Information("Protocol: backbone learning rate {Ratio} x lr; frozen {Frozen} ({Parameters} parameters, {Norms} BatchNorm layers in eval mode); training crop {Crop}",
+                o.BackboneLrRatio, frozen.Prefixes.Count == 0 ? "nothing" : string.Join(",", frozen.Prefixes), frozen.Parameters.Count, frozen.BatchNormCount,
+                o.TrainCrop == "resize_crop" ? o.TrainCrop : $"{o.TrainCrop} (area {o.TrainCropMinScale:G4} to 1, aspect 3/4 to 4/3)");
         int perEpoch = loader.BatchesPerEpoch;
         batches = loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true).GetEnumerator();
     }
@@ -103,6 +111,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         var labels = batch.Labels.to(device);
         var mix = step.UsesMixup ? step.DrawMix(new Random(SeedOf(o.Seed, iteration)), batch.Count) : null;
         var input = new StepBatch(images, labels) { Weights = step.SampleWeights(batch.Indices, device), Epoch = batch.Epoch };
+        frozen.HoldBatchNorms(); // the evaluator puts the student back in train mode, all of it
         var result = TrainingStep.Run(context, step, optimizer, input, mix, iteration);
         if (result.UpdateSkipped)
             log.Warning("Iteration {Iteration}: the fp16 gradients overflowed, so the update was skipped and the loss scale lowered to {Scale}",
@@ -176,6 +185,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         using var scope = NewDisposeScope();
         var (info, all) = Checkpoint.Load(path);
         CheckResumable(path, info, models.Student.Architecture, train.Classes);
+        CheckSameFreeze(path, info, o.Freeze);
         StateDictLoader.Load(models.Student, Checkpoint.StudentTensors(all), path);
         if (models.Teacher is not null)
         {
@@ -200,6 +210,19 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         if (!info.Classes.SequenceEqual(classes, StringComparer.Ordinal))
             throw new WeightFileException(path, $"`resume`: the checkpoint's classes ({info.Classes.Count}: {string.Join(", ", info.Classes.Take(3))}...) " +
                 $"are not the training folder's ({classes.Count}: {string.Join(", ", classes.Take(3))}...); resuming would relabel the outputs");
+    }
+
+    /// <summary>That the _Last was trained with the same frozen parts: they decide which parameters the optimizer holds, so
+    /// another set would leave its saved state without a parameter or a parameter without its state. A _Last written
+    /// before the setting existed froze nothing.</summary>
+    internal static void CheckSameFreeze(string path, CheckpointInfo info, IReadOnlyList<string> freeze)
+    {
+        static string Normal(IEnumerable<string> prefixes) =>
+            string.Join(",", prefixes.Select(p => p.Trim().TrimEnd('.')).Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+        string saved = Normal((info.Arguments.GetValueOrDefault("freeze") ?? "").Split(','));
+        string now = Normal(freeze);
+        if (saved != now)
+            throw new WeightFileException(path, $"`resume`: the checkpoint was trained with `freeze` '{saved}', this run has '{now}'; resume with the same parts frozen");
     }
 
     /// <summary>The run_state of <paramref name="info"/>, or, for a _Last written before it existed, the same facts

@@ -22,8 +22,8 @@ internal sealed class FlatSlot(string name, Parameter param, bool decay, FlatGro
     public Tensor ViewOf(Tensor flat) => flat.narrow(0, Offset, Numel).view(Shape);
 }
 
-/// <summary>Parameters of one device, dtype, decay flag and requires-grad flag, each a contiguous view of
-/// <see cref="Values"/>, so that one kernel on the buffer updates all of them.</summary>
+/// <summary>Parameters of one device, dtype, decay flag, requires-grad flag and learning-rate scale, each a contiguous
+/// view of <see cref="Values"/>, so that one kernel on the buffer updates all of them.</summary>
 internal sealed class FlatGroup : IDisposable
 {
     private readonly List<FlatSlot> slots = [];
@@ -31,10 +31,12 @@ internal sealed class FlatGroup : IDisposable
     private readonly List<Tensor?> padsAfter = [];
     private Tensor? zeros;
 
-    public FlatGroup(int index, bool decay) => (Index, Decay) = (index, decay);
+    public FlatGroup(int index, bool decay, double lrScale = 1.0) => (Index, Decay, LrScale) = (index, decay, lrScale);
 
     public int Index { get; }
     public bool Decay { get; }
+    /// <summary>The factor on the optimizer's learning rate for these parameters (the backbone's ratio, 1 for the heads).</summary>
+    public double LrScale { get; }
     public IReadOnlyList<FlatSlot> Slots => slots;
     /// <summary>The buffer the parameters are views of (the padding between them belongs to none).</summary>
     public Tensor Values { get; private set; } = null!;
@@ -97,7 +99,8 @@ internal sealed class FlatGroup : IDisposable
 }
 
 /// <summary>
-/// Re-homes parameters into flat buffers, one per (device, dtype, decay flag, requires-grad flag), in the order given.
+/// Re-homes parameters into flat buffers, one per (device, dtype, decay flag, requires-grad flag, learning-rate scale),
+/// in the order given.
 /// Each parameter becomes a contiguous view starting on a 64-byte boundary (aligned loads for vectorised kernels);
 /// values, Parameter objects and module registrations are unchanged. Loading weights afterwards is safe as long as it
 /// copies into the parameters (StateDictLoader uses copy_); replacing a module's Parameter object, or moving the
@@ -119,16 +122,20 @@ internal sealed class FlatLayout : IDisposable
         Slots = groups.SelectMany(g => g.Slots).ToList();
     }
 
-    public static FlatLayout Flatten(IReadOnlyList<(string Name, Parameter Param, bool Decay)> parameters)
+    /// <param name="lrScaleOf">Each parameter's factor on the learning rate, by name; null: 1 for every parameter.</param>
+    public static FlatLayout Flatten(IReadOnlyList<(string Name, Parameter Param, bool Decay)> parameters, Func<string, double>? lrScaleOf = null)
     {
         var groups = new List<FlatGroup>();
-        var byKey = new Dictionary<(DeviceType, int, ScalarType, bool, bool), (FlatGroup Group, long Length)>();
+        var byKey = new Dictionary<(DeviceType, int, ScalarType, bool, bool, double), (FlatGroup Group, long Length)>();
         foreach (var (name, param, decay) in parameters)
         {
-            var key = (param.device_type, param.device_index, param.dtype, decay, param.requires_grad);
+            double scale = lrScaleOf?.Invoke(name) ?? 1.0;
+            if (!(scale >= 0 && double.IsFinite(scale)))
+                throw new ArgumentOutOfRangeException(nameof(lrScaleOf), scale, $"the learning-rate scale of '{name}' must be finite and 0 or more");
+            var key = (param.device_type, param.device_index, param.dtype, decay, param.requires_grad, scale);
             if (!byKey.TryGetValue(key, out var entry))
             {
-                entry = (new FlatGroup(groups.Count, decay), 0);
+                entry = (new FlatGroup(groups.Count, decay, scale), 0);
                 groups.Add(entry.Group);
             }
             long align = Math.Max(1, AlignBytes / param.ElementSize);

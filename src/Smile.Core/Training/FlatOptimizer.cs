@@ -6,10 +6,12 @@ namespace Smile.Training;
 
 /// <summary>
 /// What <see cref="MomentumSgd"/> and <see cref="Adam"/> share: named parameters with a per-parameter weight-decay
-/// flag, the learning rate, <see cref="ZeroGrad"/>, state by parameter name, and multi-tensor steps.
+/// flag and learning-rate scale, the learning rate, <see cref="ZeroGrad"/>, state by parameter name, and multi-tensor steps.
 /// <para>
 /// The constructor flattens the parameters (<see cref="FlatLayout"/>): each becomes a view of one buffer per
-/// (device, dtype, decay flag, requires-grad flag), and the optimizer's state lives in buffers of the same layout.
+/// (device, dtype, decay flag, requires-grad flag, learning-rate scale), and the optimizer's state lives in buffers of
+/// the same layout. A parameter's rate is <see cref="LearningRate"/> times its scale (<c>lrScaleOf</c>: the backbone's
+/// ratio, as torch.optim's parameter groups with their own lr), so a schedule that sets the rate scales every group.
 /// Build the optimizer once the models are built and on their device; weights loaded afterwards (a resume) must be
 /// copied into the parameters, as StateDictLoader does. A step then gathers each group's gradients with one cat and
 /// updates the whole group with a handful of kernels. A group in which some parameter has no gradient, or whose
@@ -24,7 +26,7 @@ public abstract class FlatOptimizer : IOptimizer
     private readonly Dictionary<string, FlatSlot> byName;
     private bool disposed;
 
-    private protected FlatOptimizer(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr)
+    private protected FlatOptimizer(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, Func<string, double>? lrScaleOf = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var list = parameters.ToList();
@@ -34,7 +36,7 @@ public abstract class FlatOptimizer : IOptimizer
         var shared = list.GroupBy(e => e.Param, ReferenceEqualityComparer.Instance).FirstOrDefault(g => g.Count() > 1);
         if (shared is not null) throw new ArgumentException($"parameters {string.Join(" and ", shared.Select(e => $"'{e.Name}'"))} are the same tensor");
         LearningRate = lr;
-        layout = FlatLayout.Flatten(list);
+        layout = FlatLayout.Flatten(list, lrScaleOf);
         byName = layout.Slots.ToDictionary(s => s.Name, StringComparer.Ordinal);
     }
 
@@ -50,8 +52,15 @@ public abstract class FlatOptimizer : IOptimizer
     /// parameter by parameter).</summary>
     public int LastStepFlatGroups { get; private set; }
 
-    /// <summary>How many parameter groups there are (one per device, dtype, decay flag and requires-grad flag).</summary>
+    /// <summary>How many parameter groups there are (one per device, dtype, decay flag, requires-grad flag and learning-rate scale).</summary>
     public int GroupCount => layout.Groups.Count;
+
+    /// <summary>The learning rate the next <see cref="Step"/> gives parameter <paramref name="name"/>: the rate times its scale.</summary>
+    public double LearningRateOf(string name) =>
+        byName.TryGetValue(name, out var slot) ? LearningRate * slot.Group.LrScale : throw new ArgumentException($"'{name}' is not an optimized parameter", nameof(name));
+
+    /// <summary>The rate of one group's parameters.</summary>
+    private protected double RateOf(FlatGroup group) => LearningRate * group.LrScale;
 
     /// <summary>One update of every parameter whose gradient is set; parameters without one are skipped (their state
     /// is left as it is), as torch.optim does.</summary>

@@ -23,12 +23,14 @@ public static class Optimizers
 {
     public static IReadOnlyList<string> Names { get; } = ["sgd", "adam"];
 
-    /// <summary>sgd: Nesterov momentum 0.9 (the reference's); adam: torch.optim.Adam's defaults (betas 0.9, 0.999, eps 1e-8).</summary>
-    public static IOptimizer Create(string name, IEnumerable<(string Name, TorchSharp.Modules.Parameter Param, bool Decay)> parameters, double lr, double weightDecay) =>
+    /// <summary>sgd: Nesterov momentum 0.9 (the reference's); adam: torch.optim.Adam's defaults (betas 0.9, 0.999, eps 1e-8).
+    /// <paramref name="lrScaleOf"/>: each parameter's factor on the learning rate, by name (null: 1).</summary>
+    public static IOptimizer Create(string name, IEnumerable<(string Name, TorchSharp.Modules.Parameter Param, bool Decay)> parameters, double lr, double weightDecay,
+        Func<string, double>? lrScaleOf = null) =>
         name switch
         {
-            "sgd" => new MomentumSgd(parameters, lr, 0.9, weightDecay, nesterov: true),
-            "adam" => new Adam(parameters, lr, weightDecay),
+            "sgd" => new MomentumSgd(parameters, lr, 0.9, weightDecay, nesterov: true, lrScaleOf),
+            "adam" => new Adam(parameters, lr, weightDecay, lrScaleOf: lrScaleOf),
             _ => throw new ArgumentException($"unknown optimizer '{name}'; known: {string.Join(", ", Names)}"),
         };
 }

@@ -33,8 +33,9 @@ public class MomentumSgd : FlatOptimizer
     private readonly double momentum;
     private readonly double weightDecay;
 
-    public MomentumSgd(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double momentum, double weightDecay, bool nesterov)
-        : base(parameters, lr)
+    public MomentumSgd(IEnumerable<(string Name, Parameter Param, bool Decay)> parameters, double lr, double momentum, double weightDecay, bool nesterov,
+        Func<string, double>? lrScaleOf = null)
+        : base(parameters, lr, lrScaleOf)
     {
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1)");
         if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weight decay must be 0 or more");
@@ -113,7 +114,7 @@ public class MomentumSgd : FlatOptimizer
 
     private protected override void StepFlat(FlatGroup group, Tensor grad)
     {
-        using Scalar wd = weightDecay, mu = momentum, negLr = -LearningRate;
+        using Scalar wd = weightDecay, mu = momentum, negLr = -RateOf(group);
         var p = group.Values;
         if (group.Decay && weightDecay != 0) grad.add_(p, wd);
         if (momentum == 0)
@@ -139,7 +140,7 @@ public class MomentumSgd : FlatOptimizer
 
     private protected override void StepOne(FlatSlot slot, Tensor grad)
     {
-        using Scalar wd = weightDecay, mu = momentum, negLr = -LearningRate;
+        using Scalar wd = weightDecay, mu = momentum, negLr = -RateOf(slot.Group);
         var param = slot.Param;
         var g = slot.Decay && weightDecay != 0 ? grad.add(param, wd) : grad;
         if (momentum != 0)

@@ -17,4 +17,8 @@ public static class ParameterGroups
 
     /// <summary>Every parameter that is not a head parameter.</summary>
     public static bool IsBackbone(string parameterName) => !IsHead(parameterName);
+
+    /// <summary>A parameter's factor on the run's learning rate: <paramref name="backboneRatio"/> for the backbone, 1 for
+    /// the heads (TLlib's --finetune: the backbone at 0.1 x lr, the new head at lr).</summary>
+    public static double LearningRateScale(string parameterName, double backboneRatio) => IsHead(parameterName) ? 1.0 : backboneRatio;
 }
