@@ -197,6 +197,29 @@ public sealed class SweepCliTests(TinyTransferFixture data) : IClassFixture<Tiny
         Assert.Contains("key 'save' is set by the sweep", SmileProcess.Run("sweep", "plan", owned).Stderr);
     }
 
+    /// <summary>scripts/reproduce/comparison.json, the paper's comparison: 3 data sets x 7 methods x 3 seeds, each
+    /// method one that Smile has, each run the reference's setting.</summary>
+    [Fact]
+    public void ThePapersComparisonGridPlansEveryRunWithKnownMethods()
+    {
+        var grid = Path.Combine(RepoRoot.Path, "scripts", "reproduce", "comparison.json");
+        var plan = SmileProcess.Run("sweep", "plan", grid);
+        AssertOk(plan);
+        var runs = plan.Stdout.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Trim().Split(' ')[0]).ToList();
+        Assert.Equal(63, runs.Count);
+        Assert.Equal(63, runs.Distinct().Count());
+        var methods = runs.Select(r => System.Text.RegularExpressions.Regex.Match(r, "regularizer-([a-z0-9]+)_").Groups[1].Value).Distinct().ToList();
+        Assert.Equal(["l2", "l2sp", "delta", "bss", "cotuning", "mixup", "smile"], methods);
+        Assert.All(methods, m => Assert.Contains(m, Smile.Methods.Regularizers.Names));
+        Assert.Equal(["cub", "cars", "aircraft"], runs.Select(r => r.Split('_')[0]["data-".Length..]).Distinct());
+        using var config = JsonDocument.Parse(File.ReadAllText(grid, System.Text.Encoding.UTF8), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
+        var settings = config.RootElement.GetProperty("base");
+        Assert.Equal("resnet50", settings.GetProperty("model_arch").GetString());
+        Assert.Equal(9000, settings.GetProperty("max_iters").GetInt32());
+        Assert.Equal(48, settings.GetProperty("batch_size").GetInt32());
+        Assert.Equal(224, settings.GetProperty("image_size").GetInt32());
+    }
+
     private static SmileProcess.Result Bash(string script, params (string Name, string Value)[] environment) => Bash(["--", script], environment);
 
     private static SmileProcess.Result Bash(string flag, string script) => Bash([flag, script], []);
