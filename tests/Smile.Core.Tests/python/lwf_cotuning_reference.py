@@ -176,7 +176,7 @@ def main():
     # Relationship: 30 images, 6 per class in an interleaved order, each class around its own pattern.
     labels = torch.tensor([c for _ in range(6) for c in (2, 0, 4, 1, 3)])
     patterns = torch.randn(5, 3, 32, 32)
-    images = 2 * patterns[labels] + 0.5 * torch.randn(30, 3, 32, 32)
+    images = patterns[labels] + 1.5 * torch.randn(30, 3, 32, 32)
     with torch.no_grad():
         logits = source(images)
     direct = direct_relationship(logits, labels, 5)
