@@ -159,3 +159,33 @@ public sealed class LwfCoTuningParityTests(LwfCoTuningReferenceFixture reference
         public void Emit(Serilog.Events.LogEvent logEvent) => lines.Add(logEvent.RenderMessage(CultureInfo.InvariantCulture));
     }
 }
+
+/// <summary>The relationship estimates create no tensor off their input's device: run with LibTorch's default device set
+/// to meta (as <see cref="DeviceGuardTests"/> does), a tensor made without a device would be a meta tensor and fail.</summary>
+[Collection(nameof(DefaultDeviceCollection))]
+public sealed class CoTuningRelationshipDeviceTests
+{
+    [Fact]
+    public void TheEstimatesStayOnTheirInputsDevice()
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(7);
+        var logits = randn(20, 6, device: CPU) * 3;
+        var labels = tensor(Enumerable.Range(0, 20).Select(i => (long)(i % 4)).ToArray(), device: CPU);
+        var previous = torch.get_default_device();
+        torch.set_default_device(new Device(DeviceType.META));
+        try
+        {
+            foreach (var r in new[] { CoTuningRegularizer.DirectRelationship(logits, labels, 4), CoTuningRegularizer.ReverseRelationship(logits, labels, 4) })
+            {
+                Assert.Equal(DeviceType.CPU, r.device_type);
+                Assert.Equal(new long[] { 4, 6 }, r.shape);
+                Assert.True(r.sum(1).sub(1).abs().max().item<double>() < 1e-9);
+            }
+        }
+        finally
+        {
+            torch.set_default_device(previous);
+        }
+    }
+}
