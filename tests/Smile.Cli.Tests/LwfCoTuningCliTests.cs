@@ -50,6 +50,27 @@ public sealed class LwfCoTuningCliTests(TinyTransferFixture data) : IClassFixtur
         AssertTested(Path.Combine(save, "tiny_cotuning_Best.safetensors"));
     }
 
+    [Fact]
+    public void AResumedCoTuningRunEstimatesTheSameRelationshipAndTrainsAsAStraightOne()
+    {
+        var straight = Path.Combine(data.Root, "cotuning-straight");
+        var a = SmileProcess.Run(Finetune(straight, "cotuning", 4));
+        Assert.True(a.ExitCode == 0, a.Describe() + a.Stdout + a.Stderr);
+        var interrupted = Path.Combine(data.Root, "cotuning-interrupted");
+        var b1 = SmileProcess.Run(Finetune(interrupted, "cotuning", 4, "--stop_after", "2"));
+        Assert.True(b1.ExitCode == 130, b1.Describe() + b1.Stdout + b1.Stderr);
+        var b2 = SmileProcess.Run(Finetune(interrupted, "cotuning", 4, "--resume"));
+        Assert.True(b2.ExitCode == 0, b2.Describe() + b2.Stdout + b2.Stderr);
+        Assert.Contains("Co-Tuning: relationship of 3 target x 10 source classes ready", b2.Stderr);
+        var expected = Losses(a.Stderr).Where(p => p.Key >= 2).ToArray();
+        Assert.Equal(2, expected.Length);
+        Assert.Equal(expected, Losses(b2.Stderr).ToArray());
+    }
+
+    private static IEnumerable<KeyValuePair<int, string>> Losses(string log) =>
+        System.Text.RegularExpressions.Regex.Matches(log, @"Step\[(\d+)/\d+\] (\S+ loss [\d.]+ \([^)]*\))")
+            .Select(m => KeyValuePair.Create(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value));
+
     private void AssertTested(string checkpoint)
     {
         var test = SmileProcess.Run("test", "--test_dir", data.Test, "--ckpts", checkpoint);
