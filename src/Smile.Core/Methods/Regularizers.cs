@@ -20,6 +20,8 @@ public static class Regularizers
         ("simtrans", () => new SimTransRegularizer()),
         ("bss", () => new BssRegularizer()),
         ("rifle", () => new RifleRegularizer()),
+        ("lwf", () => new LwfRegularizer()),
+        ("cotuning", () => new CoTuningRegularizer()),
     ];
     private static readonly Lock Gate = new();
 

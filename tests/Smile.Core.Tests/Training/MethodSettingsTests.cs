@@ -28,6 +28,9 @@ public sealed class MethodSettingsTests
     [InlineData("ils", "ils_temperature", 0.0, "must be a positive number")]
     [InlineData("kd", "kd_alpha", 1.5, "must be in [0, 1]")]
     [InlineData("simtrans", "graph_mu", 0.0, "must be a finite number other than 0")]
+    [InlineData("lwf", "lwf_lambda", -0.5, "must be 0 or more")]
+    [InlineData("lwf", "lwf_temperature", 0.0, "must be a positive number")]
+    [InlineData("cotuning", "cotuning_lambda", double.NaN, "must be 0 or more")]
     public void ABadValueNamesItsSetting(string method, string setting, double value, string problem)
     {
         var e = Assert.Throws<MethodSettingException>(() => Regularizers.Configure(method, new MethodValues().With(setting, value)));
