@@ -20,6 +20,7 @@ public static class Regularizers
         ("simtrans", () => new SimTransRegularizer()),
         ("bss", () => new BssRegularizer()),
         ("rifle", () => new RifleRegularizer()),
+        ("delta", () => new DeltaRegularizer()),
     ];
     private static readonly Lock Gate = new();
 
