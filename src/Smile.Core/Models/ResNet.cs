@@ -95,7 +95,7 @@ public sealed class ResNet : ImageClassifier
 
     /// <summary>
     /// <see cref="forward"/> that also fills <paramref name="maps"/>[s] with stage s's <see cref="StageMapLayers"/> output
-    /// before its BatchNorm (N x C x H x W, fp32; DELTA's feature maps) and, when given, <paramref name="lastBlockInputs"/>[s]
+    /// before its BatchNorm (N x C x H x W; fp32 under mixed precision; DELTA's feature maps) and, when given, <paramref name="lastBlockInputs"/>[s]
     /// with the input of that stage's last block (for <see cref="FeaturesFromStageMap"/>). The plain forward does not
     /// capture anything; the caller owns every returned tensor.
     /// </summary>
@@ -119,7 +119,7 @@ public sealed class ResNet : ImageClassifier
         var output = ClassifierOutput.LeavingScope(fc.call(pooled), y, aux_fc?.call(pooled));
         for (int s = 0; s < 4; s++)
         {
-            maps[s] = (maps[s].dtype == ScalarType.Float32 ? maps[s] : maps[s].to(ScalarType.Float32)).MoveToOuterDisposeScope();
+            maps[s] = (maps[s].dtype is ScalarType.Float16 or ScalarType.BFloat16 ? maps[s].to(ScalarType.Float32) : maps[s]).MoveToOuterDisposeScope();
             if (lastBlockInputs is not null) lastBlockInputs[s] = lastBlockInputs[s].MoveToOuterDisposeScope();
         }
         return output;

@@ -3,6 +3,7 @@ using Smile.Methods;
 using Smile.Models;
 using Smile.Training;
 using Smile.Weights;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Tests.Training;
@@ -23,8 +24,11 @@ public sealed class DeltaReferenceFixture : IDisposable
 /// The delta method against TLlib's definition in PyTorch (python/delta_reference.py): loss, its terms and the gradient of
 /// every student parameter on the same weights and batch (student in train mode, source in eval mode), for a resnet50
 /// (conv3 maps) and a resnet18 (conv2 maps), with attention and without; and the channel attention of TLlib's
-/// ablation loop (one filter zeroed per forward) against Smile's batched ablation. Loss within 1e-5 relative; each
-/// gradient tensor within 1e-4 of its largest entry; attention within 1e-3 relative.
+/// ablation loop (one filter zeroed per forward) against Smile's batched ablation. The reference loss and gradients are
+/// PyTorch's in float64; Smile runs the resnet18 in float32 and the resnet50 in float64 (train-mode BatchNorm over few
+/// values makes a random resnet50's gradients so sensitive to rounding that PyTorch's own float32 ones are off by up to
+/// 9 % of a tensor's largest entry). Loss within 1e-5 relative; each gradient tensor within 1e-4 of its largest entry plus
+/// four times PyTorch's own float32 distance to float64 on that tensor; attention within 1e-3 relative.
 /// </summary>
 public sealed class DeltaParityTests(DeltaReferenceFixture reference) : IClassFixture<DeltaReferenceFixture>
 {
@@ -49,21 +53,31 @@ public sealed class DeltaParityTests(DeltaReferenceFixture reference) : IClassFi
         using var student = ModelFactory.Create(arch, 5);
         StateDictLoader.Load(student, SafetensorsFile.Read(reference.File($"{arch}_student.safetensors")), "student");
         student.train();
+        // The random resnet50's gradients are too sensitive to rounding for float32 (see the summary): its models run in
+        // float64, as the reference, apart from the logits, which ClassifierOutput hands over in float32.
+        var images = expected["x"];
+        if (arch == "resnet50")
+        {
+            source.to(ScalarType.Float64);
+            student.to(ScalarType.Float64);
+            images = images.to(ScalarType.Float64);
+        }
         using var ctx = new TrainingContext(student, source, new LossOptions());
 
-        using var losses = method.Loss(ctx, new StepBatch(expected["x"], expected["y"]), null);
+        using var losses = method.Loss(ctx, new StepBatch(images, expected["y"]), null);
         losses.Total.backward();
 
-        AssertClose(expected["loss"].item<float>(), losses.Total.item<float>(), "loss");
-        AssertClose(expected["delta"].item<float>(), losses.Terms["delta"].item<float>(), "delta term");
-        AssertClose(expected["head"].item<float>(), losses.Terms["head"].item<float>(), "head term");
+        AssertClose(expected["loss"].item<float>(), Value(losses.Total), "loss");
+        AssertClose(expected["delta"].item<float>(), Value(losses.Terms["delta"]), "delta term");
+        AssertClose(expected["head"].item<float>(), Value(losses.Terms["head"]), "head term");
         foreach (var (name, parameter) in student.named_parameters())
         {
             var want = expected[$"grad.{name}"];
-            var got = parameter.grad ?? throw new InvalidOperationException($"{name} has no gradient");
-            double scale = want.abs().max().item<float>();
+            var got = (parameter.grad ?? throw new InvalidOperationException($"{name} has no gradient")).to(ScalarType.Float32);
+            double scale = want.abs().max().item<float>(), noise = expected[$"noise.{name}"].item<float>();
             double error = (got - want).abs().max().item<float>();
-            Assert.True(error <= 1e-4 * scale + 1e-9, $"{arch} {attention} {name}: gradient off by {error:G3} (largest entry {scale:G3})");
+            Assert.True(error <= 1e-4 * scale + 4 * noise + 1e-9,
+                $"{arch} {attention} {name}: gradient off by {error:G3} (largest entry {scale:G3}, PyTorch's float32 off by {noise:G3})");
         }
         Assert.All(source.parameters(), p => Assert.Null(p.grad));
     }
@@ -89,6 +103,8 @@ public sealed class DeltaParityTests(DeltaReferenceFixture reference) : IClassFi
                 Assert.True(Math.Abs(want[c] - attention[j][c]) <= 1e-3 * want[c], $"stage {j + 1} channel {c}: {attention[j][c]} vs PyTorch {want[c]}");
         }
     }
+
+    private static double Value(Tensor scalar) => scalar.to(ScalarType.Float64).item<double>();
 
     private static void AssertClose(double want, double got, string what) =>
         Assert.True(Math.Abs(want - got) <= 1e-5 * Math.Abs(want) + 1e-7, $"{what}: {got} vs PyTorch {want}");

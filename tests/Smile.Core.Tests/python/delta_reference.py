@@ -14,13 +14,15 @@ examples/task_adaptation/image_classification/delta.py), not from Smile's C#:
                  each channel j of each hooked conv, zero that filter (conv weight[j]), the CE rise over the intact
                  CE, restored; running mean over batches; (w - mean) / np.std(w); softmax(w / 5).
 
-Writes into OUT_DIR, for ARCH in resnet50 (32 x 32 images) and resnet18:
+Writes into OUT_DIR, for ARCH in resnet50 (64 x 64 images) and resnet18 (32 x 32):
   ARCH_source.safetensors   the source network (7 classes): seeded, BN affine and running statistics perturbed
-  ARCH_student.safetensors  the student (5 classes): the source's backbone plus noise, a new fc
-  ARCH_CASE.safetensors     x, y, loss, delta (alpha * omega), head (beta * L2), grad.{name}; CASE = on | off;
+  ARCH_student.safetensors  the student (5 classes): the source's backbone, its convolutions plus noise, a new fc
+  ARCH_CASE.safetensors     x, y, loss, delta (alpha * omega), head (beta * L2), grad.{name}, computed in float64;
+                            noise.{name}, the largest distance of PyTorch's float32 gradient to it; CASE = on | off;
                             on also holds att.{j}, the attention used; metadata alpha, beta
   resnet18_attention.safetensors  head.weight, head.bias (5 classes), x.{i}, y.{i} for the batches, att.{j} the result
 """
+import copy
 import json
 import struct
 import sys
@@ -73,7 +75,10 @@ def hooked(model, names, x):
     return out, logits
 
 
-def perturbed(arch, classes, seed):
+def perturbed(arch, classes, seed, size=32):
+    """Seeded, BN affine perturbed, and running statistics measured on random images (cumulative average), so that
+    the eval-mode source's activations keep the train-mode scale: with unit running variances a random resnet50's
+    maps grow to ~1e3 and float32 gradients lose their digits."""
     torch.manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=classes)
     with torch.no_grad():
@@ -81,8 +86,14 @@ def perturbed(arch, classes, seed):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.normal_(0.0, 0.1)
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
+                m.reset_running_stats()
+                m.momentum = None
+        model.train()
+        for _ in range(3):
+            model(torch.randn(8, 3, size, size))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
     return model
 
 
@@ -124,43 +135,48 @@ def channel_attention(model, names, batches):
 def main():
     out = sys.argv[1]
     alpha, beta = 0.01, 0.01
-    for arch, size in (("resnet50", 32), ("resnet18", 32)):
+    for arch, size in (("resnet50", 64), ("resnet18", 32)):
         names = LAYERS[arch]
-        source = perturbed(arch, 7, 21)
+        source = perturbed(arch, 7, 21, size)
         write_safetensors(f"{out}/{arch}_source.safetensors", source.state_dict())
-        student = perturbed(arch, 5, 22)
+        student = perturbed(arch, 5, 22, size)
         state = {k: v for k, v in source.state_dict().items() if not k.startswith("fc.")}
         with torch.no_grad():
             for k in state:
-                if k.endswith("conv1.weight") or k.endswith("conv2.weight"):
-                    state[k] = state[k] + 0.05 * torch.randn_like(state[k]) * state[k].std()
+                if k.endswith(("conv1.weight", "conv2.weight", "conv3.weight")):
+                    state[k] = state[k] + 0.3 * torch.randn_like(state[k]) * state[k].std()
         student.load_state_dict({**student.state_dict(), **state})
-        init = {k: v.clone() for k, v in student.state_dict().items()}
-        write_safetensors(f"{out}/{arch}_student.safetensors", init)
+        write_safetensors(f"{out}/{arch}_student.safetensors", student.state_dict())
         source.eval()
         for p in source.parameters():
             p.requires_grad = False
 
         torch.manual_seed(5)
-        x = torch.randn(3, 3, size, size)
-        y = torch.tensor([0, 3, 4])
+        x = torch.randn(4, 3, size, size)
+        y = torch.tensor([0, 3, 4, 1])
         channels = [get(source, n).out_channels for n in names]
         att = [torch.softmax(torch.randn(c) * 2, 0) for c in channels]
         for case, attention in (("on", att), ("off", None)):
-            student.load_state_dict(init)
-            student.train()
-            student.zero_grad()
-            fs, _ = hooked(source, names, x)
-            ft, logits = hooked(student, names, x)
-            term = alpha * omega(fs, ft, attention)
-            head = beta * 0.5 * (student.fc.weight.pow(2).sum() + student.fc.bias.pow(2).sum())
-            loss = F.cross_entropy(logits, y) + term + head
-            loss.backward()
-            tensors = {"x": x, "y": y, "loss": loss.detach(), "delta": term.detach(), "head": head.detach()}
+            # The same in float64 and float32: the float64 values are the reference, and the float32 ones' distance
+            # to them ("noise") is the rounding PyTorch itself has on these weights, which Smile may have too.
+            runs = {}
+            for dtype in (torch.float64, torch.float32):
+                s, t = copy.deepcopy(source).to(dtype), copy.deepcopy(student).to(dtype)
+                t.train()
+                fs, _ = hooked(s, names, x.to(dtype))
+                ft, logits = hooked(t, names, x.to(dtype))
+                term = alpha * omega(fs, ft, None if attention is None else [a.to(dtype) for a in attention])
+                head = beta * 0.5 * (t.fc.weight.pow(2).sum() + t.fc.bias.pow(2).sum())
+                loss = F.cross_entropy(logits, y) + term + head
+                loss.backward()
+                runs[dtype] = (loss, term, head, {n: p.grad for n, p in t.named_parameters()})
+            loss, term, head, grads = runs[torch.float64]
+            tensors = {"x": x, "y": y, "loss": loss.float(), "delta": term.float(), "head": head.float()}
             if attention is not None:
                 tensors.update({f"att.{j}": a for j, a in enumerate(attention)})
-            for n, p in student.named_parameters():
-                tensors[f"grad.{n}"] = p.grad
+            for n, g in grads.items():
+                tensors[f"grad.{n}"] = g.float()
+                tensors[f"noise.{n}"] = (runs[torch.float32][3][n].double() - g).abs().max().float()
             write_safetensors(f"{out}/{arch}_{case}.safetensors", tensors, {"alpha": str(alpha), "beta": str(beta)})
 
         # Attention: the source backbone with a 5-class head, two batches of two; resnet18 only (the loop's
