@@ -236,7 +236,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     [InlineData("--eval_dir", "/nonexistent/eval", "--eval_dir: folder not found: /nonexistent/eval")]
     [InlineData("--pretrained", "/nonexistent/w.pth", "--pretrained: file not found: /nonexistent/w.pth")]
     [InlineData("--model_arch", "resnet9", "--model_arch: unknown 'resnet9'; known: resnet18, resnet34, resnet50, resnet101, resnet152, densenet121, shallow_cnn")]
-    [InlineData("--regularizer", "delta", "--regularizer: unknown 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans, bss, rifle, lwf, cotuning")]
+    [InlineData("--regularizer", "nosuch", "--regularizer: unknown 'nosuch'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans, bss, rifle, lwf, cotuning, delta")]
     [InlineData("--image_size", "16", "--image_size: must be at least 32")]
     [InlineData("--batch_size", "1", "--batch_size: must be at least 2 (BatchNorm in train mode)")]
     [InlineData("--batch_size_eval", "0", "--batch_size_eval: must be at least 1")]

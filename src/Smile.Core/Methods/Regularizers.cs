@@ -22,6 +22,7 @@ public static class Regularizers
         ("rifle", () => new RifleRegularizer()),
         ("lwf", () => new LwfRegularizer()),
         ("cotuning", () => new CoTuningRegularizer()),
+        ("delta", () => new DeltaRegularizer()),
     ];
     private static readonly Lock Gate = new();
 

@@ -79,6 +79,63 @@ public sealed class ResNet : ImageClassifier
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The four stages' last blocks' inner convolutions, by torchvision name: for ResNet-50
+    /// "layer1.2.conv3", "layer2.3.conv3", "layer3.5.conv3", "layer4.2.conv3" (conv2 for a BasicBlock network).
+    /// <see cref="ForwardWithStageMaps"/> returns their outputs before BatchNorm, in this order.</summary>
+    public IReadOnlyList<string> StageMapLayers => Enumerable.Range(0, 4)
+        .Select(s => $"layer{s + 1}.{Spec.Blocks[s] - 1}.{(Spec.Bottleneck ? "conv3" : "conv2")}").ToArray();
+
+    private Sequential Stage(int stage) => stage switch
+    {
+        0 => layer1, 1 => layer2, 2 => layer3, 3 => layer4,
+        _ => throw new ArgumentOutOfRangeException(nameof(stage), "a ResNet has stages 0 to 3"),
+    };
+
+    private IResidualBlock LastBlock(int stage) => (IResidualBlock)Stage(stage).children().Last();
+
+    /// <summary>
+    /// <see cref="forward"/> that also fills <paramref name="maps"/>[s] with stage s's <see cref="StageMapLayers"/> output
+    /// before its BatchNorm (N x C x H x W; fp32 under mixed precision; DELTA's feature maps) and, when given, <paramref name="lastBlockInputs"/>[s]
+    /// with the input of that stage's last block (for <see cref="FeaturesFromStageMap"/>). The plain forward does not
+    /// capture anything; the caller owns every returned tensor.
+    /// </summary>
+    public ClassifierOutput ForwardWithStageMaps(Tensor x, Tensor[] maps, Tensor[]? lastBlockInputs = null)
+    {
+        ArgumentNullException.ThrowIfNull(maps);
+        if (maps.Length != 4 || lastBlockInputs is { Length: not 4 }) throw new ArgumentException("expected arrays of 4, one per stage");
+        using var scope = NewDisposeScope();
+        var y = maxpool.call(bn1.call(conv1.call(x)).relu_());
+        for (int s = 0; s < 4; s++)
+        {
+            var blocks = Stage(s).children().Cast<Module<Tensor, Tensor>>().ToArray();
+            for (int b = 0; b < blocks.Length - 1; b++) y = blocks[b].call(y);
+            var last = (IResidualBlock)blocks[^1];
+            var map = last.InnerMap(y);
+            maps[s] = map;
+            if (lastBlockInputs is not null) lastBlockInputs[s] = y;
+            y = last.FromInnerMap(y, map);
+        }
+        var pooled = y.mean(new long[] { 2, 3 });
+        var output = ClassifierOutput.LeavingScope(fc.call(pooled), y, aux_fc?.call(pooled));
+        for (int s = 0; s < 4; s++)
+        {
+            maps[s] = (maps[s].dtype is ScalarType.Float16 or ScalarType.BFloat16 ? maps[s].to(ScalarType.Float32) : maps[s]).MoveToOuterDisposeScope();
+            if (lastBlockInputs is not null) lastBlockInputs[s] = lastBlockInputs[s].MoveToOuterDisposeScope();
+        }
+        return output;
+    }
+
+    /// <summary>The last feature map (as <see cref="ForwardFeatures"/>) computed from stage <paramref name="stage"/>'s last
+    /// block's input and an inner map in place of the one that block would make: DELTA's channel ablation zeroes one
+    /// channel of it, which is what zeroing that filter of the convolution does (it has no bias).</summary>
+    public Tensor FeaturesFromStageMap(int stage, Tensor lastBlockInput, Tensor map)
+    {
+        using var scope = NewDisposeScope();
+        var y = LastBlock(stage).FromInnerMap(lastBlockInput, map);
+        for (int s = stage + 1; s < 4; s++) y = Stage(s).call(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
     public override ClassifierOutput forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -22,8 +22,23 @@ internal static class ResNetLayers
             : null;
 }
 
+/// <summary>
+/// A residual block seen as two halves around the output of its last convolution before that convolution's
+/// BatchNorm (its "inner map": conv3's in a Bottleneck, conv2's in a BasicBlock), for methods that read or edit that
+/// map (DELTA's feature maps and channel ablation, ResNet.ForwardWithStageMaps). forward(x) equals
+/// FromInnerMap(x, InnerMap(x)); forward itself does not go through these, so it costs nothing extra.
+/// </summary>
+internal interface IResidualBlock
+{
+    /// <summary>The last convolution's output, before its BatchNorm, the residual add and the ReLU.</summary>
+    Tensor InnerMap(Tensor x);
+
+    /// <summary>The block's output from its input <paramref name="x"/> and an inner map (possibly edited); the map is not modified.</summary>
+    Tensor FromInnerMap(Tensor x, Tensor inner);
+}
+
 /// <summary>torchvision's BasicBlock (ResNet-18/34): two 3x3 convolutions.</summary>
-internal sealed class BasicBlock : Module<Tensor, Tensor>
+internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
 {
     public const int Expansion = 1;
 
@@ -51,10 +66,23 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>
         var identity = downsample is null ? x : downsample.call(x);
         return y.add_(identity).relu_().MoveToOuterDisposeScope();
     }
+
+    public Tensor InnerMap(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return conv2.call(bn1.call(conv1.call(x)).relu_()).MoveToOuterDisposeScope();
+    }
+
+    public Tensor FromInnerMap(Tensor x, Tensor inner)
+    {
+        using var scope = NewDisposeScope();
+        var identity = downsample is null ? x : downsample.call(x);
+        return bn2.call(inner).add_(identity).relu_().MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>torchvision's Bottleneck (ResNet-50/101/152), "v1.5": the stride sits on the 3x3 convolution.</summary>
-internal sealed class Bottleneck : Module<Tensor, Tensor>
+internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
 {
     public const int Expansion = 4;
 
@@ -86,5 +114,20 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>
         y = bn3.call(conv3.call(y));
         var identity = downsample is null ? x : downsample.call(x);
         return y.add_(identity).relu_().MoveToOuterDisposeScope();
+    }
+
+    public Tensor InnerMap(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = bn1.call(conv1.call(x)).relu_();
+        y = bn2.call(conv2.call(y)).relu_();
+        return conv3.call(y).MoveToOuterDisposeScope();
+    }
+
+    public Tensor FromInnerMap(Tensor x, Tensor inner)
+    {
+        using var scope = NewDisposeScope();
+        var identity = downsample is null ? x : downsample.call(x);
+        return bn3.call(inner).add_(identity).relu_().MoveToOuterDisposeScope();
     }
 }

@@ -31,7 +31,7 @@ public sealed class DeviceGuardTests
     public static TheoryData<string, string> MethodsAndOptimizers() => new()
     {
         { "smile", "sgd" }, { "smile", "adam" }, { "l2", "sgd" }, { "mixup", "sgd" }, { "l2sp", "sgd" }, { "ls", "adam" },
-        { "bss", "sgd" }, { "rifle", "sgd" }, { "rifle", "adam" }, { "lwf", "sgd" }, { "cotuning", "sgd" },
+        { "bss", "sgd" }, { "rifle", "sgd" }, { "rifle", "adam" }, { "lwf", "sgd" }, { "cotuning", "sgd" }, { "delta", "sgd" },
     };
 
     [Theory]
@@ -41,6 +41,7 @@ public sealed class DeviceGuardTests
         using var method = Regularizers.Create(methodName);
         if (method is RifleRegularizer rifle) rifle.SetRun(5, 2); // re-initialises the head before step 1
         if (method is CoTuningRegularizer cotuning) cotuning.UseRelationship(ones(Classes, SourceClasses, device: Model) / SourceClasses);
+        if (method is DeltaRegularizer delta) delta.UseAttention([.. new[] { 64, 128, 256, 512 }.Select(c => Enumerable.Repeat(1f / c, c).ToArray())]);
         var strays = RunSteps(method, optimizerName, steps: 2);
         Assert.Empty(strays);
     }

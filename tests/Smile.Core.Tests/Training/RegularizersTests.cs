@@ -8,7 +8,7 @@ public sealed class RegularizersTests
     [Fact]
     public void TheRegistryKnowsEveryMethod()
     {
-        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils", "kd", "simtrans", "bss", "rifle", "lwf", "cotuning"], Regularizers.Names);
+        Assert.Equal(["smile", "l2", "mixup", "l2sp", "ls", "ils", "kd", "simtrans", "bss", "rifle", "lwf", "cotuning", "delta"], Regularizers.Names);
         foreach (var name in Regularizers.Names) Assert.Equal(name, Regularizers.Create(name).Name);
         Assert.Equal("smile", Regularizers.Create(" SMILE ").Name);
     }
@@ -16,8 +16,8 @@ public sealed class RegularizersTests
     [Fact]
     public void AnUnknownNameListsTheKnownOnes()
     {
-        var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("delta"));
-        Assert.Equal("unknown regularizer 'delta'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans, bss, rifle, lwf, cotuning", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => Regularizers.Create("nosuch"));
+        Assert.Equal("unknown regularizer 'nosuch'; known: smile, l2, mixup, l2sp, ls, ils, kd, simtrans, bss, rifle, lwf, cotuning, delta", error.Message);
     }
 
     [Theory]
@@ -31,6 +31,7 @@ public sealed class RegularizersTests
     [InlineData("simtrans", false, false)]
     [InlineData("lwf", true, false)]
     [InlineData("cotuning", true, false)]
+    [InlineData("delta", true, false)]
     public void TeacherAndMixupNeeds(string name, bool needsTeacher, bool usesMixup)
     {
         var regularizer = Regularizers.Create(name);
