@@ -22,6 +22,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     private readonly ILogger log;
     private readonly ITrainingMonitor monitor;
     private readonly Device device;
+    private readonly bool channelsLast;
     private readonly ImageFolder train;
     private readonly ImageFolder? eval;
     private readonly BatchLoader loader;
@@ -44,6 +45,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         this.monitor = monitor ?? new NullMonitor();
         current = method.Name;
         device = DeviceSelection.Parse(o.Device);
+        channelsLast = o.Speed.ChannelsLastOn(device);
         torch.random.manual_seed(o.Seed);
         Directory.CreateDirectory(o.Save);
 
@@ -62,6 +64,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
+            string speed = o.Speed.Apply(device, out var speedWarning);
+            if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
+            log.Information("{Speed}", speed);
             context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), o.Lr, o.Wd);
@@ -100,6 +105,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         using var batch = batches.Current;
         using var scope = NewDisposeScope();
         var images = batch.Images.to(device);
+        if (channelsLast) images = CudaSpeed.ToChannelsLast(images);
         var labels = batch.Labels.to(device);
         var mix = step.UsesMixup ? step.DrawMix(new Random(SeedOf(o.Seed, iteration)), batch.Count) : null;
         var input = new StepBatch(images, labels) { Weights = step.SampleWeights(batch.Indices, device), Epoch = batch.Epoch };
@@ -129,7 +135,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     public Evaluated? Evaluate(long iteration, CancellationToken cancel)
     {
         if (evalLoader is null) return null;
-        lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel);
+        lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel,
+            context.Precision);
         log.Information("----- Iter[{Iteration:D3}/{Max:D3}], Validation Loss: {Loss:F4}, Validation Acc@1: {Top1:F4}, Acc@5: {Top5:F4}, ECE: {Ece:F4}, time: {Time:F2}",
             iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
         board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);
