@@ -44,7 +44,7 @@ public static class Evaluator
         {
             using var noGrad = no_grad();
             int done = 0;
-            foreach (var batch in loader.Batches(cancel: cancel))
+            foreach (var batch in DevicePrefetcher.For(loader.Batches(cancel: cancel), device))
             {
                 using var scope = NewDisposeScope();
                 using (batch)

@@ -89,7 +89,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             o.RunName, models.Student.Architecture, train.Classes.Count, train.Samples.Count, method.Name, o.MaxIters, start, device, context.Precision.Name);
         models.Student.train();
         int perEpoch = loader.BatchesPerEpoch;
-        batches = loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true).GetEnumerator();
+        // On CUDA each batch arrives already on the device, its successor's copy queued (Data/DevicePrefetcher.cs).
+        batches = DevicePrefetcher.For(loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true), device).GetEnumerator();
     }
 
     public (StepResult Result, int Images) Step(long iteration, CancellationToken cancel)
