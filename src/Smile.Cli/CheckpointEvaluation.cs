@@ -11,12 +11,12 @@ namespace Smile.Cli;
 internal static class CheckpointEvaluation
 {
     public static (CheckpointInfo Info, EvalResult Result, EvalOutputs Outputs) Run(string checkpoint, string folderPath, int batchSize, int workers,
-        Device device, string? expectedArch = null, bool strictImages = false) =>
-        Run(checkpoint, new FolderSource(folderPath), batchSize, workers, device, expectedArch, strictImages);
+        Device device, string? expectedArch = null, bool strictImages = false, Smile.Training.MixedPrecision? precision = null) =>
+        Run(checkpoint, new FolderSource(folderPath), batchSize, workers, device, expectedArch, strictImages, precision);
 
     /// <summary>As the other overload, for a folder or a list file (<see cref="DatasetSource"/>).</summary>
     public static (CheckpointInfo Info, EvalResult Result, EvalOutputs Outputs) Run(string checkpoint, DatasetSource data, int batchSize, int workers,
-        Device device, string? expectedArch = null, bool strictImages = false)
+        Device device, string? expectedArch = null, bool strictImages = false, Smile.Training.MixedPrecision? precision = null)
     {
         using var trained = TrainedModel.Load(checkpoint, device, expectedArch);
         var folder = data.ForEvaluation(trained.Info.Classes);
@@ -28,7 +28,7 @@ internal static class CheckpointEvaluation
         EvalOutputs outputs;
         using (var display = new ProgressDisplay(console))
             (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device,
-                new SynchronousProgress<int>(images => display.OnEvalProgress(images, folder.Samples.Count)));
+                new SynchronousProgress<int>(images => display.OnEvalProgress(images, folder.Samples.Count)), precision: precision);
         foreach (var skipped in result.Skipped) console.WriteLine(SkippedLine(skipped));
         return (trained.Info, result, outputs);
     }

@@ -20,11 +20,12 @@ internal static class CalibrateCommand
         var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var precision = EvalPrecision.Flag();
         var bins = CalibrationText.BinsFlag();
         var strictImages = CheckpointEvaluation.StrictImagesFlag();
         var command = new Command("calibrate", "Fit a temperature (temperature scaling: minimum NLL on a validation folder) and store it in the checkpoint. " +
             "An unreadable image is skipped and named on stderr.")
-            { ckpts, valDir, batch, device, workers, bins, strictImages };
+            { ckpts, valDir, batch, device, precision, workers, bins, strictImages };
         foreach (var option in datasets.Shared.Prepend(valList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -35,9 +36,10 @@ internal static class CalibrateCommand
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
 
             var (info, result, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target,
-                strictImages: parse.GetValue(strictImages));
+                strictImages: parse.GetValue(strictImages), precision: arithmetic);
             double? previous = info.Temperature;
             // Fitted from the raw logits: a temperature already stored is replaced, not compounded.
             double t = TemperatureScaling.Fit(outputs);

@@ -49,6 +49,9 @@ internal static class FinetuneCommand
         var gpu = Flags.Optional<int?>("gpu", "CUDA device number (same as --device cuda:N).");
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", d.Device);
         var precision = Flags.Make("precision", "fp32 (the reference's), bf16 or fp16: mixed precision through LibTorch's autocast, on CPU and CUDA (fp16 with a dynamic loss scaler).", d.Precision);
+        var noCudnnBenchmark = Flags.Make("no_cudnn_benchmark", "Turn cuDNN autotuning off (on by default on CUDA; no effect on the CPU).", false);
+        var noTf32 = Flags.Make("no_tf32", "Keep fp32 matrix products and convolutions in full fp32 on CUDA (TF32 is on by default on GPUs that have it; no effect on the CPU).", false);
+        var channelsLast = Flags.Make("channels_last", "auto (on on CUDA, off on the CPU), on or off: training batches in channels-last (NHWC) memory format.", "auto");
         var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", d.Seed);
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", d.PrintFrequency);
         var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", d.EvalFrequency);
@@ -75,7 +78,7 @@ internal static class FinetuneCommand
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, lr, wd, gpu, device,
             seed, printFrequency, evalFrequency, clsLambda, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision,
+            valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision, noCudnnBenchmark, noTf32, channelsLast,
         };
         foreach (var option in new Option[] { trainList, evalList }.Concat(datasets.Shared)) command.Options.Add(option);
         foreach (var option in methodFlags.Options) command.Options.Add(option);
@@ -124,6 +127,8 @@ internal static class FinetuneCommand
             string deviceName = parse.GetValue(gpu) is int g ? $"cuda:{g}" : parse.GetValue(device)!;
             DeviceSelection.Parse(deviceName); // fails now, not after the data is scanned
             string arithmetic = Flags.Precision(parse.GetValue(precision));
+            string layout = (parse.GetValue(channelsLast) ?? "").Trim().ToLowerInvariant();
+            Flags.Require(CudaSpeed.ChannelsLastModes.Contains(layout), "channels_last", $"must be {string.Join(", ", CudaSpeed.ChannelsLastModes)}, not '{layout}'");
             // The method's own settings are checked by the method itself (each names its setting, which is its flag).
             var methodValues = methodFlags.Read(parse);
             var method = Regularizers.Configure(reg, methodValues);
@@ -147,6 +152,7 @@ internal static class FinetuneCommand
                 MethodSettings = methodValues, ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule, Precision = arithmetic,
+                Speed = new CudaSpeed(!parse.GetValue(noCudnnBenchmark), !parse.GetValue(noTf32), layout),
             };
             options = options with { Sampler = samplerName, ClassWeights = weightsSpec };
             options = protocol.Apply(parse, options);

@@ -29,6 +29,8 @@ internal static class InfoCommand
             Console.WriteLine($"allocator      {info.AllocatorPolicy}");
             Console.WriteLine($"OpenMP         {Smile.Native.ThreadPolicy.State}");
             Console.WriteLine($"NNPACK         {info.Nnpack}");
+            Console.WriteLine($"autocast       {(Autocast.Available ? "available (--precision bf16, fp16)" : $"not available ({Autocast.Unavailable}): fp32 only")}");
+            Console.WriteLine($"CUDA switches  {CudaSwitchesLine(info.CudaAvailable)}");
             foreach (var safeguard in info.Safeguards)
                 Console.WriteLine($"safeguard      {safeguard}");
             if (info.NativeLibraries.Count == 0)
@@ -39,6 +41,12 @@ internal static class InfoCommand
         });
         return command;
     }
+
+    /// <summary>What finetune and distill do with cuDNN autotuning, TF32 and channels-last here (Training/CudaSpeed.cs).</summary>
+    private static string CudaSwitchesLine(bool cuda) =>
+        !CudaSwitches.Available ? $"not available ({CudaSwitches.Unavailable}): cuDNN autotuning and TF32 left as LibTorch sets them"
+        : cuda ? "cuDNN autotuning, TF32 and channels-last batches on by default on CUDA (--no_cudnn_benchmark, --no_tf32, --channels_last off)"
+        : "cuDNN autotuning and TF32: no-ops on the CPU; channels-last off on the CPU unless --channels_last on";
 
     private static string LibTorchPath(LibTorchLocation? location) =>
         location is null ? "unknown (no libtorch_cpu.so or libtorch.so in /proc/self/maps)"

@@ -23,12 +23,13 @@ internal static class PredictCommand
         var format = Flags.Make("format", "csv or json (when writing to stdout).", "csv");
         var batch = Flags.Make("batch_size", "Images per forward pass.", 16);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
+        var precision = EvalPrecision.Flag();
         var noTemperature = CalibrationText.NoTemperatureFlag();
         var strictImages = Flags.Make("strict_images",
             "Stop at the first unreadable image (exit 2, nothing written) instead of naming it on stderr and predicting the rest.", false);
         var command = new Command("predict", "Predict the classes of images with a checkpoint (probabilities temperature-scaled when `smile calibrate` stored a temperature). " +
             "An unreadable image is named on stderr and left out; the exit code is 0 when at least one image was predicted, 2 when none could be read.")
-            { ckpts, input, topk, output, format, batch, device, noTemperature, strictImages };
+            { ckpts, input, topk, output, format, batch, device, precision, noTemperature, strictImages };
         foreach (var option in datasets.Shared.Prepend(inputList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -57,11 +58,12 @@ internal static class PredictCommand
             Flags.Require(files.Count > 0, "input", $"no images in {Path.GetFullPath(path ?? ".")}"); // a list has at least one
 
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
             using var trained = TrainedModel.Load(checkpoint, target);
             double temperature = parse.GetValue(noTemperature) ? 1.0 : trained.Info.Temperature ?? 1.0;
             var skipped = new List<SkippedImage>();
             var predictions = Predictor.Predict(trained, files, parse.GetValue(topk), parse.GetValue(batch), target, temperature,
-                parse.GetValue(strictImages) ? null : skipped.Add).ToList();
+                parse.GetValue(strictImages) ? null : skipped.Add, arithmetic).ToList();
             if (predictions.Count == 0)
                 throw new DataException(skipped.Count == 1 ? skipped[0].Reason : $"none of the {skipped.Count} images could be read (the first: {skipped[0].Reason})");
             foreach (var s in skipped) Console.Error.WriteLine(CheckpointEvaluation.SkippedLine(s));

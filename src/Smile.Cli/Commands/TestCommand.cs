@@ -22,6 +22,7 @@ internal static class TestCommand
         var batch = Flags.Make("batch_size", "Evaluation batch size.", 8);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var precision = EvalPrecision.Flag();
         var json = Flags.Optional<string>("json", "Also write the figures to this JSON file.");
         var bins = CalibrationText.BinsFlag();
         var noTemperature = CalibrationText.NoTemperatureFlag();
@@ -31,7 +32,7 @@ internal static class TestCommand
         var confusions = PerClassText.ConfusionsFlag();
         var errors = PerClassText.ErrorsFlag();
         var command = new Command("test", "Evaluate a checkpoint on a test folder (the reference's test.py). An unreadable image is skipped and named on stderr.")
-            { testDir, ckpts, arch, batch, device, workers, json, bins, noTemperature, plots, strictImages, perClass, confusions, errors };
+            { testDir, ckpts, arch, batch, device, precision, workers, json, bins, noTemperature, plots, strictImages, perClass, confusions, errors };
         foreach (var option in datasets.Shared.Prepend(testList)) command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -47,8 +48,9 @@ internal static class TestCommand
             int classRows = PerClassText.Rows(parse.GetValue(perClass), "per_class");
             int confusionRows = PerClassText.Rows(parse.GetValue(confusions), "confusions");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
             var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
-                parse.GetValue(strictImages));
+                parse.GetValue(strictImages), arithmetic);
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.
             Console.WriteLine($"Test Loss: {r.Loss:F4}, Test Acc@1: {r.Top1:F4}, time: {r.Seconds:F2}");
             Console.WriteLine($"Acc@5: {r.Top5:F4}, NLL: {r.Nll:F4}, ECE (15 bins): {r.Ece:F4}, images: {r.Count}");
@@ -91,6 +93,7 @@ internal static class TestCommand
                 {
                     checkpoint, test_dir = (data as FolderSource)?.Root, test_list = (data as ImageListSource)?.ListFile, images = r.Count,
                     unreadable_skipped = r.Skipped.Count, unreadable_images = r.Skipped.Select(s => s.Path).ToArray(),
+                    device = target.ToString(), precision = arithmetic.Name,
                     loss = r.Loss, top1 = r.Top1, top5 = r.Top5, nll = r.Nll, ece = r.Ece, seconds = r.Seconds,
                     ece_bins = eceBins,
                     calibration = CalibrationText.Json(before),

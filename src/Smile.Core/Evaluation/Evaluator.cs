@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Smile.Data;
 using Smile.Models;
+using Smile.Training;
 using static TorchSharp.torch;
 
 namespace Smile.Evaluation;
@@ -9,23 +10,27 @@ namespace Smile.Evaluation;
 /// its convolutions (<see cref="FoldedResNet"/>: the same outputs up to float rounding, about one pass per activation fewer),
 /// folded once per evaluation since the weights do not change during one. An image that cannot be read is left out
 /// and listed in <see cref="EvalResult.Skipped"/>: the loader must skip (<see cref="UnreadableImagePolicy.Skip"/>),
-/// not replace, or another image would be counted twice.</summary>
+/// not replace, or another image would be counted twice. Under mixed precision (<see cref="MixedPrecision"/>) the forward
+/// runs in LibTorch's autocast; the logits leave it in fp32 (<see cref="ClassifierOutput.LeavingScope"/>), so softmax and
+/// every metric are computed in fp32.</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default) =>
-        Run(model, loader, device, null, progress, cancel);
+    public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default,
+        MixedPrecision? precision = null) =>
+        Run(model, loader, device, null, progress, cancel, precision);
 
     /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits, labels and image files it saw, for
     /// calibration and per-class figures.</summary>
     public static (EvalResult Result, EvalOutputs Outputs) EvaluateWithOutputs(ImageClassifier model, BatchLoader loader, Device device,
-        IProgress<int>? progress = null, CancellationToken cancel = default)
+        IProgress<int>? progress = null, CancellationToken cancel = default, MixedPrecision? precision = null)
     {
         var sink = new OutputSink(loader.Data);
-        var result = Run(model, loader, device, sink, progress, cancel);
+        var result = Run(model, loader, device, sink, progress, cancel, precision);
         return (result, sink.ToOutputs());
     }
 
-    private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel)
+    private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel,
+        MixedPrecision? precision)
     {
         if (loader.Options.Unreadable != UnreadableImagePolicy.Skip && !loader.Options.StrictImages)
             throw new ArgumentException("an evaluation loader must skip unreadable images (a replacement would be counted twice)", nameof(loader));
@@ -39,7 +44,7 @@ public static class Evaluator
         {
             using var noGrad = no_grad();
             int done = 0;
-            foreach (var batch in loader.Batches(cancel: cancel))
+            foreach (var batch in DevicePrefetcher.For(loader.Batches(cancel: cancel), device))
             {
                 using var scope = NewDisposeScope();
                 using (batch)
@@ -48,7 +53,9 @@ public static class Evaluator
                     if (batch.Count > 0)
                     {
                         var images = batch.Images.to(device);
-                        var output = folded?.Forward(images) ?? model.call(images);
+                        ClassifierOutput output;
+                        using (precision?.Enter(device))
+                            output = folded?.Forward(images) ?? model.call(images);
                         metrics.Add(output.Logits, batch.Labels);
                         sink?.Add(output.Logits, batch.Labels, batch.Indices);
                         done += batch.Count;

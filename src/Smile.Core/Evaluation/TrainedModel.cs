@@ -51,9 +51,10 @@ public static class Predictor
     /// <summary>Predicts every image (decoded and transformed as at evaluation), <paramref name="batchSize"/> at a time;
     /// the probabilities are softmax(logits / <paramref name="temperature"/>) (1: the network's own). An image that
     /// cannot be decoded is handed to <paramref name="onUnreadable"/> and left out, or, when that is null, stops the
-    /// enumeration with its <see cref="DataException"/>.</summary>
+    /// enumeration with its <see cref="DataException"/>. Under mixed precision the forward runs in autocast and the
+    /// logits leave it in fp32, so the softmax is computed in fp32.</summary>
     public static IEnumerable<Prediction> Predict(TrainedModel trained, IReadOnlyList<string> paths, int topK, int batchSize, Device device,
-        double temperature = 1.0, Action<SkippedImage>? onUnreadable = null)
+        double temperature = 1.0, Action<SkippedImage>? onUnreadable = null, Smile.Training.MixedPrecision? precision = null)
     {
         if (!(temperature > 0) || double.IsInfinity(temperature))
             throw new ArgumentOutOfRangeException(nameof(temperature), "must be a positive finite number");
@@ -93,7 +94,10 @@ public static class Predictor
             {
                 var pixels = readable.Length == chunk.Length ? buffer : buffer[..(readable.Length * spec.ElementCount)];
                 var images = tensor(pixels, new long[] { readable.Length, 3, spec.CropSize, spec.CropSize }, device: CPU).to(device);
-                var probabilities = trained.Model.call(images).Logits.div(temperature).softmax(1).cpu();
+                Tensor logits;
+                using (precision?.Enter(device))
+                    logits = trained.Model.call(images).Logits;
+                var probabilities = logits.div(temperature).softmax(1).cpu();
                 var (values, indexes) = probabilities.topk(k, dim: 1);
                 v = values.data<float>().ToArray();
                 ix = indexes.data<long>().ToArray();

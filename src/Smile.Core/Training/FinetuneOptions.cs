@@ -53,6 +53,8 @@ public sealed record FinetuneOptions
 
     /// <summary>fp32 (the reference's), bf16 or fp16: the step's arithmetic (<see cref="MixedPrecision"/>).</summary>
     public string Precision { get; init; } = "fp32";
+    /// <summary>cuDNN autotuning, TF32 and channels-last batches (<see cref="CudaSpeed"/>).</summary>
+    public CudaSpeed Speed { get; init; } = new();
     public int Workers { get; init; }
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }

@@ -22,6 +22,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     private readonly ILogger log;
     private readonly ITrainingMonitor monitor;
     private readonly Device device;
+    private readonly bool channelsLast;
     private readonly ImageFolder train;
     private readonly ImageFolder? eval;
     private readonly BatchLoader loader;
@@ -45,6 +46,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         this.monitor = monitor ?? new NullMonitor();
         current = method.Name;
         device = DeviceSelection.Parse(o.Device);
+        channelsLast = o.Speed.ChannelsLastOn(device);
         torch.random.manual_seed(o.Seed);
         Directory.CreateDirectory(o.Save);
 
@@ -64,6 +66,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
+            string speed = o.Speed.Apply(device, out var speedWarning);
+            if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
+            log.Information("{Speed}", speed);
             context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
@@ -92,7 +97,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
                 o.BackboneLrRatio, frozen.Prefixes.Count == 0 ? "nothing" : string.Join(",", frozen.Prefixes), frozen.Parameters.Count, frozen.BatchNormCount,
                 o.TrainCrop == "resize_crop" ? o.TrainCrop : $"{o.TrainCrop} (area {o.TrainCropMinScale:G4} to 1, aspect 3/4 to 4/3)");
         int perEpoch = loader.BatchesPerEpoch;
-        batches = loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true).GetEnumerator();
+        // On CUDA each batch arrives already on the device, its successor's copy queued (Data/DevicePrefetcher.cs).
+        batches = DevicePrefetcher.For(loader.Batches((int)(start / perEpoch), (int)(start % perEpoch), cycle: true), device).GetEnumerator();
     }
 
     public (StepResult Result, int Images) Step(long iteration, CancellationToken cancel)
@@ -108,6 +114,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         using var batch = batches.Current;
         using var scope = NewDisposeScope();
         var images = batch.Images.to(device);
+        if (channelsLast) images = CudaSpeed.ToChannelsLast(images);
         var labels = batch.Labels.to(device);
         var mix = step.UsesMixup ? step.DrawMix(new Random(SeedOf(o.Seed, iteration)), batch.Count) : null;
         var input = new StepBatch(images, labels) { Weights = step.SampleWeights(batch.Indices, device), Epoch = batch.Epoch };
@@ -138,7 +145,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     public Evaluated? Evaluate(long iteration, CancellationToken cancel)
     {
         if (evalLoader is null) return null;
-        lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel);
+        lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel,
+            context.Precision);
         log.Information("----- Iter[{Iteration:D3}/{Max:D3}], Validation Loss: {Loss:F4}, Validation Acc@1: {Top1:F4}, Acc@5: {Top5:F4}, ECE: {Ece:F4}, time: {Time:F2}",
             iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
         board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);

@@ -44,7 +44,7 @@ public sealed class MixedPrecision
             throw new ModelConfigException($"`precision` {name}: expected {string.Join(", ", Names)}");
         if (!Autocast.Available)
         {
-            fallback = $"{key} needs LibTorch's autocast, which this LibTorch lacks ({Autocast.Unavailable}): training in fp32";
+            fallback = $"{key} needs LibTorch's autocast, which this LibTorch lacks ({Autocast.Unavailable}): running in fp32";
             return Fp32;
         }
         return key == "bf16" ? new MixedPrecision("bf16", ScalarType.BFloat16, null) : new MixedPrecision("fp16", ScalarType.Float16, new LossScaler());

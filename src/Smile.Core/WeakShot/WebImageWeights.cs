@@ -1,5 +1,6 @@
 using Serilog;
 using Smile.Data;
+using Smile.Training;
 using static TorchSharp.torch;
 
 namespace Smile.WeakShot;
@@ -17,12 +18,14 @@ public sealed record ClassWeights(string Class, IReadOnlyList<SampleWeight> Imag
 /// SimTrans's step 2 (docs/METHODS.md, "Sample weights"): every web image through the SimNet's backbone
 /// with the test transform (eval mode, no gradient), then per class the similarity matrix S over its images
 /// (diagonal included) and each image's weight by <see cref="SampleWeights"/>. The pooled features of all
-/// images are computed once; S is scored in row chunks, so a class of any size fits in memory.
+/// images are computed once; S is scored in row chunks, so a class of any size fits in memory. Under mixed
+/// precision only the backbone runs in autocast: its features are kept in fp32 and S is scored in fp32.
 /// </summary>
 public static class WebImageWeights
 {
     public static IReadOnlyList<ClassWeights> Compute(SimNet net, SimNetInfo info, ImageFolder web, SampleWeightMode mode, Device device,
-        int batchSize = 64, int workers = 0, ILogger? log = null, IProgress<int>? progress = null, CancellationToken cancel = default)
+        int batchSize = 64, int workers = 0, ILogger? log = null, IProgress<int>? progress = null, CancellationToken cancel = default,
+        MixedPrecision? precision = null)
     {
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(info);
@@ -33,7 +36,7 @@ public static class WebImageWeights
             OnUnreadable: UnreadableImagePolicy.Replace), log);
         net.eval();
         using var scope = NewDisposeScope();
-        var features = PooledFeatures(net, loader, device, progress, cancel);
+        var features = PooledFeatures(net, loader, device, progress, cancel, precision);
         var result = new List<ClassWeights>();
         for (int label = 0; label < web.Classes.Count; label++)
         {
@@ -51,7 +54,8 @@ public static class WebImageWeights
     }
 
     /// <summary>Pooled features of every sample, in the folder's order (N x D on the device).</summary>
-    private static Tensor PooledFeatures(SimNet net, BatchLoader loader, Device device, IProgress<int>? progress, CancellationToken cancel)
+    private static Tensor PooledFeatures(SimNet net, BatchLoader loader, Device device, IProgress<int>? progress, CancellationToken cancel,
+        MixedPrecision? precision)
     {
         var parts = new List<Tensor>();
         int done = 0;
@@ -60,7 +64,12 @@ public static class WebImageWeights
             foreach (var batch in loader.Batches(cancel: cancel))
             {
                 using (batch)
-                    parts.Add(net.PooledFeatures(batch.Images.to(device)));
+                {
+                    Tensor pooled;
+                    using (precision?.Enter(device))
+                        pooled = net.PooledFeatures(batch.Images.to(device));
+                    parts.Add(pooled.dtype == ScalarType.Float32 ? pooled : pooled.to(ScalarType.Float32));
+                }
                 Smile.Native.NativeGarbage.Release();
                 done += batch.Count;
                 progress?.Report(done);

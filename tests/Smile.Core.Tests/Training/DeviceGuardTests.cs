@@ -90,6 +90,68 @@ public sealed class DeviceGuardTests
         }
     }
 
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void AnEvaluationPassKeepsEveryTensorOnTheModelsDevice(string precision)
+    {
+        var root = EvalFolder();
+        try
+        {
+            torch.random.manual_seed(4);
+            using var model = ModelFactory.Create("resnet18", Classes).to(Model);
+            var arithmetic = MixedPrecision.Create(precision, out _);
+            Smile.Evaluation.EvalResult result;
+            using (StraysOnMeta())
+                (result, _) = Smile.Evaluation.Evaluator.EvaluateWithOutputs(model, EvalLoader(root), Model, precision: arithmetic);
+            Assert.Equal(Classes * 2, result.Count);
+            Assert.True(double.IsFinite(result.Loss), $"loss {result.Loss}");
+            var off = OffDevice(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(model.named_buffers()), "model").ToList();
+            Assert.True(off.Count == 0, string.Join("; ", off.Take(5)));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void APlantedStrayInTheForwardFailsTheEvaluation()
+    {
+        var root = EvalFolder();
+        try
+        {
+            using var model = new StrayClassifier().to(Model);
+            using (StraysOnMeta())
+            {
+                var e = Assert.ThrowsAny<Exception>(() => Smile.Evaluation.Evaluator.Evaluate(model, EvalLoader(root), Model));
+                Assert.Contains("meta", e.Message, StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>Two generated JPEGs per class, in class folders.</summary>
+    private static string EvalFolder()
+    {
+        var root = Directory.CreateTempSubdirectory("smile-device-eval-").FullName;
+        int seed = 0;
+        for (int c = 0; c < Classes; c++)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, $"c{c}")).FullName;
+            for (int i = 0; i < 2; i++)
+                Smile.Data.SyntheticPhotos.WriteJpeg(Smile.Data.SyntheticPhotos.Render(40 + 3 * i, 36, seed++), Path.Combine(dir, $"{i}.jpg"));
+        }
+        return root;
+    }
+
+    private static Smile.Data.BatchLoader EvalLoader(string root) =>
+        new(Smile.Data.ImageFolder.ForEvaluation(root, Enumerable.Range(0, Classes).Select(c => $"c{c}").ToArray()),
+            Smile.Data.TransformSpec.ForEvaluation(Size), new Smile.Data.LoaderOptions(BatchSize: 4, Workers: 1, Shuffle: false, DropLast: false));
+
     /// <summary>Runs <paramref name="steps"/> steps of <paramref name="method"/> with strays on the meta device;
     /// returns every tensor found off the models' device (in the step's scope at its end, the optimizer state, the models, the method's state).</summary>
     private static List<string> RunSteps(IRegularizer method, string optimizerName, int steps)
@@ -159,6 +221,28 @@ public sealed class DeviceGuardTests
             var scope = (DisposeScope?)manager.GetType().GetProperty("CurrentDisposeScope", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(manager);
             Assert.NotNull(scope);
             return scope.DisposablesView.OfType<Tensor>().ToList();
+        }
+    }
+
+    /// <summary>A classifier with a planted stray in its forward: its logits multiplied by a constant made without a device.</summary>
+    private sealed class StrayClassifier : ImageClassifier
+    {
+        private readonly TorchSharp.Modules.Linear head = nn.Linear(3, Classes);
+
+        public StrayClassifier() : base("stray") => RegisterComponents();
+
+        public override string Architecture => "stray";
+        public override string HeadName => "head";
+        public override int NumClasses => Classes;
+        public override int? AuxClasses => null;
+        public override int FeatureChannels => 3;
+
+        public override ClassifierOutput forward(Tensor images)
+        {
+            using var scope = NewDisposeScope();
+            var features = images.mean([2, 3], keepdim: true);
+            var logits = head.call(features.flatten(1)) * ones(images.shape[0], Classes); // the planted stray: no device
+            return ClassifierOutput.LeavingScope(logits, features, null);
         }
     }
 

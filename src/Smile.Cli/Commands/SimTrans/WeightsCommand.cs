@@ -26,9 +26,10 @@ internal static class WeightsCommand
         var batch = Flags.Make("batch_size", "Images per forward pass.", 64);
         var device = Flags.Make("device", "cpu, cuda, cuda:N or auto.", "cpu");
         var workers = Flags.Make("workers", "Data loading threads (0: the number of cores).", 0);
+        var precision = EvalPrecision.Flag();
         var truth = Flags.Optional<string>("truth", "A CSV of known outliers (path,...,is_outlier; e.g. the outliers.csv of `smile prepare fashion-weak-shot`): report how well the weights separate them (ROC AUC).");
         var command = new Command("weights", "Weigh every web image by how similar the SimNet finds it to the rest of its class; write the CSV and contact sheets.")
-            { simnet, webDir, output, weighting, sheets, sheetImages, batch, device, workers, truth };
+            { simnet, webDir, output, weighting, sheets, sheetImages, batch, device, precision, workers, truth };
         command.SetAction(parse =>
         {
             string checkpoint = Flags.ExistingFile(parse.GetValue(simnet), "simnet");
@@ -43,6 +44,7 @@ internal static class WeightsCommand
             Flags.Require(!Directory.Exists(csv), "out", $"{csv} is a folder; give the CSV file to write");
             string sheetDir = Path.GetFullPath(parse.GetValue(sheets) ?? Path.ChangeExtension(csv, null) + "_sheets");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
             var known = parse.GetValue(truth) is { } t ? OutlierTruth.Read(Flags.ExistingFile(t, "truth")) : null;
 
             var folder = ImageFolder.ForTraining(web);
@@ -56,7 +58,7 @@ internal static class WeightsCommand
             {
                 var progress = new SynchronousProgress<int>(n => display.OnEvalProgress(n, folder.Samples.Count));
                 classes = WebImageWeights.Compute(net, info, folder, mode == "avg" ? SampleWeightMode.Avg : SampleWeightMode.Savg, target,
-                    parse.GetValue(batch), parse.GetValue(workers), progress: progress);
+                    parse.GetValue(batch), parse.GetValue(workers), progress: progress, precision: arithmetic);
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(csv)!);

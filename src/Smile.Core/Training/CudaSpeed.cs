@@ -1,0 +1,56 @@
+using Smile.Models;
+using Smile.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Training;
+
+/// <summary>
+/// The CUDA speed switches of a run, each on by default on CUDA and each with a way off: cuDNN autotuning, TF32 for
+/// fp32 matrix products and convolutions (<see cref="CudaSwitches"/>), and channels-last batches. On the CPU the first
+/// two change nothing, and channels-last is off unless asked for: oneDNN's channels-last kernels crashed on CPUs that
+/// hide their cache sizes (docs/PLATFORM-NOTES.md, "Channels-last crashes forward passes too").
+/// </summary>
+public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto")
+{
+    public static IReadOnlyList<string> ChannelsLastModes { get; } = ["auto", "on", "off"];
+
+    /// <summary>Whether batches go channels-last on <paramref name="device"/>: auto means on CUDA only.</summary>
+    public bool ChannelsLastOn(Device device) => ChannelsLast.Trim().ToLowerInvariant() switch
+    {
+        "auto" => device.type == DeviceType.CUDA,
+        "on" => true,
+        "off" => false,
+        _ => throw new ModelConfigException($"`channels_last` {ChannelsLast}: expected {string.Join(", ", ChannelsLastModes)}"),
+    };
+
+    /// <summary>Sets LibTorch's process-wide switches for a run on <paramref name="device"/> (on the CPU: leaves them);
+    /// returns the run log's line about them. <paramref name="warning"/> says why they were left as they were when a
+    /// symbol is missing (one line for the caller to show); otherwise it is null.</summary>
+    public string Apply(Device device, out string? warning)
+    {
+        bool channelsLast = ChannelsLastOn(device);
+        warning = null;
+        if (device.type != DeviceType.CUDA)
+            return $"CUDA speed switches: cuDNN autotuning and TF32 do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}";
+        if (!CudaSwitches.Available)
+            warning = $"cuDNN autotuning and TF32 left as LibTorch set them: {CudaSwitches.Unavailable}";
+        else
+        {
+            CudaSwitches.CudnnBenchmark = CudnnBenchmark;
+            CudaSwitches.Tf32Matmul = Tf32;
+            CudaSwitches.Tf32Convolution = Tf32;
+        }
+        return $"CUDA speed switches: cuDNN autotuning {(CudnnBenchmark ? "on" : "off")}, TF32 {(Tf32 ? "on" : "off")}, channels-last {(channelsLast ? "on" : "off")}";
+    }
+
+    /// <summary>The same values with NHWC strides (channels-last), shape unchanged: convolutions then run in the
+    /// NHWC layout, which the GPU's tensor cores prefer. A new tensor (the caller owns it).</summary>
+    public static Tensor ToChannelsLast(Tensor images)
+    {
+        if (images.dim() != 4) return images.alias();
+        using var nhwc = images.permute(0, 2, 3, 1);
+        using var packed = nhwc.contiguous();
+        return packed.permute(0, 3, 1, 2);
+    }
+}
