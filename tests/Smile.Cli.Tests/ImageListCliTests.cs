@@ -30,17 +30,6 @@ public sealed class ImageListCliTests(TinyTransferFixture data) : IClassFixture<
         return r;
     }
 
-    /// <summary>Every tensor of two checkpoints, bit for bit (the metadata differs: the runs' arguments name their data).</summary>
-    private static void AssertSameWeights(string expected, string actual)
-    {
-        using var scope = NewDisposeScope();
-        var a = SafetensorsFile.Read(expected);
-        var b = SafetensorsFile.Read(actual);
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (name, t) in a)
-            Assert.True(t.shape.SequenceEqual(b[name].shape) && t.eq(b[name]).all().item<bool>(), $"{name} differs between {expected} and {actual}");
-    }
-
     /// <summary>The logged training and validation lines, without their time stamps and speeds.</summary>
     private static string[] Trace(string log) =>
         Regex.Matches(log, @"(Step\[\d+/\d+\] \S+ loss [\d.]+ \([^)]*\) train acc [\d.]+)|(Iter\[\d+/\d+\], Validation Loss: [\d.]+, Validation Acc@1: [\d.]+)")
@@ -73,8 +62,8 @@ public sealed class ImageListCliTests(TinyTransferFixture data) : IClassFixture<
 
         Assert.Equal(Trace(a.Stderr), Trace(b.Stderr));
         Assert.Equal(6, Trace(a.Stderr).Length); // 4 steps, 2 evaluations
-        AssertSameWeights(Path.Combine(folders, "tiny_smile_Last.safetensors"), Path.Combine(fromLists, "tiny_smile_Last.safetensors"));
-        AssertSameWeights(Path.Combine(folders, "tiny_smile_Best.safetensors"), Path.Combine(fromLists, "tiny_smile_Best.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(folders, "tiny_smile_Last.safetensors"), Path.Combine(fromLists, "tiny_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(folders, "tiny_smile_Best.safetensors"), Path.Combine(fromLists, "tiny_smile_Best.safetensors"));
         var info = Checkpoint.ReadInfo(Path.Combine(fromLists, "tiny_smile_Best.safetensors"));
         Assert.Equal(Classes, info.Classes);
         Assert.Equal(Path.Combine(lists, "train.txt"), info.Arguments["train_list"]);
@@ -93,7 +82,7 @@ public sealed class ImageListCliTests(TinyTransferFixture data) : IClassFixture<
         var b = Ok(Finetune(fromLists, "l2", 4, "--train_list", Path.Combine(lists, "train.txt"), "--eval_list", Path.Combine(lists, "val.txt"),
             "--classes", Path.Combine(lists, "classes.txt")));
         Assert.Equal(Trace(a.Stderr), Trace(b.Stderr));
-        AssertSameWeights(Path.Combine(own, "tiny_l2_Last.safetensors"), Path.Combine(fromLists, "tiny_l2_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(own, "tiny_l2_Last.safetensors"), Path.Combine(fromLists, "tiny_l2_Last.safetensors"));
     }
 
     [Fact]

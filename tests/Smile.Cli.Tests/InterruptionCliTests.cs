@@ -85,17 +85,6 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
         kill.WaitForExit();
     }
 
-    /// <summary>Every student tensor (and the mean teacher) of two checkpoints, bit for bit.</summary>
-    private static void AssertSameWeights(string expected, string actual)
-    {
-        using var scope = NewDisposeScope();
-        var a = SafetensorsFile.Read(expected);
-        var b = SafetensorsFile.Read(actual);
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (name, t) in a)
-            Assert.True(t.shape.SequenceEqual(b[name].shape) && t.eq(b[name]).all().item<bool>(), $"{name} differs between {expected} and {actual}");
-    }
-
     private string Straight(string name, long maxIters)
     {
         var save = Path.Combine(data.Root, name);
@@ -118,8 +107,8 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
         Assert.Empty(Directory.GetFiles(save, "*.tmp-*"));
         var resumed = SmileProcess.Run(Finetune(save, 7, "--resume"));
         Assert.True(resumed.ExitCode == 0, resumed.Describe() + resumed.Stderr);
-        AssertSameWeights(Path.Combine(straight, "stop_smile_Last.safetensors"), Path.Combine(save, "stop_smile_Last.safetensors"));
-        AssertSameWeights(Path.Combine(straight, "stop_smile_Best.safetensors"), Path.Combine(save, "stop_smile_Best.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(straight, "stop_smile_Last.safetensors"), Path.Combine(save, "stop_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(straight, "stop_smile_Best.safetensors"), Path.Combine(save, "stop_smile_Best.safetensors"));
     }
 
     [Fact]
@@ -140,8 +129,8 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
         int evaluation = resumed.Stderr.IndexOf("Iter[003/007], Validation", StringComparison.Ordinal);
         int step4 = resumed.Stderr.IndexOf("Step[0004/", StringComparison.Ordinal);
         Assert.True(resuming >= 0 && resuming < evaluation && evaluation < step4, resumed.Stderr);
-        AssertSameWeights(Path.Combine(straight, "stop_smile_Last.safetensors"), Path.Combine(save, "stop_smile_Last.safetensors"));
-        AssertSameWeights(Path.Combine(straight, "stop_smile_Best.safetensors"), Path.Combine(save, "stop_smile_Best.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(straight, "stop_smile_Last.safetensors"), Path.Combine(save, "stop_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(straight, "stop_smile_Best.safetensors"), Path.Combine(save, "stop_smile_Best.safetensors"));
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Smile.Weights;
-using static TorchSharp.torch;
 
 namespace Smile.Tests.Cli;
 
@@ -23,17 +21,6 @@ public sealed class RunConfigCliTests(TinyTransferFixture data) : IClassFixture<
         }.Concat(extra).ToArray();
 
     private static void AssertOk(SmileProcess.Result r, int code = 0) => Assert.True(r.ExitCode == code, r.Describe() + "\n" + r.Stdout + r.Stderr);
-
-    /// <summary>Every tensor (student, optimizer state, mean teacher) of two checkpoints, bit for bit.</summary>
-    private static void AssertSameWeights(string expected, string actual)
-    {
-        using var scope = NewDisposeScope();
-        var a = SafetensorsFile.Read(expected);
-        var b = SafetensorsFile.Read(actual);
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (name, t) in a)
-            Assert.True(t.shape.SequenceEqual(b[name].shape) && t.eq(b[name]).all().item<bool>(), $"{name} differs between {expected} and {actual}");
-    }
 
     [Fact]
     public void ARunsConfigReproducesItExactlyAndResumesFromIt()
@@ -60,8 +47,8 @@ public sealed class RunConfigCliTests(TinyTransferFixture data) : IClassFixture<
         // The config alone, into another folder: the same checkpoints, bit for bit.
         var again = Path.Combine(data.Root, "config-again");
         AssertOk(SmileProcess.Run("finetune", "--config", config, "--save", again, "--log_dir", Path.Combine(again, "tb")));
-        AssertSameWeights(Path.Combine(first, "tiny_smile_Best.safetensors"), Path.Combine(again, "tiny_smile_Best.safetensors"));
-        AssertSameWeights(Path.Combine(first, "tiny_smile_Last.safetensors"), Path.Combine(again, "tiny_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_smile_Best.safetensors"), Path.Combine(again, "tiny_smile_Best.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_smile_Last.safetensors"), Path.Combine(again, "tiny_smile_Last.safetensors"));
         var rewritten = File.ReadAllText(Path.Combine(again, "tiny_smile_config.json"));
         Assert.Equal(File.ReadAllText(config).Replace(Path.GetFullPath(first), Path.GetFullPath(again)), rewritten);
 
@@ -78,7 +65,7 @@ public sealed class RunConfigCliTests(TinyTransferFixture data) : IClassFixture<
             "max_iters 5 (the run has 4); lr 0.02 (the run has 0.01); a resumed run keeps its settings (a flag given on the command line changes one on purpose)",
             refused.Stderr.Trim());
         AssertOk(SmileProcess.Run(FromConfig(config, "--resume")));
-        AssertSameWeights(Path.Combine(first, "tiny_smile_Last.safetensors"), Path.Combine(split, "tiny_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_smile_Last.safetensors"), Path.Combine(split, "tiny_smile_Last.safetensors"));
 
         // The preflight's size estimates against the files the run wrote (student; student, momentum and mean teacher).
         var dry = SmileProcess.Run(Finetune(Path.Combine(data.Root, "config-dry"), "smile", 4, "--dry_run"));
@@ -195,6 +182,6 @@ public sealed class RunConfigCliTests(TinyTransferFixture data) : IClassFixture<
         var split = Path.Combine(data.Root, "balanced-split");
         AssertOk(SmileProcess.Run(Run(split, "--stop_after", "3")), 130); // mid-epoch: 2 batches per epoch
         AssertOk(SmileProcess.Run(Run(split, "--resume")));
-        AssertSameWeights(Path.Combine(straight, "tiny_mixup_Last.safetensors"), Path.Combine(split, "tiny_mixup_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(straight, "tiny_mixup_Last.safetensors"), Path.Combine(split, "tiny_mixup_Last.safetensors"));
     }
 }

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Smile.Weights;
-using static TorchSharp.torch;
 
 namespace Smile.Tests.Cli;
 
@@ -72,7 +70,7 @@ public sealed class SlurmClusterTests
             Assert.InRange(resumedAt, 8, Iterations - 1);
             var straight = Path.Combine(root, "straight");
             AssertOk(SmileProcess.Run("finetune", "--config", Path.Combine(requeued, "run.json"), "--save", straight, "--log_dir", Path.Combine(straight, "tb")));
-            AssertSameWeights(Path.Combine(straight, Runs[0] + "_l2_Last.safetensors"), Path.Combine(requeued, Runs[0] + "_l2_Last.safetensors"));
+            CheckpointAssert.SameWeights(Path.Combine(straight, Runs[0] + "_l2_Last.safetensors"), Path.Combine(requeued, Runs[0] + "_l2_Last.safetensors"));
 
             // The table has every cell: both methods with 2 of 2 runs, and smile's paired difference against l2.
             var report = SmileProcess.Run("sweep", "report", grid, "--baseline", "l2", "--csv");
@@ -148,17 +146,6 @@ public sealed class SlurmClusterTests
 
     private static void AssertOk(SmileProcess.Result r, string what = "smile") =>
         Assert.True(r.ExitCode == 0, $"{what}: {r.Describe()}\n{r.Stdout}{r.Stderr}");
-
-    /// <summary>Every tensor of two checkpoints, bit for bit.</summary>
-    private static void AssertSameWeights(string expected, string actual)
-    {
-        using var scope = NewDisposeScope();
-        var a = SafetensorsFile.Read(expected);
-        var b = SafetensorsFile.Read(actual);
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (name, t) in a)
-            Assert.True(t.shape.SequenceEqual(b[name].shape) && t.eq(b[name]).all().item<bool>(), $"{name} differs between {expected} and {actual}");
-    }
 
     private static SmileProcess.Result Slurm(IReadOnlyDictionary<string, string?> environment, string tool, params string[] args)
     {
