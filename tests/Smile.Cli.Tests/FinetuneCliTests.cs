@@ -322,13 +322,10 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     }
 
     [Fact]
-    public void CtrlCWritesTheLastCheckpointAndExitsCleanly()
+    public async Task CtrlCWritesTheLastCheckpointAndExitsCleanly()
     {
         var save = Path.Combine(data.Root, "interrupt");
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smile.dll"));
-        foreach (var a in With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"))) start.ArgumentList.Add(a);
-        using var process = System.Diagnostics.Process.Start(start)!;
+        using var process = System.Diagnostics.Process.Start(SmileProcess.InterruptibleStart(With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"))))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;
@@ -340,8 +337,13 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.NotNull(line);
         using (var kill = System.Diagnostics.Process.Start("kill", new[] { "-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
             kill.WaitForExit();
-        log.Append(process.StandardError.ReadToEnd());
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "smile did not stop after SIGINT");
+        var rest = process.StandardError.ReadToEndAsync(); // read while waiting: a smile that does not stop must not block the test
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true); // not left training for 100,000 iterations beside the other tests
+            Assert.Fail("smile did not stop after SIGINT");
+        }
+        log.Append(await rest);
         Assert.Equal(130, process.ExitCode);
         Assert.Contains("Stopped after", log.ToString());
         var last = Path.Combine(save, "tiny_smile_Last.safetensors");

@@ -60,10 +60,7 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
     /// and returns the exit code and everything it wrote to stderr.</summary>
     private static (int ExitCode, string Stderr) RunAndSignal(string[] args, string marker, string signal)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smile.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(SmileProcess.InterruptibleStart(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;
@@ -74,8 +71,13 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
         }
         Assert.True(line is not null, $"smile ended before printing '{marker}':\n{log}");
         Signal(process.Id, signal);
-        log.Append(process.StandardError.ReadToEnd());
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), $"smile did not stop after SIG{signal}");
+        var rest = process.StandardError.ReadToEndAsync(); // read while waiting: a smile that does not stop must not block the test
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"smile did not stop after SIG{signal}");
+        }
+        log.Append(rest.Result);
         return (process.ExitCode, log.ToString());
     }
 

@@ -12,6 +12,23 @@ public static class SmileProcess
         public string Describe() => ExitCode > 128 ? $"killed by signal {ExitCode - 128} (exit {ExitCode})" : $"exit {ExitCode}";
     }
 
+    /// <summary>
+    /// A start of `dotnet smile.dll ARGS` (streams redirected) whose SIGINT is at its default disposition, for the tests
+    /// that press Ctrl-C: a test run started in the background of a non-interactive shell (`nohup ... &amp;`) passes
+    /// SIGINT on ignored, and .NET then leaves it ignored, as a shell's background job should be. Debian's python3 (the
+    /// tests' PyTorch reference, always there) resets it and execs smile in the same process, so the pid is smile's.
+    /// </summary>
+    public static ProcessStartInfo InterruptibleStart(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        start.ArgumentList.Add("dotnet");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smile.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return start;
+    }
+
     public static Result Run(params string[] args) => RunWith(new Dictionary<string, string?>(), args);
 
     /// <summary>As <see cref="Run"/>, with environment variables set (a null value removes the variable).</summary>
