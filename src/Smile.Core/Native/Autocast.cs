@@ -67,16 +67,7 @@ public static class Autocast
     /// <summary>Whether autocast is on for <paramref name="device"/> on this thread.</summary>
     public static bool IsOn(TorchSharp.DeviceType device) => Available && IsEnabled((sbyte)device);
 
-    private static string? Probe()
-    {
-        TorchSharp.torch.InitializeDeviceType(TorchSharp.DeviceType.CPU); // LibTorch loaded the way TorchSharp loads it
-        if (!NativeLibrary.TryLoad(Lib, typeof(Autocast).Assembly, null, out var handle)
-            && !NativeLibrary.TryLoad(Lib + ".so", out handle))
-            return $"{Lib} could not be opened";
-        foreach (var name in Names)
-            if (!NativeLibrary.TryGetExport(handle, name, out _)) return $"{name} is not exported";
-        return null;
-    }
+    private static string? Probe() => LibTorchExports.FirstMissing(Lib, Names);
 
     private sealed class Region(sbyte device, bool wasEnabled, sbyte previousDtype) : IDisposable
     {

@@ -90,14 +90,5 @@ public static class CudaSwitches
     private static IntPtr Context() =>
         Available ? GlobalContext() : throw new InvalidOperationException($"LibTorch's context settings are not available ({Unavailable})");
 
-    private static string? Probe()
-    {
-        TorchSharp.torch.InitializeDeviceType(TorchSharp.DeviceType.CPU); // LibTorch loaded the way TorchSharp loads it
-        if (!NativeLibrary.TryLoad(Lib, typeof(CudaSwitches).Assembly, null, out var handle)
-            && !NativeLibrary.TryLoad(Lib + ".so", out handle))
-            return $"{Lib} could not be opened";
-        foreach (var name in Names)
-            if (!NativeLibrary.TryGetExport(handle, name, out _)) return $"{name} is not exported";
-        return null;
-    }
+    private static string? Probe() => LibTorchExports.FirstMissing(Lib, Names);
 }
