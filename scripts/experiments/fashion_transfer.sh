@@ -4,7 +4,7 @@
 #   target task = classes 5-9, SIZES seeded training images per class (a new draw per seed), evaluated on
 #   all 5,000 target test images once, after the last iteration (no model selection on the test set);
 #   each of METHODS fine-tunes the target from the source model, for each seed in SEEDS.
-# Finished runs are skipped, so an interrupted experiment continues where it stopped.
+# Finished runs are skipped and interrupted ones resumed, so an interrupted experiment continues where it stopped.
 # The table: `smile report $OUT/runs` (mean ± std over seeds per target size and method).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +17,7 @@ SIZES="${SIZES:-20 100}"
 SEEDS="${SEEDS:-1 2 3}"
 METHODS="${METHODS:-l2 mixup l2sp smile}"
 data=/usr/share/datasets/fashion-mnist
+source scripts/experiments/run-state.sh
 
 dotnet build src/Smile.Cli -c Release -v quiet -nologo
 smile() { dotnet src/Smile.Cli/bin/Release/net10.0/smile.dll "$@"; }
@@ -24,8 +25,9 @@ common=(--model_arch "$ARCH" --image_size "$IMAGE_SIZE" --batch_size 64 --batch_
         --save "$OUT/runs" --log_dir "$OUT/tensorboard")
 
 smile prepare fashion-mnist --src "$data" --out "$OUT/data/source" --classes 0,1,2,3,4
-if [ ! -e "$OUT/runs/source_l2_summary.json" ]; then
-  smile finetune --name source --train_dir "$OUT/data/source/train" --eval_dir "$OUT/data/source/test" --regularizer l2 \
+if ! run_finished "$OUT/runs" source_l2; then
+  # shellcheck disable=SC2046
+  smile finetune $(resume_flags "$OUT/runs" source_l2) --name source --train_dir "$OUT/data/source/train" --eval_dir "$OUT/data/source/test" --regularizer l2 \
     --max_iters "$SOURCE_ITERS" --eval_frequency "$SOURCE_ITERS" --lr 0.05 --seed 1 "${common[@]}"
 fi
 
@@ -34,9 +36,10 @@ for size in $SIZES; do
     name="t${size}_s${seed}"
     smile prepare fashion-mnist --src "$data" --out "$OUT/data/$name" --classes 5,6,7,8,9 --per_class "$size" --seed "$seed"
     for method in $METHODS; do
-      [ -e "$OUT/runs/${name}_${method}_summary.json" ] && continue
+      run_finished "$OUT/runs" "${name}_${method}" && continue
       echo "== $name $method"
-      smile finetune --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
+      # shellcheck disable=SC2046
+      smile finetune $(resume_flags "$OUT/runs" "${name}_${method}") --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
         --pretrained "$OUT/runs/source_l2_Best.safetensors" --max_iters "$TARGET_ITERS" --plain_iters $((TARGET_ITERS / 4)) \
         --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}"
     done
