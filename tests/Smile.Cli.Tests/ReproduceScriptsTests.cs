@@ -5,7 +5,9 @@ namespace Smile.Tests.Cli;
 
 /// <summary>
 /// scripts/reproduce/*.sh: the dry run prints the reference's setting exactly, and the scripts run end to end
-/// (prepare skipped: the generated roots already are train/ + test/) with a handful of iterations.
+/// (prepare skipped: the generated roots already are train/ + test/) with a handful of iterations; comparison.sh's
+/// dry run prepares the data and weights where scripts/reproduce/comparison.json reads them (its 63 runs are
+/// checked by SweepCliTests).
 /// </summary>
 public sealed class ReproduceScriptsTests : IDisposable
 {
@@ -74,6 +76,41 @@ public sealed class ReproduceScriptsTests : IDisposable
         Assert.Matches(@"^\|CUB-200-2011 \| \d+\.\d\d \| \d+\.\d\d \| 80\.79 \| 82\.38 \|$", table[2]);
         Assert.Matches(@"^\|Stanford-Cars \| \d+\.\d\d \| \d+\.\d\d \| 90\.72 \| 91\.74 \|$", table[3]);
         Assert.Matches(@"^\|FGVC-Aircraft \| \d+\.\d\d \| \d+\.\d\d \| 86\.93 \| 89\.00 \|$", table[4]);
+    }
+
+    [Fact]
+    public void TheComparisonDryRunPreparesWhereTheGridReadsAndHandsTheSweepItsOptions()
+    {
+        string root = Path.Combine(_temp, "roots");
+        Directory.CreateDirectory(Path.Combine(root, "stanford_cars", "train")); // cars already is train/ + test/
+        Directory.CreateDirectory(Path.Combine(root, "stanford_cars", "test"));
+        var r = Bash("comparison.sh", new Dictionary<string, string>(), root, "/w/resnet50.pth", "--dry-run", "--backend", "slurm", "--gres", "gpu:1");
+        Assert.True(r.Exit == 0, r.Stderr);
+        string out_ = Path.Combine(RepoRoot.Path, "output", "reproduce");
+        string grid = Path.Combine(RepoRoot.Path, "scripts", "reproduce", "comparison.json");
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(new[]
+        {
+            $"smile prepare cub --src {root}/CUB_200_2011 --out {out_}/data/cub",
+            $"mkdir -p {out_}/data",
+            $"ln -sfn {root}/stanford_cars {out_}/data/cars",
+            $"smile prepare aircraft --src {root}/fgvc-aircraft-2013b --out {out_}/data/aircraft",
+            $"mkdir -p {out_}/imagenet",
+            $"ln -sfn /w/resnet50.pth {out_}/imagenet/resnet50.pth",
+            $"smile sweep run {grid} --backend slurm --gres gpu:1", // a Slurm sweep is reported later, with `smile sweep report`
+        }, lines);
+
+        var local = Bash("comparison.sh", new Dictionary<string, string>(), root, "/w/resnet50.pth", "--dry-run");
+        Assert.True(local.Exit == 0, local.Stderr);
+        Assert.EndsWith($"smile sweep run {grid}\nsmile sweep report {grid} --baseline l2 > {out_}/comparison/results.md\n", local.Stdout);
+    }
+
+    [Fact]
+    public void TheComparisonRefusesMissingWeightsInOneLine()
+    {
+        var r = Bash("comparison.sh", new Dictionary<string, string>(), _temp, Path.Combine(_temp, "none.pth"));
+        Assert.Equal(2, r.Exit);
+        Assert.Equal($"error: IMAGENET_WEIGHTS: {Path.Combine(_temp, "none.pth")} is not a file", r.Stderr.Trim());
     }
 
     [Fact]
