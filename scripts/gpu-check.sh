@@ -3,7 +3,8 @@
 #   scripts/gpu-check.sh [--device cuda|cpu] [--smile PATH] [--out DIR]
 # 1. `smile info`; 2. parity with the same machine's PyTorch: eval logits of the same weights on the same input
 # (fp32, TF32 off, module and BatchNorm-folded network; fails above 1e-4 relative), and the bf16 logits' distance
-# (reported, not judged); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
+# (reported, not judged); two SMILE training steps (loss terms, student and mean teacher after them) against the
+# parity tests' PyTorch steps (fails above 1e-4 relative on a GPU, 1e-5 on the CPU); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
 # evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory); 4. a short real fine-tune on the device
 # in fp32 and bf16; 5. the loader's images/s (`smile bench data`). Prints a markdown table for docs/GPU.md at the
 # end and exits 1 when a parity check fails, 2 when a step could not run.
@@ -70,6 +71,20 @@ for precision in fp32 bf16; do
     while IFS= read -r line; do rows+=("${line/| $arch eval/| $arch $precision eval}"); done <<<"$result"
   fi
 done
+
+# Parity of the training step: two SMILE steps (the engine's step, on the device) against the PyTorch steps of the
+# parity tests (tests/Smile.Core.Tests/python/training_step_reference.py, on the CPU), fp32, TF32 off. On the CPU
+# the limit is the parity tests' own (1e-5); a GPU's convolution algorithms round differently, hence 1e-4 there.
+step_tolerance=1e-4; [ "$device" = cpu ] && step_tolerance=1e-5
+mkdir -p "$out/step-reference"
+if run step-reference "$python" tests/Smile.Core.Tests/python/training_step_reference.py "$out/step-reference" smile_distinct &&
+   run step-parity "$smile" bench step-parity --reference "$out/step-reference" --case smile_distinct --device "$device" --out "$out/step-smile.safetensors"; then
+  if ! result=$("$python" scripts/gpu_check.py step "$out/step-reference/smile_distinct.safetensors" "$out/step-smile.safetensors" "$device" "$step_tolerance" 2>"$out/compare-step.log"); then
+    status=1
+    [ -z "$result" ] && result="| smile step: the comparison failed: $(tail -n 1 "$out/compare-step.log") | $device | | | FAIL |"
+  fi
+  while IFS= read -r line; do rows+=("$line"); done <<<"$result"
+fi
 
 # Speed, side by side with PyTorch in the same run.
 for precision in $bench_precisions; do

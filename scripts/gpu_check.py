@@ -6,6 +6,14 @@
       eval-mode forward on the input stored in PARITY (written by `smile bench parity`) on DEVICE, with TF32 off,
       and compares with Smile's logits and BatchNorm-folded logits stored there. Prints one markdown table row per
       comparison; exits 1 when a relative difference (max |a - b| / max |b|) exceeds TOLERANCE.
+
+  gpu_check.py step REFERENCE SMILE DEVICE TOLERANCE
+      Compares Smile's two training steps (SMILE, written by `smile bench step-parity` on DEVICE) with the parity
+      tests' PyTorch steps of the same case (REFERENCE, a CASE.safetensors of
+      tests/Smile.Core.Tests/python/training_step_reference.py): the weighted loss terms and totals of both
+      iterations (|a - b| / |b|), the student's tensors after each step and the mean teacher's after the last
+      (max |a - b| / max |b| per tensor; the integer batch counters exactly). One row per group, with the worst
+      tensor's name; exits 1 when a difference exceeds TOLERANCE or a tensor is missing on either side.
 """
 import json
 import struct
@@ -57,7 +65,42 @@ def logits(weights, parity, arch, device, tolerance):
     return 0 if worst <= tolerance else 1
 
 
+def step(reference, smile, device, tolerance):
+    expected, actual = read_safetensors(reference), read_safetensors(smile)
+    groups = {"loss terms and totals": [], "student after each step": [], "mean teacher after the last step": []}
+    missing = sorted(set(expected) ^ set(actual))
+    for name in sorted(set(expected) & set(actual)):
+        e, a = expected[name].double(), actual[name].double()
+        if name.startswith("teacher."):
+            group = "mean teacher after the last step"
+        elif ".student." in name:
+            group = "student after each step"
+        else:
+            group = "loss terms and totals"
+        if not expected[name].is_floating_point():
+            diff = 0.0 if torch.equal(expected[name].long(), actual[name].long()) else float("inf")
+        elif group == "loss terms and totals":
+            diff = (a - e).abs().item() / max(e.abs().item(), 1e-7)
+        else:
+            scale = e.abs().max().item() if e.numel() else 0.0
+            diff = (a - e).abs().max().item() / scale if scale > 0 else (a - e).abs().max().item() if e.numel() else 0.0
+        groups[group].append((diff, name))
+    worst_all = 0.0
+    for group, diffs in groups.items():
+        if not diffs:
+            continue
+        worst, name = max(diffs)
+        worst_all = max(worst_all, worst)
+        print(f"| smile step {group} ({len(diffs)} tensors, worst {name}) | {device} | {worst:.2e} | {tolerance:.0e} | "
+              f"{'ok' if worst <= tolerance else 'FAIL'} |")
+    if missing:
+        print(f"| smile step: {len(missing)} tensors on one side only (e.g. {missing[0]}) | {device} | | | FAIL |")
+    return 0 if worst_all <= tolerance and not missing else 1
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "step":
+        sys.exit(step(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
     if len(sys.argv) == 7 and sys.argv[1] == "logits":
         sys.exit(logits(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])))
     print(__doc__, file=sys.stderr)

@@ -15,6 +15,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchInferenceCommand.Create());
         bench.Subcommands.Add(BenchProfileCommand.Create());
         bench.Subcommands.Add(BenchParityCommand.Create());
+        bench.Subcommands.Add(BenchStepParityCommand.Create());
         return bench;
     }
 }

@@ -12,7 +12,7 @@ namespace Smile.Bench.Commands;
 /// `smile bench parity`: the numbers a same-machine PyTorch compares against (scripts/gpu-check.sh with
 /// scripts/gpu_check.py). Loads a state dict (`smile init` writes one) into the architecture, draws a seeded input
 /// batch on the CPU, runs the eval-mode forward on --device in --precision (the module and, for a ResNet, the
-/// BatchNorm-folded network evaluation uses) and writes the input and both logits to a safetensors file.
+/// BatchNorm-folded network evaluation uses) with TF32 off and writes the input and both logits to a safetensors file.
 /// </summary>
 internal static class BenchParityCommand
 {
@@ -37,6 +37,9 @@ internal static class BenchParityCommand
             string amp = Flags.Precision(parse.GetValue(precision));
             string outPath = Flags.OutputFile(parse.GetValue(output), "out") ?? throw new UsageException("--out: is required");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
+            // PyTorch's side runs with TF32 off (scripts/gpu_check.py), and the comparison is of fp32 arithmetic.
+            new CudaSpeed(CudnnBenchmark: false, Tf32: false, ChannelsLast: "off").Apply(target, out var switchWarning);
+            if (switchWarning is not null) Console.Error.WriteLine($"warning: {switchWarning}");
             var arithmetic = MixedPrecision.Create(amp, out var fallback);
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
 

@@ -1,6 +1,6 @@
 """Reference training steps for Smile's regularizer / optimizer / mean-teacher parity tests, in plain PyTorch.
 
-usage: training_step_reference.py OUT_DIR
+usage: training_step_reference.py OUT_DIR [CASE...]   (all cases unless some are named; scripts/gpu-check.sh names one)
 
 Written from the published algorithm (SMILE, Li et al. 2022, as docs/DESIGN.md, "The SMILE step", states the
 reference finetune.py), L2-SP (Li et al. 2018) and torch.optim.SGD, not from Smile's C#.
@@ -222,7 +222,13 @@ def main():
         "lam": torch.tensor([lam for lam, _ in MIXES], dtype=torch.float64),
         "perm": torch.tensor([perm for _, perm in MIXES], dtype=torch.int64)})
 
+    wanted = sys.argv[2:] or list(CASES)
+    unknown = [c for c in wanted if c not in CASES]
+    if unknown:
+        sys.exit(f"unknown case(s) {unknown}; known: {list(CASES)}")
     for name, (regularizer, strength, init, weight_decay) in CASES.items():
+        if name not in wanted:
+            continue
         init_state = {n: v.clone() for n, v in students[init].state_dict().items()}
         run_case(name, regularizer, strength, weight_decay, students["student"], init_state, source_state, batches, out_dir)
 
