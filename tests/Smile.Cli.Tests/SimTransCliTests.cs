@@ -40,6 +40,17 @@ public sealed class SimTransCliTests(TinySimTransFixture data) : IClassFixture<T
         }.Concat(extra).ToArray();
 
     [Fact]
+    public void TrainsInBf16EndToEndAndSaysSo()
+    {
+        var save = Path.Combine(data.Root, "bf16");
+        var r = SmileProcess.Run(TrainSimNet(save, 1, "--precision", "bf16"));
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
+        Assert.Contains(", precision bf16", r.Stderr);
+        Assert.Matches(@"Epoch\[01/01\] validation pairs: F1 [\d.]+", r.Stderr);
+        Assert.Equal("bf16", SimNetCheckpoint.ReadInfo(Path.Combine(save, "simnet_Best.safetensors")).Arguments["precision"]);
+    }
+
+    [Fact]
     public void TrainsFromAFinetunedBaseClassifierAndWritesBestAndLastSimNets()
     {
         var save = Path.Combine(data.Root, "plain");

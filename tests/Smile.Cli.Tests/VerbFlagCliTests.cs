@@ -39,6 +39,7 @@ public sealed class VerbFlagCliTests : IDisposable
             (["simtrans", "train-simnet", "--base_dir", images, "--image_size", "100000"], "--image_size: must be at most 4096"),
             (["simtrans", "train-simnet", "--base_dir", images, "--wd", "Infinity"], "--wd: must be 0 or more"),
             (["simtrans", "train-simnet", "--base_dir", images, "--save", ""], "--save: is empty"),
+            (["simtrans", "train-simnet", "--base_dir", images, "--precision", "fp64"], "--precision: must be fp32, bf16, fp16, not 'fp64'"),
         };
         foreach (var (args, message) in cases)
         {

@@ -50,6 +50,8 @@ public sealed record SimNetOptions
     public int PrintFrequency { get; init; } = 10;
     public bool Resume { get; init; }
     public bool StrictImages { get; init; }
+    /// <summary>fp32 (the authors'), bf16 or fp16: the forwards under autocast, the losses in fp32 (<see cref="Training.MixedPrecision"/>).</summary>
+    public string Precision { get; init; } = "fp32";
 
     public bool Adversarial => AdversarialWeight > 0;
 
@@ -76,7 +78,7 @@ public sealed record SimNetOptions
             ["adversarial_weight"] = AdversarialWeight.ToString("R", c), ["discriminator_lr"] = DiscriminatorLr.ToString("R", c),
             ["iters_per_epoch"] = ItersPerEpoch?.ToString(c) ?? "", ["seed"] = Seed.ToString(c), ["save"] = Save, ["log_dir"] = LogDir,
             ["workers"] = Workers.ToString(c), ["device"] = Device, ["print_frequency"] = PrintFrequency.ToString(c),
-            ["resume"] = Resume ? "true" : "false", ["strict_images"] = StrictImages ? "true" : "false",
+            ["resume"] = Resume ? "true" : "false", ["strict_images"] = StrictImages ? "true" : "false", ["precision"] = Precision,
         };
     }
 }

@@ -37,6 +37,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
     private readonly ILogger log;
     private readonly ITrainingMonitor monitor;
     private readonly Device device;
+    private readonly MixedPrecision precision;
     private readonly ImageFolder train;
     private readonly LastCheckpoint? resumed;
     private readonly SimNet net;
@@ -64,6 +65,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         this.log = log;
         this.monitor = monitor ?? new NullMonitor();
         device = DeviceSelection.Parse(o.Device);
+        precision = MixedPrecision.Create(o.Precision, out var fallback);
+        if (fallback is not null) log.Warning("{Reason}", fallback);
         torch.random.manual_seed(o.Seed); // the new pair head's initialisation
         Directory.CreateDirectory(o.Save);
         var data = SimNetData.Load(o, log);
@@ -107,6 +110,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
                 discSgd!.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, DiscriminatorOptimizerPrefix));
             }
             var progress = ProgressOf(saved.Info);
+            if (precision.Scaler is { } scaler && progress.LossScale is { } scale)
+                scaler.Restore(scale, progress.LossScaleGoodSteps);
             log.Information("Resuming {Run} after epoch {Epoch} and {Step} step(s) of the next (best F1 {Best:F4} at epoch {BestEpoch})",
                 options.Name, progress.StepsDone / iters, progress.StepsDone % iters, progress.BestMetric, BestEpoch(progress));
             return progress;
@@ -140,8 +145,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
     public void Begin(RunProgress progress)
     {
         var o = options;
-        log.Information("SimNet {Run}: {Arch} backbone, relation {Relation}, {Classes} base classes, {Images} training images, {Cpb} classes x {Batch} images per batch, {Iters} steps per epoch, epochs {Start}..{Epochs}, β {Beta}, device {Device}",
-            o.Name, net.Backbone.Architecture, net.Head.RelationDim, train.Classes.Count, train.Samples.Count, o.ClassesPerBatch, o.BatchSize, iters, progress.StepsDone / iters + 1, o.Epochs, o.AdversarialWeight, device);
+        log.Information("SimNet {Run}: {Arch} backbone, relation {Relation}, {Classes} base classes, {Images} training images, {Cpb} classes x {Batch} images per batch, {Iters} steps per epoch, epochs {Start}..{Epochs}, β {Beta}, device {Device}, precision {Precision}",
+            o.Name, net.Backbone.Architecture, net.Head.RelationDim, train.Classes.Count, train.Samples.Count, o.ClassesPerBatch, o.BatchSize, iters, progress.StepsDone / iters + 1, o.Epochs, o.AdversarialWeight, device, precision.Name);
         if (validation is not null)
             log.Information("Validation pairs: {Batches} fixed batch(es) of the {Images} held-out images, pairs of two different images, similar when S > 0.5", validation.Batches, validation.Images);
         net.train();
@@ -170,13 +175,20 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         // The step number keys the augmentation, so an image drawn twice in an epoch is cropped anew.
         using var batch = loader.Build(sampler!.Next(), (int)global, cancel);
         using var web = webLoader?.Build(webSampler!.Next(), (int)global, cancel);
-        return (TrainStep(batch, web), batch.Count + (web?.Count ?? 0));
+        var result = TrainStep(batch, web);
+        if (result.UpdateSkipped)
+            log.Warning("Epoch {Epoch}, step {Step}: the fp16 gradients overflowed, so the update was skipped and the loss scale lowered to {Scale}",
+                epoch + 1, step, precision.Scaler!.Scale);
+        return (result, batch.Count + (web?.Count ?? 0));
     }
 
     /// <summary>
     /// One SimNet step (and, with a web batch, one discriminator step). Base and web images go through the
     /// backbone and the head together, as the authors' code does, so BatchNorm sees both; pairs are formed
-    /// within each half only. Every tensor of the step belongs to its dispose scope.
+    /// within each half only. In mixed precision the forwards run under autocast and the losses in fp32; fp16 scales
+    /// the loss and skips an update whose gradients overflowed (<see cref="LossScaler"/>), as the training step does.
+    /// The discriminator's own step stays in fp32 (a small MLP on the detached relation features).
+    /// Every tensor of the step belongs to its dispose scope.
     /// </summary>
     private StepResult TrainStep(Batch batch, Batch? web)
     {
@@ -186,30 +198,40 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         var labels = batch.Labels.to(device);
         long b = batch.Count, baseRows = b * b;
         sgd.ZeroGrad();
-        var features = net.PooledFeatures(web is null ? images : cat([images, web.Images.to(device)]));
-        var pairs = web is null ? PairHead.Pairs(features)
-            : cat([PairHead.Pairs(features.narrow(0, 0, b)), PairHead.Pairs(features.narrow(0, b, web.Count))]);
-        var head = net.Head.ForwardPairs(pairs);
-        var baseLogits = head.Logits.narrow(0, 0, baseRows);
+        Tensor pairLogits, relation;
+        Tensor? domainOutput = null;
+        using (precision.Enter(device))
+        {
+            var features = net.PooledFeatures(web is null ? images : cat([images, web.Images.to(device)]));
+            var pairs = web is null ? PairHead.Pairs(features)
+                : cat([PairHead.Pairs(features.narrow(0, 0, b)), PairHead.Pairs(features.narrow(0, b, web.Count))]);
+            var head = net.Head.ForwardPairs(pairs);
+            (pairLogits, relation) = (head.Logits, head.Relation);
+            if (disc is not null) domainOutput = disc.call(relation);
+        }
+        var baseLogits = pairLogits.narrow(0, 0, baseRows).to(ScalarType.Float32);
         var sim = PairHead.PairLoss(baseLogits, labels);
         var terms = new Dictionary<string, double> { ["sim"] = sim.item<float>() };
         var total = sim;
-        if (disc is not null)
+        if (domainOutput is not null)
         {
-            var domain = PairDiscriminator.DomainLoss(disc.call(head.Relation), baseRows);
+            var domain = PairDiscriminator.DomainLoss(domainOutput.to(ScalarType.Float32), baseRows);
             terms["disc"] = domain.item<float>();
             total = sim - options.AdversarialWeight * domain;
         }
         double loss = total.item<float>();
         var accuracy = baseLogits.argmax(1).eq(PairHead.PairLabels(labels)).to(ScalarType.Float32).mean().item<float>();
         if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
-        total.backward();
+        var scaler = precision.Scaler;
+        (scaler is null ? total : total * scaler.Scale).backward();
+        if (scaler is not null && !scaler.Unscale(net.parameters()))
+            return new StepResult(loss, terms, accuracy) { UpdateSkipped = true };
         sgd.Step();
         if (disc is not null)
         {
             // The discriminator learns on features detached from the SimNet, with its own optimizer.
             discSgd!.ZeroGrad();
-            var domainLogits = disc.call(head.Relation.detach());
+            var domainLogits = disc.call(relation.detach().to(ScalarType.Float32));
             PairDiscriminator.DomainLoss(domainLogits, baseRows).backward();
             discSgd.Step();
             var domainLabels = arange(domainLogits.shape[0], device: device).ge(baseRows).to(ScalarType.Int64);
@@ -240,7 +262,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         if (validation is null) return null;
         var o = options;
         int epoch = (int)(global / iters);
-        last = validation.Evaluate(net, device, new Progress<int>(n => monitor.OnEvalProgress(n, validation.Images)), cancel);
+        last = validation.Evaluate(net, device, new Progress<int>(n => monitor.OnEvalProgress(n, validation.Images)), cancel, precision);
         log.Information("----- Epoch[{Epoch:D2}/{Epochs:D2}] validation pairs: F1 {F1:F4}, precision {Precision:F4}, recall {Recall:F4}, pair loss {Loss:F4} ({Pairs} pairs, {Positives} similar), time: {Time:F2}",
             epoch + 1, o.Epochs, last.F1, last.Counts.Precision, last.Counts.Recall, last.Loss, last.Counts.Pairs, last.Counts.Positives, last.Seconds);
         board.add_scalar("val_f1", (float)last.F1, epoch + 1);
@@ -266,7 +288,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
             foreach (var (name, tensor) in discriminator.state_dict()) extra[PairDiscriminator.Prefix + name] = tensor;
             foreach (var (name, buffer) in discSgd!.MomentumBuffers) extra[DiscriminatorOptimizerPrefix + name] = buffer;
         }
-        SimNetCheckpoint.Save(options.LastPath, net, Info(progress) with { RunState = progress.ToJson() }, extra);
+        var state = precision.Scaler is { } scaler ? progress with { LossScale = scaler.Scale, LossScaleGoodSteps = scaler.GoodSteps } : progress;
+        SimNetCheckpoint.Save(options.LastPath, net, Info(progress) with { RunState = state.ToJson() }, extra);
         return options.LastPath;
     }
 

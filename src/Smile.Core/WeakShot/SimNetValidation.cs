@@ -44,7 +44,8 @@ public sealed class SimNetValidation
     }
 
     /// <summary>Scores the held-out pairs; the network's mode is restored afterwards.</summary>
-    public PairValidationResult Evaluate(SimNet net, Device device, IProgress<int>? progress = null, CancellationToken cancel = default)
+    public PairValidationResult Evaluate(SimNet net, Device device, IProgress<int>? progress = null, CancellationToken cancel = default,
+        Training.MixedPrecision? precision = null)
     {
         var clock = Stopwatch.StartNew();
         bool wasTraining = net.training;
@@ -69,7 +70,10 @@ public sealed class SimNetValidation
                 using (var scope = NewDisposeScope())
                 {
                     var labels = batch.Labels.to(device);
-                    var logits = net.call(batch.Images.to(device)).PairLogits;
+                    Tensor logits;
+                    using (precision?.Enter(device)) // the run's precision for the forward; the loss and metrics in fp32
+                        logits = net.call(batch.Images.to(device)).PairLogits;
+                    logits = logits.to(ScalarType.Float32);
                     loss += PairHead.PairLoss(logits, labels).item<float>();
                     counts += PairMetrics.Count(logits, labels, batch.Indices);
                 }

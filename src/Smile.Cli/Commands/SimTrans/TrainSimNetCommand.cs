@@ -40,11 +40,12 @@ internal static class TrainSimNetCommand
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N steps of an epoch.", d.PrintFrequency);
         var resume = new Option<bool>("--resume") { Description = "Continue from {save}/{name}_Last.safetensors." };
         var strictImages = Flags.Make("strict_images", "Stop at an unreadable image instead of replacing it.", d.StrictImages);
+        var precision = Flags.Make("precision", "fp32 (the authors'), bf16 or fp16: the forwards under LibTorch's autocast, the losses in fp32 (fp16 with a dynamic loss scaler).", d.Precision);
 
         var command = new Command("train-simnet", "Train the similarity network on pairs of clean base-class images (SimTrans step 1).")
         {
             name, baseDir, valSplit, valDir, webDir, pretrained, arch, imageSize, classesPerBatch, batchSize, epochs, lr, lrStep, wd,
-            relationDim, adversarialWeight, itersPerEpoch, seed, save, logDir, workers, device, printFrequency, resume, strictImages,
+            relationDim, adversarialWeight, itersPerEpoch, seed, save, logDir, workers, device, printFrequency, resume, strictImages, precision,
         };
         command.SetAction(parse =>
         {
@@ -78,6 +79,7 @@ internal static class TrainSimNetCommand
             Flags.Require(parse.GetValue(printFrequency) >= 1, "print_frequency", "must be at least 1");
             Flags.Require(parse.GetValue(workers) >= 0, "workers", "must be 0 (all cores) or more");
             DeviceSelection.Parse(parse.GetValue(device)!); // fails now, not after the data is scanned
+            string arithmetic = Flags.Precision(parse.GetValue(precision));
 
             var options = new SimNetOptions
             {
@@ -87,7 +89,7 @@ internal static class TrainSimNetCommand
                 Wd = parse.GetValue(wd), RelationDim = parse.GetValue(relationDim), AdversarialWeight = beta, ItersPerEpoch = parse.GetValue(itersPerEpoch),
                 Seed = parse.GetValue(seed), Save = parse.GetValue(save)!, LogDir = parse.GetValue(logDir)!, Workers = parse.GetValue(workers),
                 Device = parse.GetValue(device)!, PrintFrequency = parse.GetValue(printFrequency), Resume = parse.GetValue(resume),
-                StrictImages = parse.GetValue(strictImages),
+                StrictImages = parse.GetValue(strictImages), Precision = arithmetic,
             };
             return TrainingRun.Execute(options.Save, options.LogPath, options.Arguments(), (log, monitor, cancel) =>
             {
