@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using Smile.Cli;
 using Smile.Evaluation;
@@ -10,35 +9,7 @@ namespace Smile.Tests.Cli;
 /// the status is up lands on its own line and the status comes back under it; off a terminal, plain lines only.</summary>
 public sealed class StatusConsoleTests
 {
-    /// <summary>What a terminal shows for <paramref name="output"/>: "\r" returns to the start of the line, ESC[2K
-    /// erases the line, "\n" starts a new one, any other character overwrites the one under the cursor. The last
-    /// line is included when it holds text (the status line has no "\n").</summary>
-    private static List<string> Screen(string output)
-    {
-        var lines = new List<string>();
-        var line = new StringBuilder();
-        int cursor = 0;
-        for (int i = 0; i < output.Length; i++)
-        {
-            char c = output[i];
-            if (c == '\r') cursor = 0;
-            else if (c == '\n') { lines.Add(line.ToString()); line.Clear(); cursor = 0; }
-            else if (c == '\u001b')
-            {
-                Assert.True(output.AsSpan(i).StartsWith("\u001b[2K"), $"an escape sequence other than ESC[2K at {i}");
-                line.Clear();
-                i += 3;
-            }
-            else
-            {
-                if (cursor < line.Length) line[cursor] = c;
-                else line.Append(c);
-                cursor++;
-            }
-        }
-        if (line.Length > 0) lines.Add(line.ToString());
-        return lines;
-    }
+    private static List<string> Screen(string output) => TerminalScreen.Lines(output);
 
     private sealed class FakeClock
     {

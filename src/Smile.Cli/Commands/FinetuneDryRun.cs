@@ -25,9 +25,9 @@ internal static class FinetuneDryRun
             $"Model: {plan.Architecture}, {plan.Parameters.ToString("N0", c)} parameters{(plan.AuxClasses is { } aux ? $", aux head of {aux} source classes" : "")}, " +
                 $"{(o.Pretrained is null ? "freshly initialised" : $"from {o.Pretrained}")}; device {plan.Device}",
             $"Classes ({plan.Classes.Count}): {Listed(plan.Classes.Select(n => n), 20)}",
-            $"Training: {plan.TrainImages} images in {o.TrainDir} ({Listed(plan.Classes.Zip(plan.TrainCounts, (n, k) => $"{n} {k}"), 10)}); sampler {o.Sampler}",
+            $"Training: {plan.TrainImages} images in {o.TrainData.Location} ({Listed(plan.Classes.Zip(plan.TrainCounts, (n, k) => $"{n} {k}"), 10)}); sampler {o.Sampler}",
             plan.EvalImages is { } evalImages
-                ? $"Validation: {evalImages} images of {plan.EvalClasses} classes {(o.ValSplit > 0 ? $"held out of the training folder ({o.ValSplit.ToString("P0", c)} per class)" : $"in {o.EvalDir}")}, " +
+                ? $"Validation: {evalImages} images of {plan.EvalClasses} classes {(o.ValSplit > 0 ? $"held out of the training folder ({o.ValSplit.ToString("P0", c)} per class)" : $"in {o.EvalData?.Location}")}, " +
                   $"every {o.EvalFrequency} iterations and after the last, best by {o.SelectBy}"
                 : "Validation: none (the last checkpoint is the result)",
             $"Schedule: {o.MaxIters} iterations{(plan.StartIteration > 0 ? $", resuming after iteration {plan.StartIteration - 1}" : "")}, " +
