@@ -27,7 +27,8 @@ internal static class TrainingRun
         // One writer for the run's console: log lines above the live status line, never glued to it.
         var console = StatusConsole.ForStandardError();
         using var log = Logging.Create(logPath, console);
-        log.Information("{Args}", string.Join(" ", arguments.Select(a => $"--{a.Key} {a.Value}")));
+        // The settings as flags, as the reference prints its args; unset (empty) ones are left out of the line.
+        log.Information("{Args}", string.Join(" ", arguments.Where(a => a.Value.Length > 0).Select(a => $"--{a.Key} {a.Value}")));
         foreach (var file in stale) log.Information("Removed {File}, a temporary an interrupted run left behind", file);
         using var display = new ProgressDisplay(console);
         using var interrupt = new CancellationTokenSource();
