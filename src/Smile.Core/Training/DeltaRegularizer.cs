@@ -131,10 +131,12 @@ public sealed class DeltaRegularizer : IRegularizer
         var run = setup ?? throw new InvalidOperationException("delta_attention on needs the training set for its pre-pass: call Prepare (or UseAttention) first");
         var source = SourceOf(ctx);
         var spec = TransformSpec.ForTraining(run.ImageSize);
-        var inputs = CacheInputs(source, spec, run, ctx.Device);
-        var file = CacheFileOf(run, inputs[KeyEntry]);
+        // No cache with delta_attention_file none, nor by default without a save folder (a test's bare MethodSetup).
+        bool cached = AttentionFile != NoCache && (AttentionFile != "" || run.Save is not null);
+        var inputs = cached ? CacheInputs(source, spec, run, ctx.Device) : null;
+        var file = inputs is null ? null : AttentionFile != "" ? AttentionFile : Path.Combine(run.Save!, $"delta_attention_{inputs[KeyEntry]}.safetensors");
         var layers = source.StageMapLayers;
-        if (file is not null && TryLoad(file, inputs, source, run.Log) is { } loaded)
+        if (file is not null && TryLoad(file, inputs!, source, run.Log) is { } loaded)
         {
             attention = loaded;
             LogRanges(run.Log, layers);
@@ -149,7 +151,7 @@ public sealed class DeltaRegularizer : IRegularizer
         using (bias)
             attention = ChannelAttention(source, weight, bias, AblationBatches(loader, (int)AttentionEpochs, ctx.Device));
         LogRanges(run.Log, layers);
-        string written = file is null ? "not cached" : Write(file, inputs, layers, attention, run.Log) ? $"written to {file}" : $"not written to {file}";
+        string written = file is null ? "not cached" : Write(file, inputs!, layers, attention, run.Log) ? $"written to {file}" : $"not written to {file}";
         run.Log.Information("DELTA attention computed in {Seconds:F1} s ({Epochs} head epochs, {Batches} ablation batches), {Written:l}",
             clock.Elapsed.TotalSeconds, AttentionEpochs, AttentionBatches, written);
     }
@@ -172,7 +174,7 @@ public sealed class DeltaRegularizer : IRegularizer
     /// first 16 hex digits of the SHA-256 of the others. The source weights are hashed as loaded (every tensor of its
     /// state, by name, dtype and shape), so the same weights in another file share the cache; the training images by
     /// their path below the training root, label and file size, in the loader's order (the list itself is too long
-    /// for the metadata, so it holds the hash). The device kind is part of it: a CUDA pre-pass rounds otherwise.
+    /// for the metadata, so it holds the hash). The device kind is part of it: a CUDA pre-pass rounds differently from a CPU one.
     /// </summary>
     public SortedDictionary<string, string> CacheInputs(ResNet source, TransformSpec spec, MethodSetup run, Device device)
     {
@@ -201,15 +203,6 @@ public sealed class DeltaRegularizer : IRegularizer
         inputs[KeyEntry] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
         return inputs;
     }
-
-    /// <summary>The cache file: delta_attention_file, or delta_attention_{key}.safetensors in the save folder when that is
-    /// empty; null when caching is off (none) or there is no save folder.</summary>
-    private string? CacheFileOf(MethodSetup run, string key) => AttentionFile switch
-    {
-        NoCache => null,
-        "" => run.Save is null ? null : Path.Combine(run.Save, $"delta_attention_{key}.safetensors"),
-        var path => path,
-    };
 
     private static string WeightsHash(ResNet source)
     {
