@@ -4,7 +4,8 @@ namespace Smile.Tests.Cli;
 
 /// <summary>The delta method through `smile finetune`: a tiny resnet18 run at 32 x 32 with the attention pre-pass (one head
 /// epoch, one ablation batch) that logs its attention, stores its flags and writes a checkpoint `smile test` evaluates;
-/// the plain feature-map variant; and bad values refused in one line naming the flag (exit 2).</summary>
+/// the attention cache, loaded by a second run and by a resumed one, which train bit for bit as the first; the plain
+/// feature-map variant; and bad values refused in one line naming the flag (exit 2).</summary>
 public sealed class DeltaCliTests(TinyTransferFixture data) : IClassFixture<TinyTransferFixture>
 {
     private string[] Finetune(string save, int iterations, params string[] extra) =>
@@ -44,6 +45,48 @@ public sealed class DeltaCliTests(TinyTransferFixture data) : IClassFixture<Tiny
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stdout + r.Stderr);
         Assert.DoesNotContain("DELTA attention", r.Stderr);
         Assert.Matches(@"delta loss [\d.]+ \(main [\d.]+, head [\d.]+, delta [\d.]+\)", r.Stderr);
+    }
+
+    [Fact]
+    public void ASecondRunAndAResumedRunLoadTheCachedAttentionAndTrainAsTheFirst()
+    {
+        string[] prepass = ["--delta_attention_epochs", "1", "--delta_attention_batches", "1"];
+        var first = Path.Combine(data.Root, "delta-cache-first");
+        var a = SmileProcess.Run(Finetune(first, 4, prepass));
+        Assert.True(a.ExitCode == 0, a.Describe() + a.Stdout + a.Stderr);
+        var file = Assert.Single(Directory.GetFiles(first, "delta_attention_*.safetensors"));
+        Assert.Matches(@"DELTA attention computed in [\d.]+ s \(1 head epochs, 1 ablation batches\), written to " + System.Text.RegularExpressions.Regex.Escape(file), a.Stderr);
+
+        // Another save folder sharing the file: loaded, not computed, and the same training bit for bit.
+        var second = Path.Combine(data.Root, "delta-cache-second");
+        var b = SmileProcess.Run(Finetune(second, 4, [.. prepass, "--delta_attention_file", file]));
+        Assert.True(b.ExitCode == 0, b.Describe() + b.Stdout + b.Stderr);
+        Assert.Contains($"DELTA attention loaded from {file}", b.Stderr);
+        Assert.DoesNotContain("DELTA attention computed", b.Stderr);
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_delta_Last.safetensors"), Path.Combine(second, "tiny_delta_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_delta_Best.safetensors"), Path.Combine(second, "tiny_delta_Best.safetensors"));
+
+        // Stopped after 2 iterations (the pre-pass computed and cached in its save folder), then resumed: loaded.
+        var interrupted = Path.Combine(data.Root, "delta-cache-interrupted");
+        var c1 = SmileProcess.Run(Finetune(interrupted, 4, [.. prepass, "--stop_after", "2"]));
+        Assert.True(c1.ExitCode == 130, c1.Describe() + c1.Stdout + c1.Stderr);
+        var cached = Path.Combine(interrupted, Path.GetFileName(file)); // the same key as the first run's
+        Assert.Contains($"written to {cached}", c1.Stderr);
+        var c2 = SmileProcess.Run(Finetune(interrupted, 4, [.. prepass, "--resume"]));
+        Assert.True(c2.ExitCode == 0, c2.Describe() + c2.Stdout + c2.Stderr);
+        Assert.Contains($"DELTA attention loaded from {cached}", c2.Stderr);
+        Assert.DoesNotContain("DELTA attention computed", c2.Stderr);
+        CheckpointAssert.SameWeights(Path.Combine(first, "tiny_delta_Last.safetensors"), Path.Combine(interrupted, "tiny_delta_Last.safetensors"));
+    }
+
+    [Fact]
+    public void AnAttentionFileWithoutAttentionIsRefused()
+    {
+        var save = Path.Combine(data.Root, "bad-delta-file");
+        var r = SmileProcess.Run(Finetune(save, 2, "--delta_attention", "off", "--delta_attention_file", "a.safetensors"));
+        Assert.True(r.ExitCode == 2, r.Describe() + r.Stdout + r.Stderr);
+        Assert.Equal("error: --delta_attention_file: is used only with --delta_attention on", r.Stderr.Trim());
+        Assert.False(Directory.Exists(save));
     }
 
     [Theory]

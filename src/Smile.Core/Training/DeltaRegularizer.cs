@@ -1,6 +1,11 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using Smile.Data;
 using Smile.Models;
+using Smile.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,8 +24,13 @@ namespace Smile.Training;
 /// the frozen source backbone (eval mode) trained for delta_attention_epochs epochs (SGD lr 0.01, momentum 0.9, weight
 /// decay 1e-4, the rate ×0.1 every 6 epochs, continuously), then over the first delta_attention_batches training batches
 /// the rise of the CE when channel c's filter is zeroed, averaged, standardised within the layer and
-/// a_j = softmax(Δ̂_j / 5) (<see cref="ChannelAttention"/>). It is logged, not cached: a resumed run computes it again
-/// from the same seed.
+/// a_j = softmax(Δ̂_j / 5) (<see cref="ChannelAttention"/>). It is logged and cached, as TLlib's delta example saves its
+/// attention to a file: delta_attention_file, by default delta_attention_{key}.safetensors in the run's save folder, where
+/// the key hashes everything the pre-pass result depends on (<see cref="CacheInputs"/>: the source weights, the
+/// architecture, the transform, the training images, the seed, the device kind, the epochs and batches). A resumed run or
+/// another run on the same data loads it instead of computing it; the file's metadata holds those inputs and a hash of
+/// the attention, checked on load, and a file that does not match or cannot be read is computed again and overwritten,
+/// with a warning. Loading changes nothing else: the pre-pass draws from its own seeded generators only.
 /// </para>
 /// <para>Weight decay applies to no parameter (TLlib's and the original's 0): the feature-map term stands in for it on the
 /// backbone and delta_beta on the head. BatchNorm running statistics are buffers, never regularized.</para>
@@ -47,6 +57,17 @@ public sealed class DeltaRegularizer : IRegularizer
         "DELTA: epochs the attention pre-pass trains its head on the frozen source network (10, the original's).", 10L,
         v => v >= 0 ? null : "must be 0 or more") { OnlyForItsMethods = true };
 
+    private static readonly MethodSetting<string> FileSetting = new("delta_attention_file",
+        "DELTA: the attention cache: empty for delta_attention_{key}.safetensors in the save folder (the key hashes the source weights, data, seed and pre-pass settings), a file path to share one across save folders, or 'none' to compute it every run.", "",
+        v => v is "" or NoCache ? null : string.IsNullOrWhiteSpace(v) ? "is blank"
+            : Directory.Exists(v) ? $"is a folder, not a file: {Path.GetFullPath(v)}" : null) { OnlyForItsMethods = true };
+
+    /// <summary>The delta_attention_file value that turns the cache off.</summary>
+    private const string NoCache = "none";
+
+    /// <summary>Bumped when the pre-pass or the file's layout changes, so that an older cache is computed again.</summary>
+    private const string CacheFormat = "1";
+
     /// <summary>The original's batch size for the attention pre-pass.</summary>
     private const int AttentionBatchSize = 32;
 
@@ -60,13 +81,15 @@ public sealed class DeltaRegularizer : IRegularizer
     public string Name => "delta";
     public string Summary => "DELTA: CE plus the attention-weighted distance of the stages' feature maps to the frozen source network's, and L2 on the head.";
     public bool NeedsTeacher => true;
-    public IReadOnlyList<MethodSetting> Settings => [AlphaSetting, BetaSetting, AttentionSetting, BatchesSetting, EpochsSetting];
+    public IReadOnlyList<MethodSetting> Settings => [AlphaSetting, BetaSetting, AttentionSetting, BatchesSetting, EpochsSetting, FileSetting];
 
     public double Alpha { get; private set; } = AlphaSetting.Default;
     public double Beta { get; private set; } = BetaSetting.Default;
     public bool UsesAttention { get; private set; } = true;
     public long AttentionBatches { get; private set; } = BatchesSetting.Default;
     public long AttentionEpochs { get; private set; } = EpochsSetting.Default;
+    /// <summary>delta_attention_file: "" for the automatic name in the save folder, "none" for no cache, or a path.</summary>
+    public string AttentionFile { get; private set; } = FileSetting.Default;
 
     /// <summary>The channel attention per stage (each sums to 1), once computed or given; null before.</summary>
     public IReadOnlyList<float[]>? Attention => attention;
@@ -79,6 +102,9 @@ public sealed class DeltaRegularizer : IRegularizer
         UsesAttention = values.Get(AttentionSetting) != "off";
         AttentionBatches = values.Get(BatchesSetting);
         AttentionEpochs = values.Get(EpochsSetting);
+        AttentionFile = values.Get(FileSetting);
+        if (!UsesAttention && AttentionFile != FileSetting.Default)
+            throw new MethodSettingException(FileSetting.Name, $"is used only with {AttentionSetting.Name} on");
     }
 
     public void Prepare(MethodSetup setup) => this.setup = setup ?? throw new ArgumentNullException(nameof(setup));
@@ -96,26 +122,177 @@ public sealed class DeltaRegularizer : IRegularizer
     /// <summary>No weight decay anywhere: DELTA's own terms replace it (TLlib and the original train DELTA with weight decay 0).</summary>
     public bool WeightDecayApplies(string parameterName) => false;
 
-    /// <summary>Runs the attention pre-pass before the run's first step (on a resumed run, before its first step too).</summary>
+    /// <summary>Loads the channel attention from its cache, or runs the attention pre-pass and writes the cache, before
+    /// the run's first step (on a resumed run, before its first step too).</summary>
     public void BeforeStep(TrainingContext ctx, IOptimizer optimizer, long iteration)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         if (!UsesAttention || attention is not null) return;
         var run = setup ?? throw new InvalidOperationException("delta_attention on needs the training set for its pre-pass: call Prepare (or UseAttention) first");
         var source = SourceOf(ctx);
+        var spec = TransformSpec.ForTraining(run.ImageSize);
+        // No cache with delta_attention_file none, nor by default without a save folder (a test's bare MethodSetup).
+        bool cached = AttentionFile != NoCache && (AttentionFile != "" || run.Save is not null);
+        var inputs = cached ? CacheInputs(source, spec, run, ctx.Device) : null;
+        var file = inputs is null ? null : AttentionFile != "" ? AttentionFile : Path.Combine(run.Save!, $"delta_attention_{inputs[KeyEntry]}.safetensors");
+        var layers = source.StageMapLayers;
+        if (file is not null && TryLoad(file, inputs!, source, run.Log) is { } loaded)
+        {
+            attention = loaded;
+            LogRanges(run.Log, layers);
+            run.Log.Information("DELTA attention loaded from {File:l}", file);
+            return;
+        }
         var clock = Stopwatch.StartNew();
-        var loader = new BatchLoader(run.Train, TransformSpec.ForTraining(run.ImageSize),
+        var loader = new BatchLoader(run.Train, spec,
             new LoaderOptions(AttentionBatchSize, 0, SampleRandom.Seed(run.Seed, 0, 0xDE17A), Shuffle: true, DropLast: false), run.Log);
         var (weight, bias) = TrainHead(source, loader, run.Train.Classes.Count, AttentionEpochs, run.Seed, ctx.Device);
         using (weight)
         using (bias)
             attention = ChannelAttention(source, weight, bias, AblationBatches(loader, (int)AttentionEpochs, ctx.Device));
-        var layers = source.StageMapLayers;
+        LogRanges(run.Log, layers);
+        string written = file is null ? "not cached" : Write(file, inputs!, layers, attention, run.Log) ? $"written to {file}" : $"not written to {file}";
+        run.Log.Information("DELTA attention computed in {Seconds:F1} s ({Epochs} head epochs, {Batches} ablation batches), {Written:l}",
+            clock.Elapsed.TotalSeconds, AttentionEpochs, AttentionBatches, written);
+    }
+
+    private void LogRanges(Serilog.ILogger log, IReadOnlyList<string> layers)
+    {
         for (int j = 0; j < 4; j++)
-            run.Log.Information("DELTA attention {Layer}: {Channels} channels, weights {Min:G3} to {Max:G3}",
-                layers[j], attention[j].Length, attention[j].Min(), attention[j].Max());
-        run.Log.Information("DELTA attention computed in {Seconds:F1} s ({Epochs} head epochs, {Batches} ablation batches)",
-            clock.Elapsed.TotalSeconds, AttentionEpochs, AttentionBatches);
+            log.Information("DELTA attention {Layer:l}: {Channels} channels, weights {Min:G3} to {Max:G3}",
+                layers[j], attention![j].Length, attention[j].Min(), attention[j].Max());
+    }
+
+    /// <summary>The metadata entry holding the cache key (a hash of the other inputs).</summary>
+    private const string KeyEntry = "key";
+
+    /// <summary>The metadata entry holding a hash of the stored attention, so that damaged data is caught too.</summary>
+    private const string ChecksumEntry = "attention_sha256";
+
+    /// <summary>
+    /// Everything the pre-pass result depends on, as the cache file's metadata stores it, plus <see cref="KeyEntry"/>: the
+    /// first 16 hex digits of the SHA-256 of the others. The source weights are hashed as loaded (every tensor of its
+    /// state, by name, dtype and shape), so the same weights in another file share the cache; the training images by
+    /// their path below the training root, label and file size, in the loader's order (the list itself is too long
+    /// for the metadata, so it holds the hash). The device kind is part of it: a CUDA pre-pass rounds differently from a CPU one.
+    /// </summary>
+    public SortedDictionary<string, string> CacheInputs(ResNet source, TransformSpec spec, MethodSetup run, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(device);
+        static string Floats(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+        var inputs = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["format"] = CacheFormat,
+            ["architecture"] = source.Architecture,
+            ["source_sha256"] = WeightsHash(source),
+            ["transform"] = FormattableString.Invariant(
+                $"crop {spec.CropSize}, resize {spec.ResizeSize}, train {spec.Train}, mean {Floats(spec.Normalization.Mean)}, std {Floats(spec.Normalization.Std)}, random resized {spec.RandomResized?.ToString() ?? "none"}"),
+            ["train_classes"] = run.Train.Classes.Count.ToString(CultureInfo.InvariantCulture),
+            ["train_images"] = run.Train.Samples.Count.ToString(CultureInfo.InvariantCulture),
+            ["train_sha256"] = TrainingSetHash(run.Train),
+            ["seed"] = run.Seed.ToString(CultureInfo.InvariantCulture),
+            ["batch_size"] = AttentionBatchSize.ToString(CultureInfo.InvariantCulture),
+            ["epochs"] = AttentionEpochs.ToString(CultureInfo.InvariantCulture),
+            ["batches"] = AttentionBatches.ToString(CultureInfo.InvariantCulture),
+            ["device"] = device.type.ToString(),
+        };
+        var text = string.Concat(inputs.Select(p => $"{p.Key}={p.Value}\n"));
+        inputs[KeyEntry] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return inputs;
+    }
+
+    private static string WeightsHash(ResNet source)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var scope = NewDisposeScope();
+        foreach (var (name, tensor) in source.state_dict().OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var cpu = tensor.detach().cpu().contiguous();
+            hash.AppendData(Encoding.UTF8.GetBytes($"{name} {cpu.dtype} [{string.Join(",", cpu.shape)}]\n"));
+            if (cpu.numel() > 0) hash.AppendData(cpu.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static string TrainingSetHash(ImageFolder train)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var sample in train.Samples)
+        {
+            long size = File.Exists(sample.Path) ? new FileInfo(sample.Path).Length : -1;
+            hash.AppendData(Encoding.UTF8.GetBytes(FormattableString.Invariant($"{Path.GetRelativePath(train.Root, sample.Path)}\t{sample.Label}\t{size}\n")));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static string AttentionHash(IReadOnlyList<float[]> weights)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var w in weights) hash.AppendData(MemoryMarshal.AsBytes(w.AsSpan()));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The attention in <paramref name="file"/> when it exists and matches <paramref name="inputs"/> and the
+    /// source's stages; null otherwise, with one warning naming the file when it exists but cannot be used.</summary>
+    private static float[][]? TryLoad(string file, SortedDictionary<string, string> inputs, ResNet source, Serilog.ILogger log)
+    {
+        if (!File.Exists(file)) return null;
+        string? problem;
+        float[][]? weights = null;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var (tensors, metadata) = SafetensorsFile.ReadWithMetadata(file);
+            // The key last: an input that differs says more than the key that follows from it.
+            problem = inputs.OrderBy(p => p.Key == KeyEntry).Where(p => metadata.GetValueOrDefault(p.Key) != p.Value)
+                .Select(p => $"its {p.Key} is {metadata.GetValueOrDefault(p.Key) ?? "missing"}, this run's {p.Value}").FirstOrDefault();
+            if (problem is null)
+            {
+                weights = new float[4][];
+                var layers = source.StageMapLayers;
+                var channels = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape[0]);
+                for (int j = 0; j < 4 && problem is null; j++)
+                {
+                    var name = $"attention.{layers[j]}";
+                    if (!tensors.TryGetValue(name, out var t)) problem = $"it has no tensor {name}";
+                    else if (t.dtype != ScalarType.Float32 || t.dim() != 1 || t.shape[0] != channels[layers[j] + ".weight"])
+                        problem = $"its {name} is {t.dtype} [{string.Join(", ", t.shape)}], not float32 [{channels[layers[j] + ".weight"]}]";
+                    else weights[j] = t.data<float>().ToArray();
+                }
+                if (problem is null && metadata.GetValueOrDefault(ChecksumEntry) != AttentionHash(weights))
+                    problem = "its attention does not match its checksum";
+            }
+        }
+        catch (WeightFileException e)
+        {
+            problem = e.Message;
+        }
+        if (problem is null) return weights;
+        log.Warning("DELTA attention cache {File:l} cannot be used ({Problem:l}): computing the attention again and overwriting it", file, problem);
+        return null;
+    }
+
+    /// <summary>Writes the cache through the atomic safetensors writer; a failure is a warning (the run goes on with the
+    /// attention it computed), and false.</summary>
+    private static bool Write(string file, SortedDictionary<string, string> inputs, IReadOnlyList<string> layers, float[][] weights, Serilog.ILogger log)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = Enumerable.Range(0, 4).ToDictionary(j => $"attention.{layers[j]}", j => tensor(weights[j]));
+        var metadata = new Dictionary<string, string>(inputs) { [ChecksumEntry] = AttentionHash(weights) };
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            SafetensorsFile.Write(file, tensors, metadata);
+            return true;
+        }
+        catch (Exception e) when (e is WeightFileException or IOException or UnauthorizedAccessException)
+        {
+            log.Warning("DELTA attention cache {File:l} cannot be written ({Problem:l}); the run goes on without it", file, e.Message);
+            return false;
+        }
     }
 
     private IEnumerable<(Tensor Images, Tensor Labels)> AblationBatches(BatchLoader loader, int epoch, Device device)

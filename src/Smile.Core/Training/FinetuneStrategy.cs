@@ -63,7 +63,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         try
         {
             frozen = FrozenParts.Apply(models.Student, o.Freeze); // before the method and the optimizer see the parameters
-            method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters });
+            method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters, Save = o.Save });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
             string speed = o.Speed.Apply(device, out var speedWarning);

@@ -74,9 +74,12 @@ public interface IRegularizer : IDisposable
 
 /// <summary>What a method may load against in <see cref="IRegularizer.Prepare"/>: the training set (its classes and
 /// sample paths), the device, the crop size, and the run's log; the run's seed and length, for a method whose
-/// schedule or draws depend on them (RIFLE).</summary>
+/// schedule or draws depend on them (RIFLE); the run's save folder, for a method that keeps a file of its own there
+/// (DELTA's attention cache).</summary>
 public sealed record MethodSetup(ImageFolder Train, Device Device, int ImageSize, Serilog.ILogger Log)
 {
     public int Seed { get; init; }
     public long MaxIters { get; init; }
+    /// <summary>The run's save folder (created before <see cref="IRegularizer.Prepare"/>); null when there is none, as in a dry run.</summary>
+    public string? Save { get; init; }
 }
