@@ -5,7 +5,8 @@
 #   all 5,000 target test images once, after the last iteration (no model selection on the test set);
 #   each of METHODS fine-tunes the target from the source model, for each seed in SEEDS.
 # Finished runs are skipped and interrupted ones resumed, so an interrupted experiment continues where it stopped.
-# The table: `smile report $OUT/runs` (mean ± std over seeds per target size and method).
+# The table: `smile report $OUT/runs` (mean ± std over seeds per target size and method); docs/RESULTS.md's tables,
+# with the paired differences against l2: scripts/experiments/fashion_transfer_report.sh (same OUT and METHODS).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-output/fashion-transfer}"
