@@ -32,6 +32,8 @@ if ! run_finished "$OUT/runs" source_l2; then
     --max_iters "$SOURCE_ITERS" --eval_frequency "$SOURCE_ITERS" --lr 0.05 --seed 1 "${common[@]}"
 fi
 
+# A run that fails (a divergence, say) is reported and the others go on; the script then exits non-zero.
+failed=()
 for size in $SIZES; do
   for seed in $SEEDS; do
     name="t${size}_s${seed}"
@@ -40,10 +42,13 @@ for size in $SIZES; do
       run_finished "$OUT/runs" "${name}_${method}" && continue
       echo "== $name $method"
       # shellcheck disable=SC2046
-      smile finetune $(resume_flags "$OUT/runs" "${name}_${method}") --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
+      if ! smile finetune $(resume_flags "$OUT/runs" "${name}_${method}") --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
         --pretrained "$OUT/runs/source_l2_Best.safetensors" --max_iters "$TARGET_ITERS" --plain_iters $((TARGET_ITERS / 4)) \
-        --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}"
+        --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}"; then
+        echo "== $name $method FAILED (its log: $OUT/runs/${name}_${method}.txt)"; failed+=("${name}_${method}")
+      fi
     done
   done
 done
 smile report "$OUT/runs"
+if [ ${#failed[@]} -gt 0 ]; then echo "failed runs: ${failed[*]}" >&2; exit 1; fi
