@@ -7,8 +7,8 @@ namespace Smile.Tests.Cli;
 /// <summary>
 /// The experiment scripts' bookkeeping without their hours of training: scripts/experiments/run-state.sh tells a
 /// finished run from an interrupted one (both write a summary), and fashion_transfer_report.sh turns the runs'
-/// summaries into docs/RESULTS.md's table (mean ± sample std, paired differences against l2 and wins, NLL), from
-/// summaries written here with known figures.
+/// summaries into docs/RESULTS.md's table (mean ± sample std, paired differences against l2 and wins, NLL, runs that
+/// diverged), from summaries and logs written here with known figures.
 /// </summary>
 public sealed class ExperimentScriptsTests : IDisposable
 {
@@ -68,6 +68,8 @@ public sealed class ExperimentScriptsTests : IDisposable
         Summary("t20_s1", "bss", 0.79, 0.6);
         Summary("t20_s2", "bss", 0.81, 0.6);
         Summary("t20_s3", "bss", 0.99, 0.1, interrupted: true); // an interrupted run does not count
+        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s1_lwf.txt"), "... error: the loss became NaN at iteration 6 (main NaN)\n"); // no summary
+        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s2_lwf.txt"), "... Step[0000/0300] lwf loss 14.2\n"); // still running
         var r = Bash("scripts/experiments/fashion_transfer_report.sh", new Dictionary<string, string> { ["OUT"] = _temp, ["METHODS"] = "l2 smile bss lwf" });
         Assert.True(r.Exit == 0, r.Stderr);
         var lines = r.Stdout.Split('\n');
@@ -75,8 +77,9 @@ public sealed class ExperimentScriptsTests : IDisposable
         Assert.Contains("| l2 | 82.00 ± 2.00 | — | — | 0.600 ± 0.100 | 3 |", lines);
         Assert.Contains("| smile | 83.00 ± 2.00 | +1.00 | 2 of 3 | 0.300 ± 0.000 | 3 |", lines);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"| bss | 80.00 ± {Math.Sqrt(2):F2} | -1.00 | 0 of 2 | 0.600 ± 0.000 | 2 |"), lines);
-        Assert.DoesNotContain(lines, l => l.StartsWith("| lwf ", StringComparison.Ordinal));
-        Assert.Contains("| run | l2 | smile | bss |", lines);
-        Assert.Contains("| 20/class, seed 3 | 84.00 (0.700) | 83.00 (0.300) | — |", lines);
+        Assert.Contains("| lwf | — | — | — | — | 0 (diverged at seed 1) |", lines);
+        Assert.Contains("| run | l2 | smile | bss | lwf |", lines);
+        Assert.Contains("| 20/class, seed 1 | 80.00 (0.500) | 81.00 (0.300) | 79.00 (0.600) | diverged |", lines);
+        Assert.Contains("| 20/class, seed 3 | 84.00 (0.700) | 83.00 (0.300) | — | — |", lines);
     }
 }
