@@ -36,10 +36,7 @@ internal static class BenchParityCommand
             Flags.Require(b >= 1, "batch_size", "must be at least 1");
             string amp = Flags.Precision(parse.GetValue(precision));
             string outPath = Flags.OutputFile(parse.GetValue(output), "out") ?? throw new UsageException("--out: is required");
-            var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            // PyTorch's side runs with TF32 off (scripts/gpu_check.py), and the comparison is of fp32 arithmetic.
-            new CudaSpeed(CudnnBenchmark: false, Tf32: false, ChannelsLast: "off").Apply(target, out var switchWarning);
-            if (switchWarning is not null) Console.Error.WriteLine($"warning: {switchWarning}");
+            var target = ParityDevice.Parse(parse.GetValue(device)!);
             var arithmetic = MixedPrecision.Create(amp, out var fallback);
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
 

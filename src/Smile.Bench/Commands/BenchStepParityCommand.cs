@@ -38,9 +38,7 @@ internal static class BenchStepParityCommand
             string name = parse.GetValue(caseName)!;
             string casePath = Flags.ExistingFile(Path.Combine(dir, $"{name}.safetensors"), "case");
             string outPath = Flags.OutputFile(parse.GetValue(output), "out") ?? throw new UsageException("--out: is required");
-            var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            new CudaSpeed(CudnnBenchmark: false, Tf32: false, ChannelsLast: "off").Apply(target, out var warning);
-            if (warning is not null) Console.Error.WriteLine($"warning: {warning}");
+            var target = ParityDevice.Parse(parse.GetValue(device)!);
 
             var meta = SafetensorsFile.ReadMetadata(casePath);
             var results = Replay(dir, meta, target);

@@ -168,13 +168,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
 
     public string SaveLast(RunProgress progress)
     {
-        Checkpoint.Save(o.LastPath, models.Student, Info(progress.StepsDone - 1, progress) with { RunState = WithScaler(progress).ToJson() }, optimizer.State, models.Teacher);
+        Checkpoint.Save(o.LastPath, models.Student, Info(progress.StepsDone - 1, progress) with { RunState = context.Precision.WithScale(progress).ToJson() }, optimizer.State, models.Teacher);
         return o.LastPath;
     }
-
-    /// <summary>fp16's loss scale travels in _Last's run state, so that a resumed run scales as a straight one.</summary>
-    private RunProgress WithScaler(RunProgress progress) =>
-        context.Precision.Scaler is { } s ? progress with { LossScale = s.Scale, LossScaleGoodSteps = s.GoodSteps } : progress;
 
     public string Diverged(long iteration, StepResult s, RunProgress progress) =>
         $"the loss became {s.Loss} at iteration {iteration} ({s.DescribeTerms("G9")}); " +
@@ -203,8 +199,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         }
         optimizer.LoadState(Checkpoint.WithPrefix(all, Checkpoint.OptimizerPrefix));
         var progress = ProgressOf(path, info);
-        if (context.Precision.Scaler is { } scaler && progress.LossScale is { } scale)
-            scaler.Restore(scale, progress.LossScaleGoodSteps);
+        context.Precision.RestoreScale(progress);
         log.Information("Resuming {Run} after iteration {Iteration} (best eval accuracy {Best:F4})", o.RunName, progress.StepsDone - 1, progress.BestMetric);
         return progress;
     }

@@ -56,4 +56,15 @@ public sealed class MixedPrecision
 
     /// <summary>The forward's autocast region on <paramref name="device"/>, or null for fp32.</summary>
     public IDisposable? Enter(Device device) => AutocastType is { } type ? Autocast.Enter(device.type, type) : null;
+
+    /// <summary>fp16's loss scale travels in a _Last's run state, so that a resumed run scales as a straight one:
+    /// <paramref name="progress"/> with the scaler's state (unchanged without a scaler).</summary>
+    public RunProgress WithScale(RunProgress progress) =>
+        Scaler is { } s ? progress with { LossScale = s.Scale, LossScaleGoodSteps = s.GoodSteps } : progress;
+
+    /// <summary>Restores the scaler's state from a _Last's run state, when both have one.</summary>
+    public void RestoreScale(RunProgress progress)
+    {
+        if (Scaler is { } scaler && progress.LossScale is { } scale) scaler.Restore(scale, progress.LossScaleGoodSteps);
+    }
 }

@@ -110,8 +110,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
                 discSgd!.LoadMomentumBuffers(Checkpoint.WithPrefix(saved.Extra, DiscriminatorOptimizerPrefix));
             }
             var progress = ProgressOf(saved.Info);
-            if (precision.Scaler is { } scaler && progress.LossScale is { } scale)
-                scaler.Restore(scale, progress.LossScaleGoodSteps);
+            precision.RestoreScale(progress);
             log.Information("Resuming {Run} after epoch {Epoch} and {Step} step(s) of the next (best F1 {Best:F4} at epoch {BestEpoch})",
                 options.Name, progress.StepsDone / iters, progress.StepsDone % iters, progress.BestMetric, BestEpoch(progress));
             return progress;
@@ -288,8 +287,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
             foreach (var (name, tensor) in discriminator.state_dict()) extra[PairDiscriminator.Prefix + name] = tensor;
             foreach (var (name, buffer) in discSgd!.MomentumBuffers) extra[DiscriminatorOptimizerPrefix + name] = buffer;
         }
-        var state = precision.Scaler is { } scaler ? progress with { LossScale = scaler.Scale, LossScaleGoodSteps = scaler.GoodSteps } : progress;
-        SimNetCheckpoint.Save(options.LastPath, net, Info(progress) with { RunState = state.ToJson() }, extra);
+        SimNetCheckpoint.Save(options.LastPath, net, Info(progress) with { RunState = precision.WithScale(progress).ToJson() }, extra);
         return options.LastPath;
     }
 
