@@ -38,6 +38,7 @@ internal static class BenchTrainCommand
             string targetName = target.type == TorchSharp.DeviceType.CUDA ? $"cuda:{target.index}" : "cpu";
             var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
+            if (arithmetic.SpeedWarning(target) is { } slow) Console.Error.WriteLine($"warning: {slow}");
             int threads = TorchSharp.torch.get_num_threads();
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +

@@ -36,7 +36,7 @@ internal static class CalibrateCommand
             int eceBins = parse.GetValue(bins);
             Flags.Require(eceBins >= 1, "ece_bins", "must be at least 1");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision), target);
 
             var (info, result, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target,
                 strictImages: parse.GetValue(strictImages), precision: arithmetic);

@@ -58,7 +58,7 @@ internal static class PredictCommand
             Flags.Require(files.Count > 0, "input", $"no images in {Path.GetFullPath(path ?? ".")}"); // a list has at least one
 
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision), target);
             using var trained = TrainedModel.Load(checkpoint, target);
             double temperature = parse.GetValue(noTemperature) ? 1.0 : trained.Info.Temperature ?? 1.0;
             var skipped = new List<SkippedImage>();

@@ -48,7 +48,7 @@ internal static class TestCommand
             int classRows = PerClassText.Rows(parse.GetValue(perClass), "per_class");
             int confusionRows = PerClassText.Rows(parse.GetValue(confusions), "confusions");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision), target);
             var (info, r, outputs) = CheckpointEvaluation.Run(checkpoint, data, parse.GetValue(batch), parse.GetValue(workers), target, parse.GetValue(arch),
                 parse.GetValue(strictImages), arithmetic);
             // These two lines are parsed by scripts and tests: keep them as they are, add new lines after them.

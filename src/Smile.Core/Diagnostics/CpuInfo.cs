@@ -4,10 +4,15 @@ namespace Smile.Diagnostics;
 public sealed record CpuInfo(string Model, IReadOnlyList<string> Isa, IReadOnlyList<string> Caches)
 {
     private static readonly string[] InterestingFlags =
-        { "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8" };
+        { "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8" };
 
     /// <summary>True when the kernel reports no cache sizes: oneDNN's heuristics can divide by zero there.</summary>
     public bool CachesHidden => Caches.Count == 0;
+
+    /// <summary>True when LibTorch's oneDNN takes bf16 convolutions on this CPU: its bf16 check asks for AVX-512 BW,
+    /// VL and DQ. Without them LibTorch computes bf16 convolutions with its generic kernels, many times slower than
+    /// fp32 (docs/PERFORMANCE.md, "Mixed precision").</summary>
+    public bool HasOneDnnBf16 => Isa.Contains("avx512bw") && Isa.Contains("avx512vl") && Isa.Contains("avx512dq");
 
     public static CpuInfo Read()
     {

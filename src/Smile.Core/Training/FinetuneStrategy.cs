@@ -66,6 +66,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             method.Prepare(new MethodSetup(train, device, o.ImageSize, log) { Seed = o.Seed, MaxIters = o.MaxIters, Save = o.Save });
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
+            if (precision.SpeedWarning(device) is { } slow) log.Warning("{Slow}", slow);
             string speed = o.Speed.Apply(device, out var speedWarning);
             if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
             log.Information("{Speed}", speed);

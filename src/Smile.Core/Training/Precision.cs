@@ -1,3 +1,4 @@
+using Smile.Diagnostics;
 using Smile.Models;
 using Smile.Native;
 using TorchSharp;
@@ -48,6 +49,18 @@ public sealed class MixedPrecision
             return Fp32;
         }
         return key == "bf16" ? new MixedPrecision("bf16", ScalarType.BFloat16, null) : new MixedPrecision("fp16", ScalarType.Float16, new LossScaler());
+    }
+
+    /// <summary>One warning line when this precision will run far slower than fp32 on <paramref name="device"/>, else
+    /// null: bf16 on a CPU that LibTorch's oneDNN does not take bf16 on (<see cref="CpuInfo.HasOneDnnBf16"/>), where a
+    /// bf16 training step measured 15-18x slower than fp32 (docs/PERFORMANCE.md, "Mixed precision").
+    /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
+    public string? SpeedWarning(Device device, CpuInfo? cpu = null)
+    {
+        if (AutocastType != ScalarType.BFloat16 || device.type != DeviceType.CPU) return null;
+        cpu ??= CpuInfo.Read();
+        return cpu.HasOneDnnBf16 ? null
+            : $"bf16 on this CPU ({cpu.Model}) will be much slower than fp32: it lacks AVX-512 (BW, VL, DQ), so LibTorch computes bf16 convolutions with its generic kernels instead of oneDNN's (measured 15-18x slower than fp32 on such a CPU; docs/PERFORMANCE.md)";
     }
 
     /// <summary>fp16 with a given scaler (tests plant an overflow with a huge initial scale).</summary>

@@ -67,6 +67,7 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         device = DeviceSelection.Parse(o.Device);
         precision = MixedPrecision.Create(o.Precision, out var fallback);
         if (fallback is not null) log.Warning("{Reason}", fallback);
+        if (precision.SpeedWarning(device) is { } slow) log.Warning("{Slow}", slow);
         torch.random.manual_seed(o.Seed); // the new pair head's initialisation
         Directory.CreateDirectory(o.Save);
         var data = SimNetData.Load(o, log);

@@ -94,6 +94,24 @@ public sealed class MixedPrecisionTests
         Assert.StartsWith("`precision` fp8:", e.Message);
     }
 
+    [Fact]
+    public void Bf16WarnsOnlyOnACpuWithoutOneDnnBf16()
+    {
+        var bf16 = MixedPrecision.Create("bf16", out _);
+        var avx2 = new Smile.Diagnostics.CpuInfo("AVX2 CPU", ["avx", "avx2", "fma"], []);
+        var avx512 = new Smile.Diagnostics.CpuInfo("AVX-512 CPU", ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"], []);
+        var warning = bf16.SpeedWarning(CPU, avx2);
+        Assert.NotNull(warning);
+        Assert.Contains("AVX2 CPU", warning);
+        Assert.Contains("generic kernels", warning);
+        Assert.Null(bf16.SpeedWarning(CPU, avx512));
+        Assert.Null(bf16.SpeedWarning(new Device(DeviceType.CUDA, 0), avx2)); // a GPU's bf16 does not depend on the host CPU
+        Assert.Null(MixedPrecision.Fp32.SpeedWarning(CPU, avx2));
+        Assert.Null(MixedPrecision.Create("fp16", out _).SpeedWarning(CPU, avx2)); // not measured: no claim
+        // avx512f alone is not enough: LibTorch's bf16 check asks for BW, VL and DQ
+        Assert.NotNull(bf16.SpeedWarning(CPU, avx512 with { Isa = ["avx2", "avx512f", "avx512bw", "avx512vl"] }));
+    }
+
     private sealed record StepOutcome(StepResult Result, IReadOnlyList<ScalarType> Dtypes, double WeightChange);
 
     /// <summary>The seeded starting point every step of these tests shares: teacher and student weights (buffers

@@ -44,7 +44,7 @@ internal static class WeightsCommand
             Flags.Require(!Directory.Exists(csv), "out", $"{csv} is a folder; give the CSV file to write");
             string sheetDir = Path.GetFullPath(parse.GetValue(sheets) ?? Path.ChangeExtension(csv, null) + "_sheets");
             var target = DeviceSelection.Parse(parse.GetValue(device)!);
-            var arithmetic = EvalPrecision.Read(parse.GetValue(precision));
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision), target);
             var known = parse.GetValue(truth) is { } t ? OutlierTruth.Read(Flags.ExistingFile(t, "truth")) : null;
 
             var folder = ImageFolder.ForTraining(web);
