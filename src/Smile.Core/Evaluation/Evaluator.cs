@@ -12,25 +12,26 @@ namespace Smile.Evaluation;
 /// and listed in <see cref="EvalResult.Skipped"/>: the loader must skip (<see cref="UnreadableImagePolicy.Skip"/>),
 /// not replace, or another image would be counted twice. Under mixed precision (<see cref="MixedPrecision"/>) the forward
 /// runs in LibTorch's autocast; the logits leave it in fp32 (<see cref="ClassifierOutput.LeavingScope"/>), so softmax and
-/// every metric are computed in fp32.</summary>
+/// every metric are computed in fp32. With <c>channelsLast</c> the batches and the folded weights have NHWC strides
+/// (the callers turn it on where <see cref="CudaSpeed"/> does: on CUDA by default).</summary>
 public static class Evaluator
 {
     public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default,
-        MixedPrecision? precision = null) =>
-        Run(model, loader, device, null, progress, cancel, precision);
+        MixedPrecision? precision = null, bool channelsLast = false) =>
+        Run(model, loader, device, null, progress, cancel, precision, channelsLast);
 
     /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits, labels and image files it saw, for
     /// calibration and per-class figures.</summary>
     public static (EvalResult Result, EvalOutputs Outputs) EvaluateWithOutputs(ImageClassifier model, BatchLoader loader, Device device,
-        IProgress<int>? progress = null, CancellationToken cancel = default, MixedPrecision? precision = null)
+        IProgress<int>? progress = null, CancellationToken cancel = default, MixedPrecision? precision = null, bool channelsLast = false)
     {
         var sink = new OutputSink(loader.Data);
-        var result = Run(model, loader, device, sink, progress, cancel, precision);
+        var result = Run(model, loader, device, sink, progress, cancel, precision, channelsLast);
         return (result, sink.ToOutputs());
     }
 
     private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel,
-        MixedPrecision? precision)
+        MixedPrecision? precision, bool channelsLast)
     {
         if (loader.Options.Unreadable != UnreadableImagePolicy.Skip && !loader.Options.StrictImages)
             throw new ArgumentException("an evaluation loader must skip unreadable images (a replacement would be counted twice)", nameof(loader));
@@ -39,7 +40,7 @@ public static class Evaluator
         var skipped = new List<SkippedImage>();
         bool wasTraining = model.training;
         model.eval();
-        using var folded = model is ResNet resnet ? new FoldedResNet(resnet) : null;
+        using var folded = model is ResNet resnet ? new FoldedResNet(resnet, channelsLast) : null;
         try
         {
             using var noGrad = no_grad();
@@ -53,6 +54,7 @@ public static class Evaluator
                     if (batch.Count > 0)
                     {
                         var images = batch.Images.to(device);
+                        if (channelsLast) images = CudaSpeed.ToChannelsLast(images);
                         ClassifierOutput output;
                         using (precision?.Enter(device))
                             output = folded?.Forward(images) ?? model.call(images);

@@ -13,9 +13,11 @@ namespace Smile.Models;
 /// weights: <see cref="Refold"/> recomputes them from the network's current parameters and running statistics, and
 /// must be called after those change (SMILE's mean teacher after each EMA update). The classifier heads are the
 /// network's own modules.
-/// <para>It runs in NCHW, as training does. Channels-last was tried for this forward-only path and is not safe: on the
-/// CPUs whose VM hides its cache sizes, LibTorch 2.10's oneDNN killed the process (SIGFPE) in a ResNet-50 channels-last
-/// forward too, not only in backward (docs/PERFORMANCE.md).</para>
+/// <para>Its folded weights are NCHW unless it is made with <c>channelsLast</c>: then they have NHWC strides, made once,
+/// so that a channels-last input on CUDA (Training/CudaSpeed.cs: on by default there) does not convert every weight on
+/// every call. On the CPU it stays NCHW unless asked: on the CPUs whose VM hides its cache sizes, LibTorch 2.10's
+/// oneDNN killed the process (SIGFPE) in a ResNet-50 channels-last forward too, not only in backward
+/// (docs/PLATFORM-NOTES.md).</para>
 /// </summary>
 public sealed class FoldedResNet : IDisposable
 {
@@ -38,10 +40,14 @@ public sealed class FoldedResNet : IDisposable
     private readonly MaxPool2d maxpool;
     private readonly Linear fc;
     private readonly Linear? auxFc;
+    private readonly bool channelsLast;
     private bool disposed;
 
-    public FoldedResNet(ResNet network)
+    /// <param name="network">The network whose eval-mode arithmetic this computes.</param>
+    /// <param name="channelsLast">Keep the folded weights in channels-last strides (for channels-last inputs).</param>
+    public FoldedResNet(ResNet network, bool channelsLast = false)
     {
+        this.channelsLast = channelsLast;
         ArgumentNullException.ThrowIfNull(network);
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         Pair PairOf(string conv, string norm, long stride, long padding) =>
@@ -68,6 +74,9 @@ public sealed class FoldedResNet : IDisposable
         Refold();
     }
 
+    /// <summary>The folded convolution weights (tests check their strides).</summary>
+    internal IEnumerable<Tensor> FoldedWeights => Pairs.Select(p => p.Weight!);
+
     private IEnumerable<Pair> Pairs => blocks.SelectMany(b => b.Downsample is null ? b.Convs : b.Convs.Append(b.Downsample)).Prepend(stem);
 
     /// <summary>Recomputes every folded weight and bias from the network's current values (in place after the first time).</summary>
@@ -90,7 +99,7 @@ public sealed class FoldedResNet : IDisposable
             var b = norm.bias! - norm.running_mean! * scale;
             if (pair.Weight is null)
             {
-                pair.Weight = w.DetachFromDisposeScope();
+                pair.Weight = (channelsLast ? Training.CudaSpeed.ToChannelsLast(w) : w).DetachFromDisposeScope(); // copy_ keeps its strides
                 pair.Bias = b.DetachFromDisposeScope();
             }
             else

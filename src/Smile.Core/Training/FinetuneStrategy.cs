@@ -70,7 +70,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             string speed = o.Speed.Apply(device, out var speedWarning);
             if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
             log.Information("{Speed}", speed);
-            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision };
+            context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision, ChannelsLast = channelsLast };
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
                 o.Lr, o.Wd, name => ParameterGroups.LearningRateScale(name, o.BackboneLrRatio));
@@ -147,7 +147,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     {
         if (evalLoader is null) return null;
         lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel,
-            context.Precision);
+            context.Precision, channelsLast);
         log.Information("----- Iter[{Iteration:D3}/{Max:D3}], Validation Loss: {Loss:F4}, Validation Acc@1: {Top1:F4}, Acc@5: {Top5:F4}, ECE: {Ece:F4}, time: {Time:F2}",
             iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
         board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);

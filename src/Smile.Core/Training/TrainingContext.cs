@@ -25,6 +25,9 @@ public sealed class TrainingContext : IDisposable
 
     /// <summary>The step's arithmetic: fp32 unless the run asks for mixed precision.</summary>
     public MixedPrecision Precision { get; init; } = MixedPrecision.Fp32;
+
+    /// <summary>The batches arrive channels-last (<see cref="CudaSpeed"/>): the folded teacher keeps its weights so too.</summary>
+    public bool ChannelsLast { get; init; }
     public ImageClassifier? Teacher { get; }
     public LossOptions Options { get; }
 
@@ -89,7 +92,7 @@ public sealed class TrainingContext : IDisposable
         teacher.eval();
         if (!FoldTeacherBatchNorm || teacher is not ResNet resnet) return teacher.call(images);
         // Folded on first use, so that weights loaded after the context was made (a resumed run's) are the ones folded.
-        if (foldedTeacher is null) foldedTeacher = new FoldedResNet(resnet);
+        if (foldedTeacher is null) foldedTeacher = new FoldedResNet(resnet, ChannelsLast);
         else if (teacherChanged) foldedTeacher.Refold();
         teacherChanged = false;
         return foldedTeacher.Forward(images);

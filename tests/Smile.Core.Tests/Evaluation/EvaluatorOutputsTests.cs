@@ -43,6 +43,58 @@ public sealed class EvaluatorOutputsTests : IDisposable
     }
 
     [Fact]
+    public void ChannelsLastEvaluationFeedsNhwcBatchesAndGivesTheNchwFigures()
+    {
+        int seed = 0;
+        foreach (var (name, count) in new[] { ("a", 3), ("b", 3) })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, name)).FullName;
+            for (int i = 0; i < count; i++)
+                SyntheticPhotos.WriteJpeg(SyntheticPhotos.Render(40 + 7 * i, 30 + 5 * i, seed++), Path.Combine(dir, $"{i}.jpg"));
+        }
+        var folder = ImageFolder.ForEvaluation(root, new[] { "a", "b" });
+        BatchLoader Loader() => new(folder, TransformSpec.ForEvaluation(32), new LoaderOptions(BatchSize: 4, Workers: 1, Shuffle: false, DropLast: false));
+
+        using var recorder = new LayoutRecorder();
+        Evaluator.Evaluate(recorder, Loader(), CPU, channelsLast: true);
+        Assert.Equal([true, true], recorder.Seen);
+        recorder.Seen.Clear();
+        Evaluator.Evaluate(recorder, Loader(), CPU);
+        Assert.Equal([false, false], recorder.Seen);
+
+        manual_seed(10); // a ResNet (the folded path, its weights made NHWC too): the same figures
+        using var model = ModelFactory.Create("resnet18", 2);
+        var nchw = Evaluator.Evaluate(model, Loader(), CPU);
+        var nhwc = Evaluator.Evaluate(model, Loader(), CPU, channelsLast: true);
+        Assert.Equal(nchw.Top1, nhwc.Top1);
+        Assert.Equal(nchw.Loss, nhwc.Loss, 4);
+    }
+
+    /// <summary>Records, per batch, whether its images arrived with NHWC strides.</summary>
+    private sealed class LayoutRecorder : ImageClassifier
+    {
+        private readonly TorchSharp.Modules.Linear head = TorchSharp.torch.nn.Linear(3, 2);
+
+        public List<bool> Seen { get; } = [];
+
+        public LayoutRecorder() : base("recorder") => RegisterComponents();
+
+        public override string Architecture => "recorder";
+        public override string HeadName => "head";
+        public override int NumClasses => 2;
+        public override int? AuxClasses => null;
+        public override int FeatureChannels => 3;
+
+        public override ClassifierOutput forward(Tensor images)
+        {
+            Seen.Add(images.stride(1) == 1 && images.stride(3) == images.shape[1]);
+            using var scope = NewDisposeScope();
+            var features = images.mean([2, 3], keepdim: true);
+            return ClassifierOutput.LeavingScope(head.call(features.flatten(1)), features, null);
+        }
+    }
+
+    [Fact]
     public void UnreadableImagesAreLeftOutAndListedNotReplaced()
     {
         var clean = Path.Combine(root, "clean");

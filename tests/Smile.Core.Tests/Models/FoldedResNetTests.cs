@@ -33,6 +33,33 @@ public class FoldedResNetTests
         Assert.False(actual.Logits.requires_grad);
     }
 
+    /// <summary>ResNet-18 only: a ResNet-50 channels-last forward is what crashed oneDNN on the CPUs that hide their cache
+    /// sizes (docs/PLATFORM-NOTES.md); ResNet-18 ran there.</summary>
+    [Fact]
+    public void ChannelsLastFoldingGivesTheNchwOutputsAndKeepsNhwcWeightsThroughARefold()
+    {
+        torch.random.manual_seed(6);
+        using var net = (ResNet)ModelFactory.Create("resnet18", 10);
+        RandomizeNorms(net);
+        net.eval();
+        using var x = randn(3, 3, 32, 32);
+        using var xl = Smile.Training.CudaSpeed.ToChannelsLast(x);
+        using var nchw = new FoldedResNet(net);
+        using var nhwc = new FoldedResNet(net, channelsLast: true);
+        using var scope = NewDisposeScope();
+        static bool Nhwc(Tensor w) => w.stride(1) == 1 && w.stride(3) == w.shape[1];
+        // 1x1 weights are left out: their NCHW and NHWC layouts are the same memory (LibTorch reads either as channels-last)
+        Assert.All(nhwc.FoldedWeights.Where(w => w.shape[2] > 1), w => Assert.True(Nhwc(w), $"weight [{string.Join(", ", w.shape)}] strides [{string.Join(", ", w.stride())}]"));
+        Assert.DoesNotContain(nchw.FoldedWeights.Where(w => w.shape[2] > 1), Nhwc);
+        Close(nchw.Forward(x).Logits, nhwc.Forward(xl).Logits, "channels-last logits");
+        using (no_grad())
+            foreach (var p in net.parameters()) p.mul_(0.9).add_(randn_like(p), 0.05);
+        nchw.Refold();
+        nhwc.Refold();
+        Assert.All(nhwc.FoldedWeights.Where(w => w.shape[2] > 1), w => Assert.True(Nhwc(w), "a refold lost the NHWC strides"));
+        Close(nchw.Forward(x).Logits, nhwc.Forward(xl).Logits, "refolded channels-last logits");
+    }
+
     [Fact]
     public void RefoldFollowsChangedWeightsAndTheCopyDoesNotBefore()
     {
