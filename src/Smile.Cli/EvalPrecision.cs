@@ -3,7 +3,7 @@ using Smile.Training;
 
 namespace Smile.Cli;
 
-/// <summary>--precision of the verbs that only run a network forward (test, predict, calibrate, simtrans weights):
+/// <summary>--precision of the verbs that only run a network forward (test, predict, calibrate, simtrans weights), and of selftest:
 /// checked as finetune's is (<see cref="Flags.Precision"/>); a LibTorch without autocast gives one warning line and fp32,
 /// and bf16 on a CPU without oneDNN's bf16 kernels one warning line (<see cref="MixedPrecision.SpeedWarning"/>).</summary>
 internal static class EvalPrecision

@@ -20,10 +20,7 @@ internal static class SelfTestCommand
             Flags.Require(parse.GetValue(batch) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
             Flags.ImageSize(parse.GetValue(size));
             Flags.Require(parse.GetValue(steps) >= 1, "steps", "must be at least 1");
-            string amp = Flags.Precision(parse.GetValue(precision));
-            var arithmetic = Smile.Training.MixedPrecision.Create(amp, out var fallback);
-            if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
-            if (arithmetic.SpeedWarning(TorchSharp.torch.CPU) is { } slow) Console.Error.WriteLine($"warning: {slow}");
+            var arithmetic = EvalPrecision.Read(parse.GetValue(precision), TorchSharp.torch.CPU);
             var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps), precision: arithmetic);
             for (int i = 0; i < report.Losses.Count; i++)
                 Console.WriteLine($"step {i + 1}: loss {report.Losses[i]:F4}, {report.Seconds[i]:F2} s ({report.BatchSize / report.Seconds[i]:F1} images/s)");
