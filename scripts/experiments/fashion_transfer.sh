@@ -4,6 +4,9 @@
 #   target task = classes 5-9, SIZES seeded training images per class (a new draw per seed), evaluated on
 #   all 5,000 target test images once, after the last iteration (no model selection on the test set);
 #   each of METHODS fine-tunes the target from the source model, for each seed in SEEDS.
+# A METHODS entry is a method at its defaults (`delta`) or a method with settings of its own after a colon
+# (`delta:delta_alpha=0.001`, several joined by commas): such a run is named after its settings
+# (t20_s1_delta_alpha0.001_delta), so it sits beside the default run of the same method.
 # Finished runs are skipped and interrupted ones resumed, so an interrupted experiment continues where it stopped.
 # The table: `smile report $OUT/runs` (mean ± std over seeds per target size and method); docs/RESULTS.md's tables,
 # with the paired differences against l2: scripts/experiments/fashion_transfer_report.sh (same OUT and METHODS).
@@ -38,14 +41,20 @@ for size in $SIZES; do
   for seed in $SEEDS; do
     name="t${size}_s${seed}"
     smile prepare fashion-mnist --src "$data" --out "$OUT/data/$name" --classes 5,6,7,8,9 --per_class "$size" --seed "$seed"
-    for method in $METHODS; do
-      run_finished "$OUT/runs" "${name}_${method}" && continue
-      echo "== $name $method"
+    for entry in $METHODS; do
+      method="${entry%%:*}" run_name="$name" settings=()
+      if [[ "$entry" == *:* ]]; then
+        IFS=, read -ra pairs <<< "${entry#*:}"
+        for pair in "${pairs[@]}"; do settings+=("--${pair%%=*}" "${pair#*=}"); done
+        run_name="${name}_$(settings_tag "${entry#*:}")"
+      fi
+      run_finished "$OUT/runs" "${run_name}_${method}" && continue
+      echo "== $name $entry"
       # shellcheck disable=SC2046
-      if ! smile finetune $(resume_flags "$OUT/runs" "${name}_${method}") --name "$name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
+      if ! smile finetune $(resume_flags "$OUT/runs" "${run_name}_${method}") --name "$run_name" --train_dir "$OUT/data/$name/train" --eval_dir "$OUT/data/$name/test" --regularizer "$method" \
         --pretrained "$OUT/runs/source_l2_Best.safetensors" --max_iters "$TARGET_ITERS" --plain_iters $((TARGET_ITERS / 4)) \
-        --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}"; then
-        echo "== $name $method FAILED (its log: $OUT/runs/${name}_${method}.txt)"; failed+=("${name}_${method}")
+        --eval_frequency "$TARGET_ITERS" --seed "$seed" "${common[@]}" "${settings[@]}"; then
+        echo "== $name $entry FAILED (its log: $OUT/runs/${run_name}_${method}.txt)"; failed+=("${run_name}_${method}")
       fi
     done
   done

@@ -82,4 +82,27 @@ public sealed class ExperimentScriptsTests : IDisposable
         Assert.Contains("| 20/class, seed 1 | 80.00 (0.500) | 81.00 (0.300) | 79.00 (0.600) | diverged |", lines);
         Assert.Contains("| 20/class, seed 3 | 84.00 (0.700) | 83.00 (0.300) | — | — |", lines);
     }
+
+    [Fact]
+    public void AMethodWithItsOwnSettingsIsItsOwnRowBesideTheDefaultRun()
+    {
+        // The experiment script names a run with settings after them: t20_s1_delta_alpha0.001_delta beside t20_s1_delta.
+        for (int s = 1; s <= 2; s++) Summary($"t20_s{s}", "l2", 0.80, 0.5);
+        Summary("t20_s1_delta_alpha0.001", "delta", 0.83, 0.4);
+        Summary("t20_s2_delta_alpha0.001", "delta", 0.79, 0.4);
+        Summary("t20_s1_delta_alpha0.001_delta_beta0", "delta", 0.70, 0.9); // another setting: its own row, not listed here
+        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s1_delta.txt"), "... the loss became Infinity at iteration 6\n");
+        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s2_delta.txt"), "... the loss became NaN at iteration 5\n");
+        var r = Bash("scripts/experiments/fashion_transfer_report.sh", new Dictionary<string, string> { ["OUT"] = _temp, ["METHODS"] = "l2 delta delta:delta_alpha=0.001" });
+        Assert.True(r.Exit == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n');
+        Assert.Contains("| delta | — | — | — | — | 0 (diverged at seeds 1, 2) |", lines);
+        Assert.Contains("| delta (delta_alpha=0.001) | 81.00 ± 2.83 | +1.00 | 1 of 2 | 0.400 ± 0.000 | 2 |", lines);
+        Assert.Contains("| run | l2 | delta | delta (delta_alpha=0.001) |", lines);
+        Assert.Contains("| 20/class, seed 1 | 80.00 (0.500) | diverged | 83.00 (0.400) |", lines);
+
+        // The experiment script's side of the naming: the same tag, and the settings as flags.
+        var tag = Bash("source scripts/experiments/run-state.sh; settings_tag delta_alpha=0.001,delta_beta=0", new Dictionary<string, string>());
+        Assert.Equal("delta_alpha0.001_delta_beta0\n", tag.Stdout);
+    }
 }
