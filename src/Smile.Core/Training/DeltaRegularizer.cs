@@ -322,15 +322,39 @@ public sealed class DeltaRegularizer : IRegularizer
             source.eval();
             source.ForwardWithStageMaps(batch.Images, sourceMaps);
         }
+        var main = LossTerms.CrossEntropy(ctx, output.Logits, batch.Labels);
+        var delta = FeatureMapDistance(maps, sourceMaps, UsesAttention ? AttentionOn(ctx.Device) : null) * Alpha;
+        if (!scaleChecked) WarnOfScale(main, delta);
         var terms = new List<(string, Tensor)>
         {
-            ("main", LossTerms.CrossEntropy(ctx, output.Logits, batch.Labels)),
+            ("main", main),
             ("head", LossTerms.ClassifierL2(ctx) * Beta),
-            ("delta", FeatureMapDistance(maps, sourceMaps, UsesAttention ? AttentionOn(ctx.Device) : null) * Alpha),
+            ("delta", delta),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(output.Logits, batch.Labels));
     }
+
+    /// <summary>α·Ω above this many times the CE at the first step draws <see cref="WarnOfScale"/>'s warning.</summary>
+    public const double ScaleWarningRatio = 500;
+
+    /// <summary>
+    /// Ω is a sum over the batch of pre-BatchNorm maps whose magnitude nothing normalises, and it is not zero at the first
+    /// step (the student's BatchNorms use the batch's statistics, the eval-mode source's its running ones), so α·Ω can
+    /// start orders of magnitude above the CE and the run diverge (docs/METHODS.md, "DELTA"). Checked once, at the
+    /// first step the method computes (one synchronisation), and said in one warning line with the figures.
+    /// </summary>
+    private void WarnOfScale(Tensor main, Tensor delta)
+    {
+        scaleChecked = true;
+        // Float64 whatever the model's dtype (the parity tests run in double); the tensors belong to Loss's scope.
+        double ce = main.detach().to(ScalarType.Float64).item<double>(), term = delta.detach().to(ScalarType.Float64).item<double>();
+        if (setup is not null && double.IsFinite(term) && term > ScaleWarningRatio * Math.Max(ce, 1e-6))
+            setup.Log.Warning("DELTA's feature-map term starts at {Ratio:F0} times the cross-entropy ({Term:G4} against {Ce:G4}); it grows with the batch and with the pre-BatchNorm maps' magnitude; if the loss diverges, lower {Setting:l} ({Alpha:G})",
+                term / Math.Max(ce, 1e-6), term, ce, AlphaSetting.Name, Alpha);
+    }
+
+    private bool scaleChecked;
 
     /// <summary>Ω without α: with <paramref name="attention"/> (C_j weights per stage) Σ_j ½ Σ_b Σ_c C_j a_jc ‖ΔFM_jc‖² / (H_j W_j),
     /// without Σ_j ½ ‖ΔFM_j‖²; the source maps are detached.</summary>

@@ -181,7 +181,8 @@ public sealed class DeltaAttentionCacheTests : IDisposable
         return method.CacheInputs(source, TransformSpec.ForTraining(imageSize), setup, CPU)["key"];
     }
 
-    private sealed class ListSink : Serilog.Core.ILogEventSink
+    /// <summary>The rendered lines of a Serilog logger (DeltaTests uses it too).</summary>
+    internal sealed class ListSink : Serilog.Core.ILogEventSink
     {
         private readonly List<string> lines = [];
         public ListSink(out List<string> lines) => lines = this.lines;

@@ -98,6 +98,33 @@ public sealed class DeltaTests
         Assert.Equal([0.25f, 0.25f, 0.25f, 0.25f], DeltaRegularizer.Softmax([0.3, 0.3, 0.3, 0.3])); // no spread: uniform
     }
 
+    [Theory]
+    [InlineData(1e4, 1)] // α·Ω of two unrelated ResNets far above 500 times the CE: one warning, at the first step only
+    [InlineData(0.0, 0)] // no feature-map term: no warning
+    public void AFeatureMapTermFarAboveTheCrossEntropyAtTheFirstStepIsWarnedOfOnce(double alpha, int warnings)
+    {
+        using var scope = NewDisposeScope();
+        using var method = Regularizers.Configure("delta", new MethodValues().With("delta_attention", "off").With("delta_alpha", alpha));
+        var log = new Serilog.LoggerConfiguration().WriteTo.Sink(new DeltaAttentionCacheTests.ListSink(out var lines)).CreateLogger();
+        method.Prepare(new MethodSetup(null!, CPU, 32, log));
+        manual_seed(3);
+        using var source = ModelFactory.Create("resnet18", 4);
+        using var student = ModelFactory.Create("resnet18", 3);
+        using var ctx = new TrainingContext(student, source, new LossOptions());
+        var batch = new StepBatch(randn(2, 3, 32, 32), tensor(new long[] { 0, 1 }));
+        var first = method.Loss(ctx, batch, null);
+        method.Loss(ctx, batch, null);
+        var warned = lines.Where(l => l.StartsWith("DELTA's feature-map term starts at", StringComparison.Ordinal)).ToList();
+        Assert.Equal(warnings, warned.Count);
+        if (warnings > 0)
+        {
+            double ratio = first.Terms["delta"].to(ScalarType.Float64).item<double>() / first.Terms["main"].to(ScalarType.Float64).item<double>();
+            Assert.True(ratio > DeltaRegularizer.ScaleWarningRatio, $"ratio {ratio}");
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"starts at {ratio:F0} times the cross-entropy"), warned[0]);
+            Assert.EndsWith("lower delta_alpha (10000)", warned[0]);
+        }
+    }
+
     [Fact]
     public void WithAttentionOnTheLossNeedsTheAttentionFirst()
     {
