@@ -24,6 +24,43 @@ public class BenchTrainCliTests
     }
 
     [Fact]
+    public void ThePyTorchStepTakesTheProbeSwitchesOfScriptsDev()
+    {
+        // scripts/dev/torch_baseline_variants.sh: only the SMILE step, with set_to_none and foreach reaching the optimizer.
+        var parts = TorchStep(new() { ["SMILE_BENCH_PART"] = "smile", ["SMILE_BENCH_SET_TO_NONE"] = "1", ["SMILE_BENCH_FOREACH"] = "1" });
+        Assert.True(parts.GetProperty("smile").GetDouble() > 0);
+        Assert.True(parts.GetProperty("smile_median_step").GetDouble() > 0);
+        Assert.Equal(10, parts.GetProperty("smile_step_s").GetArrayLength());
+        Assert.True(parts.GetProperty("foreach").GetBoolean());
+        Assert.True(parts.GetProperty("set_to_none").GetBoolean());
+        Assert.False(parts.TryGetProperty("l2", out _));
+        Assert.False(parts.TryGetProperty("eval", out _));
+        // As the benchmark runs it: every step, PyTorch 1.13's defaults.
+        var plain = TorchStep([]);
+        Assert.True(plain.GetProperty("l2").GetDouble() > 0 && plain.GetProperty("eval").GetDouble() > 0);
+        Assert.False(plain.GetProperty("foreach").GetBoolean());
+        Assert.False(plain.GetProperty("set_to_none").GetBoolean());
+        // scripts/dev/bf16_step.sh: one step and one eval forward, no warm-up step, under bf16 autocast.
+        var one = TorchStep(new() { ["SMILE_BENCH_ONE_STEP"] = "1", ["SMILE_BENCH_WARM_UP"] = "0", ["SMILE_BENCH_PRECISION"] = "bf16" });
+        Assert.True(one.GetProperty("smile_step_s").GetDouble() > 0 && one.GetProperty("eval_s").GetDouble() > 0);
+        Assert.False(one.GetProperty("warm_up").GetBoolean());
+    }
+
+    private static System.Text.Json.JsonElement TorchStep(Dictionary<string, string> env)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(RepoRoot.Path, "src/Smile.Bench/bench/torch_step.py"), "resnet18", "32", "4", "1", "2", "nchw" })
+            start.ArgumentList.Add(a);
+        foreach (var (k, v) in env) start.Environment[k] = v;
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr.Result);
+        return System.Text.Json.JsonDocument.Parse(stdout).RootElement.Clone();
+    }
+
+    [Fact]
     public void InferenceBenchmarkTimesTheModuleAndTheFoldedForward()
     {
         var r = SmileProcess.Run("bench", "inference", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--rounds", "2");

@@ -7,6 +7,15 @@ step) of the l2 step, the smile step (student forward/backward on mixed images, 
 ones, the four loss terms, Nesterov SGD, the mean-teacher EMA amortised over its 10-iteration period)
 and the eval forward, and the process's peak resident memory. Run it with the tuned allocator
 (GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184), as `smile bench train` does.
+
+Environment switches for the probes of docs/PERFORMANCE.md (scripts/dev/torch_baseline_variants.sh and
+scripts/dev/bf16_step.sh); unset, the step is the one `smile bench train` times:
+  SMILE_BENCH_SET_TO_NONE=1  zero_grad(set_to_none=True) instead of PyTorch 1.13's default (zeroed gradients)
+  SMILE_BENCH_FOREACH=1      SGD's multi-tensor (foreach) update instead of the per-parameter loop
+  SMILE_BENCH_PART=smile     time only the SMILE step (no l2, no eval)
+  SMILE_BENCH_ONE_STEP=1     one SMILE step and one eval forward, each timed once (for bf16 on a CPU without AVX-512,
+                             where a step takes minutes); SMILE_BENCH_WARM_UP=0 leaves out the untimed step before them
+The JSON also holds the SMILE step's images/s from the median of its single steps and those steps' seconds.
 """
 import contextlib
 import json
@@ -59,7 +68,9 @@ def main():
         p.requires_grad_(False)
     student_net = getattr(torchvision.models, arch)(weights=None, num_classes=200)
     student = WithFeatures(student_net, torch.nn.Linear(student_net.fc.in_features, 1000)).to(device=device, memory_format=fmt).train()
-    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4,
+                          foreach=os.environ.get("SMILE_BENCH_FOREACH") == "1")
+    set_to_none = os.environ.get("SMILE_BENCH_SET_TO_NONE") == "1"
     x = torch.randn(batch, 3, size, size).contiguous(memory_format=fmt).to(device)
     y = torch.randint(0, 200, (batch,)).to(device)
     heads = [p for n, p in student.named_parameters() if n.startswith("net.fc.") or n.startswith("aux.")]
@@ -72,7 +83,7 @@ def main():
         with amp():
             logits, _, _ = student(x)
             loss = F.cross_entropy(logits, y) + 1e-4 * cls()
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none)
         loss.backward()
         opt.step()
 
@@ -92,7 +103,7 @@ def main():
             aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
             reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
             loss = main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls()
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none)
         loss.backward()
         opt.step()
         if i % 10 == 0:
@@ -134,16 +145,35 @@ def main():
         print(json.dumps({"readings": readings, "torch": torch.__version__}))
         return
 
+    if os.environ.get("SMILE_BENCH_ONE_STEP") == "1":
+        if os.environ.get("SMILE_BENCH_WARM_UP") != "0":
+            smile_step(1)
+        t = time.perf_counter()
+        smile_step(1)
+        step_s = time.perf_counter() - t
+        t = time.perf_counter()
+        eval_forward()
+        eval_s = time.perf_counter() - t
+        print(json.dumps({"smile_step_s": step_s, "eval_s": eval_s, "layout": layout, "torch": torch.__version__,
+                          "warm_up": os.environ.get("SMILE_BENCH_WARM_UP") != "0"}))
+        return
+
+    step_times = []
+
+    def timed_step(k):
+        t = time.perf_counter()
+        smile_step(k)
+        step_times.append(time.perf_counter() - t)
+
     # The EMA runs every 10th step: time 10 SMILE steps per sample so that it is amortised as in training.
-    smile = timed(lambda i: [smile_step(k) for k in range(10)], max(1, steps // 4)) * 10
-    result = {
-        "l2": timed(lambda i: l2_step(), steps),
-        "smile": smile,
-        "eval": timed(lambda i: eval_forward(), steps),
-        "peak_rss_mib": status_mib("VmHWM"),
-        "torch": torch.__version__,
-        "layout": layout,
-    }
+    smile = timed(lambda i: [timed_step(k) for k in range(10)], max(1, steps // 4)) * 10
+    timed_steps = step_times[20:]  # after the two warm-up samples
+    result = {"smile": smile, "smile_median_step": batch / statistics.median(timed_steps), "smile_step_s": [round(v, 3) for v in timed_steps]}
+    if os.environ.get("SMILE_BENCH_PART") != "smile":
+        result["l2"] = timed(lambda i: l2_step(), steps)
+        result["eval"] = timed(lambda i: eval_forward(), steps)
+    result.update({"peak_rss_mib": status_mib("VmHWM"), "torch": torch.__version__, "layout": layout,
+                   "foreach": bool(opt.defaults.get("foreach")), "set_to_none": set_to_none})
     print(json.dumps(result))
 
 
