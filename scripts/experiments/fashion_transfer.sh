@@ -20,12 +20,13 @@ TARGET_ITERS="${TARGET_ITERS:-300}"
 SIZES="${SIZES:-20 100}"
 SEEDS="${SEEDS:-1 2 3}"
 METHODS="${METHODS:-l2 mixup l2sp smile}"
+DEVICE="${DEVICE:-cpu}"  # cuda on a GPU machine
 data=/usr/share/datasets/fashion-mnist
 source scripts/experiments/run-state.sh
 
 dotnet build src/Smile.Cli -c Release -v quiet -nologo
 smile() { dotnet src/Smile.Cli/bin/Release/net10.0/smile.dll "$@"; }
-common=(--model_arch "$ARCH" --image_size "$IMAGE_SIZE" --batch_size 64 --batch_size_eval 250 --print_frequency 100
+common=(--model_arch "$ARCH" --image_size "$IMAGE_SIZE" --batch_size 64 --batch_size_eval 250 --print_frequency 100 --device "$DEVICE"
         --save "$OUT/runs" --log_dir "$OUT/tensorboard")
 
 smile prepare fashion-mnist --src "$data" --out "$OUT/data/source" --classes 0,1,2,3,4
