@@ -48,16 +48,9 @@ public class BenchTrainCliTests
 
     private static System.Text.Json.JsonElement TorchStep(Dictionary<string, string> env)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(RepoRoot.Path, "src/Smile.Bench/bench/torch_step.py"), "resnet18", "32", "4", "1", "2", "nchw" })
-            start.ArgumentList.Add(a);
-        foreach (var (k, v) in env) start.Environment[k] = v;
-        using var p = System.Diagnostics.Process.Start(start)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, stderr.Result);
-        return System.Text.Json.JsonDocument.Parse(stdout).RootElement.Clone();
+        var r = ExperimentScriptsTests.Bash("/usr/bin/python3 src/Smile.Bench/bench/torch_step.py resnet18 32 4 1 2 nchw", env);
+        Assert.True(r.Exit == 0, r.Stderr);
+        return System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement.Clone();
     }
 
     [Fact]

@@ -15,7 +15,8 @@ public sealed class ExperimentScriptsTests : IDisposable
     private readonly string _temp = Directory.CreateTempSubdirectory("smile-experiments-").FullName;
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
-    private static (int Exit, string Stdout, string Stderr) Bash(string script, IDictionary<string, string> env)
+    /// <summary>Runs <paramref name="script"/> with bash -c in the repository root (BenchTrainCliTests uses it too).</summary>
+    internal static (int Exit, string Stdout, string Stderr) Bash(string script, IDictionary<string, string> env)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot.Path };
         start.ArgumentList.Add("-c");
@@ -37,6 +38,16 @@ public sealed class ExperimentScriptsTests : IDisposable
             LastEval = new { Count = 5000, Top1 = top1, Nll = nll }, Interrupted = interrupted,
         }, new JsonSerializerOptions { WriteIndented = true });
         File.WriteAllText(Path.Combine(_temp, "runs", $"{name}_{method}_summary.json"), json);
+    }
+
+    private void RunLog(string run, string text) => File.WriteAllText(Path.Combine(_temp, "runs", $"{run}.txt"), text);
+
+    /// <summary>fashion_transfer_report.sh's output lines for the runs written here and <paramref name="methods"/>.</summary>
+    private string[] ReportLines(string methods)
+    {
+        var r = Bash("scripts/experiments/fashion_transfer_report.sh", new Dictionary<string, string> { ["OUT"] = _temp, ["METHODS"] = methods });
+        Assert.True(r.Exit == 0, r.Stderr);
+        return r.Stdout.Split('\n');
     }
 
     [Fact]
@@ -68,11 +79,9 @@ public sealed class ExperimentScriptsTests : IDisposable
         Summary("t20_s1", "bss", 0.79, 0.6);
         Summary("t20_s2", "bss", 0.81, 0.6);
         Summary("t20_s3", "bss", 0.99, 0.1, interrupted: true); // an interrupted run does not count
-        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s1_lwf.txt"), "... error: the loss became NaN at iteration 6 (main NaN)\n"); // no summary
-        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s2_lwf.txt"), "... Step[0000/0300] lwf loss 14.2\n"); // still running
-        var r = Bash("scripts/experiments/fashion_transfer_report.sh", new Dictionary<string, string> { ["OUT"] = _temp, ["METHODS"] = "l2 smile bss lwf" });
-        Assert.True(r.Exit == 0, r.Stderr);
-        var lines = r.Stdout.Split('\n');
+        RunLog("t20_s1_lwf", "... error: the loss became NaN at iteration 6 (main NaN)\n"); // no summary
+        RunLog("t20_s2_lwf", "... Step[0000/0300] lwf loss 14.2\n"); // still running
+        var lines = ReportLines("l2 smile bss lwf");
         Assert.Contains("20 images per class (seeds 1, 2, 3):", lines);
         Assert.Contains("| l2 | 82.00 ± 2.00 | — | — | 0.600 ± 0.100 | 3 |", lines);
         Assert.Contains("| smile | 83.00 ± 2.00 | +1.00 | 2 of 3 | 0.300 ± 0.000 | 3 |", lines);
@@ -91,11 +100,9 @@ public sealed class ExperimentScriptsTests : IDisposable
         Summary("t20_s1_delta_alpha0.001", "delta", 0.83, 0.4);
         Summary("t20_s2_delta_alpha0.001", "delta", 0.79, 0.4);
         Summary("t20_s1_delta_alpha0.001_delta_beta0", "delta", 0.70, 0.9); // another setting: its own row, not listed here
-        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s1_delta.txt"), "... the loss became Infinity at iteration 6\n");
-        File.WriteAllText(Path.Combine(_temp, "runs", "t20_s2_delta.txt"), "... the loss became NaN at iteration 5\n");
-        var r = Bash("scripts/experiments/fashion_transfer_report.sh", new Dictionary<string, string> { ["OUT"] = _temp, ["METHODS"] = "l2 delta delta:delta_alpha=0.001" });
-        Assert.True(r.Exit == 0, r.Stderr);
-        var lines = r.Stdout.Split('\n');
+        RunLog("t20_s1_delta", "... the loss became Infinity at iteration 6\n");
+        RunLog("t20_s2_delta", "... the loss became NaN at iteration 5\n");
+        var lines = ReportLines("l2 delta delta:delta_alpha=0.001");
         Assert.Contains("| delta | — | — | — | — | 0 (diverged at seeds 1, 2) |", lines);
         Assert.Contains("| delta (delta_alpha=0.001) | 81.00 ± 2.83 | +1.00 | 1 of 2 | 0.400 ± 0.000 | 2 |", lines);
         Assert.Contains("| run | l2 | delta | delta (delta_alpha=0.001) |", lines);

@@ -77,6 +77,7 @@ public sealed class DeltaRegularizer : IRegularizer
     private MethodSetup? setup;
     private float[][]? attention;
     private Tensor[]? attentionOnDevice;
+    private bool scaleChecked;
 
     public string Name => "delta";
     public string Summary => "DELTA: CE plus the attention-weighted distance of the stages' feature maps to the frozen source network's, and L2 on the head.";
@@ -354,7 +355,6 @@ public sealed class DeltaRegularizer : IRegularizer
                 term / Math.Max(ce, 1e-6), term, ce, AlphaSetting.Name, Alpha);
     }
 
-    private bool scaleChecked;
 
     /// <summary>Ω without α: with <paramref name="attention"/> (C_j weights per stage) Σ_j ½ Σ_b Σ_c C_j a_jc ‖ΔFM_jc‖² / (H_j W_j),
     /// without Σ_j ½ ‖ΔFM_j‖²; the source maps are detached.</summary>
