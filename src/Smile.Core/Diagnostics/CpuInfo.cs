@@ -4,7 +4,7 @@ namespace Smile.Diagnostics;
 public sealed record CpuInfo(string Model, IReadOnlyList<string> Isa, IReadOnlyList<string> Caches)
 {
     private static readonly string[] InterestingFlags =
-        { "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8" };
+        { "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8" };
 
     /// <summary>True when the kernel reports no cache sizes: oneDNN's heuristics can divide by zero there.</summary>
     public bool CachesHidden => Caches.Count == 0;
@@ -13,6 +13,14 @@ public sealed record CpuInfo(string Model, IReadOnlyList<string> Isa, IReadOnlyL
     /// VL and DQ. Without them LibTorch computes bf16 convolutions with its generic kernels, many times slower than
     /// fp32 (docs/PERFORMANCE.md, "Mixed precision").</summary>
     public bool HasOneDnnBf16 => Isa.Contains("avx512bw") && Isa.Contains("avx512vl") && Isa.Contains("avx512dq");
+
+    /// <summary>True when LibTorch's oneDNN takes fp16 convolutions on this CPU: it asks for AVX-512 FP16.</summary>
+    public bool HasOneDnnFp16 => Isa.Contains("avx512_fp16");
+
+    /// <summary>This machine's, read once.</summary>
+    public static CpuInfo Machine => machine.Value;
+
+    private static readonly Lazy<CpuInfo> machine = new(Read);
 
     public static CpuInfo Read()
     {

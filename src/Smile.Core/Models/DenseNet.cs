@@ -79,7 +79,10 @@ public sealed class DenseNet : ImageClassifier
     public override ClassifierOutput forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var map = features.call(x).relu();
+        var map = x;
+        foreach (var layer in features.children()) // the stem's conv0 through LowPrecisionConvolution, as every conv
+            map = layer is Conv2d conv ? LowPrecisionConvolution.Call(conv, map) : ((Module<Tensor, Tensor>)layer).call(map);
+        map = map.relu();
         var pooled = map.mean([2, 3]); // adaptive_avg_pool2d((1, 1)) + flatten
         var logits = classifier.call(pooled);
         var aux = aux_fc?.call(pooled);

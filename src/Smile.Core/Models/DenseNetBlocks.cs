@@ -30,8 +30,8 @@ internal sealed class DenseLayer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor concatenated)
     {
         using var scope = NewDisposeScope();
-        var y = conv1.call(relu1.call(norm1.call(concatenated)));
-        return conv2.call(relu2.call(norm2.call(y))).MoveToOuterDisposeScope();
+        var y = LowPrecisionConvolution.Call(conv1, relu1.call(norm1.call(concatenated)));
+        return LowPrecisionConvolution.Call(conv2, relu2.call(norm2.call(y))).MoveToOuterDisposeScope();
     }
 }
 
@@ -80,6 +80,6 @@ internal sealed class Transition : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return pool.call(conv.call(relu.call(norm.call(x)))).MoveToOuterDisposeScope();
+        return pool.call(LowPrecisionConvolution.Call(conv, relu.call(norm.call(x)))).MoveToOuterDisposeScope();
     }
 }

@@ -141,9 +141,9 @@ public sealed class FoldedResNet : IDisposable
         if (pair.Conv is PointwiseConv2d && pair.Stride != 1 && PointwiseConv2d.SlicesStride(x.device))
         {
             using var sliced = x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, pair.Stride), TensorIndex.Slice(null, null, pair.Stride)];
-            return nn.functional.conv2d(sliced, pair.Weight!, pair.Bias);
+            return LowPrecisionConvolution.Conv2d(sliced, pair.Weight!, pair.Bias);
         }
-        return nn.functional.conv2d(x, pair.Weight!, pair.Bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);
+        return LowPrecisionConvolution.Conv2d(x, pair.Weight!, pair.Bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);
     }
 
     public void Dispose()

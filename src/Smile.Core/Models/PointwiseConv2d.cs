@@ -35,10 +35,10 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         if (stride == 1)
-            return nn.functional.conv2d(input, weight);
+            return LowPrecisionConvolution.Conv2d(input, weight);
         if (!SlicesStride(input.device))
-            return nn.functional.conv2d(input, weight, strides: new[] { stride, stride });
+            return LowPrecisionConvolution.Conv2d(input, weight, strides: new[] { stride, stride });
         using var sliced = input[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
-        return nn.functional.conv2d(sliced, weight);
+        return LowPrecisionConvolution.Conv2d(sliced, weight);
     }
 }

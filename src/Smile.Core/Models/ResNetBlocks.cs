@@ -61,8 +61,8 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn1.call(conv1.call(x)).relu_();
-        y = bn2.call(conv2.call(y));
+        var y = bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y));
         var identity = downsample is null ? x : downsample.call(x);
         return y.add_(identity).relu_().MoveToOuterDisposeScope();
     }
@@ -70,7 +70,7 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
     public Tensor InnerMap(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return conv2.call(bn1.call(conv1.call(x)).relu_()).MoveToOuterDisposeScope();
+        return LowPrecisionConvolution.Call(conv2, bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_()).MoveToOuterDisposeScope();
     }
 
     public Tensor FromInnerMap(Tensor x, Tensor inner)
@@ -110,7 +110,7 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var y = bn1.call(conv1.call(x)).relu_();
-        y = bn2.call(conv2.call(y)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y)).relu_();
         y = bn3.call(conv3.call(y));
         var identity = downsample is null ? x : downsample.call(x);
         return y.add_(identity).relu_().MoveToOuterDisposeScope();
@@ -120,7 +120,7 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var y = bn1.call(conv1.call(x)).relu_();
-        y = bn2.call(conv2.call(y)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y)).relu_();
         return conv3.call(y).MoveToOuterDisposeScope();
     }
 

@@ -53,9 +53,9 @@ public sealed class ShallowCnn : ImageClassifier
     public override ClassifierOutput forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = functional.max_pool2d(bn1.call(conv1.call(x)), 2).relu();
-        y = functional.max_pool2d(bn2.call(conv2.call(y)), 2).relu();
-        var map = functional.max_pool2d(bn3.call(conv3.call(y)), 2).relu();
+        var y = functional.max_pool2d(bn1.call(LowPrecisionConvolution.Call(conv1, x)), 2).relu();
+        y = functional.max_pool2d(bn2.call(LowPrecisionConvolution.Call(conv2, y)), 2).relu();
+        var map = functional.max_pool2d(bn3.call(LowPrecisionConvolution.Call(conv3, y)), 2).relu();
         var hidden = dropout.call(bn4.call(fc1.call(functional.adaptive_avg_pool2d(map, [4, 4]).flatten(1))).relu());
         var logits = fc.call(hidden);
         var aux = aux_fc?.call(hidden);

@@ -64,10 +64,34 @@ public static class Autocast
         return region;
     }
 
+    /// <summary>Turns autocast off for <paramref name="device"/> on this thread until the handle is disposed, which
+    /// turns it back on if it was (for code that computes one operation in fp32 inside a region; no nesting count,
+    /// so LibTorch's weight cache survives).</summary>
+    public static IDisposable Suspend(TorchSharp.DeviceType device)
+    {
+        if (!Available) throw new InvalidOperationException($"autocast is not available in this LibTorch ({Unavailable})");
+        var d = (sbyte)device;
+        bool was = IsEnabled(d);
+        SetEnabled(d, false);
+        return new Suspension(d, was);
+    }
+
     /// <summary>Whether autocast is on for <paramref name="device"/> on this thread.</summary>
     public static bool IsOn(TorchSharp.DeviceType device) => Available && IsEnabled((sbyte)device);
 
     private static string? Probe() => LibTorchExports.FirstMissing(Lib, Names);
+
+    private sealed class Suspension(sbyte device, bool wasEnabled) : IDisposable
+    {
+        private bool done;
+
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            SetEnabled(device, wasEnabled);
+        }
+    }
 
     private sealed class Region(sbyte device, bool wasEnabled, sbyte previousDtype) : IDisposable
     {

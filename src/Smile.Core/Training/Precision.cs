@@ -51,16 +51,35 @@ public sealed class MixedPrecision
         return key == "bf16" ? new MixedPrecision("bf16", ScalarType.BFloat16, null) : new MixedPrecision("fp16", ScalarType.Float16, new LossScaler());
     }
 
-    /// <summary>One warning line when this precision will run far slower than fp32 on <paramref name="device"/>, else
-    /// null: bf16 on a CPU that LibTorch's oneDNN does not take bf16 on (<see cref="CpuInfo.HasOneDnnBf16"/>), where a
-    /// bf16 training step measured 15-18x slower than fp32 (docs/PERFORMANCE.md, "Mixed precision").
+    /// <summary>Whether this precision's convolutions on <paramref name="device"/> go through
+    /// <see cref="LowPrecisionConvolution"/> (rounded fp32 kernels) instead of LibTorch's: on a CPU whose oneDNN has no
+    /// kernels for it (<see cref="CpuInfo.HasOneDnnBf16"/>, <see cref="CpuInfo.HasOneDnnFp16"/>), unless
+    /// SMILE_LOW_PRECISION_CONV=native asks for LibTorch's generic kernels (to measure them).
+    /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
+    public bool RoundsConvolutions(Device device, CpuInfo? cpu = null)
+    {
+        if (AutocastType is not { } type || device.type != DeviceType.CPU || NativeConvolutionsAsked) return false;
+        cpu ??= CpuInfo.Machine;
+        return type == ScalarType.BFloat16 ? !cpu.HasOneDnnBf16 : !cpu.HasOneDnnFp16;
+    }
+
+    private static bool NativeConvolutionsAsked =>
+        string.Equals(Environment.GetEnvironmentVariable("SMILE_LOW_PRECISION_CONV"), "native", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>One warning line when this precision brings no speed on <paramref name="device"/>, else null: bf16 or
+    /// fp16 on a CPU without oneDNN kernels for it, where its convolutions run as rounded fp32 ones (about fp32's
+    /// speed, bf16's results), or through LibTorch's generic kernels (15-25x slower than fp32) when asked for.
     /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
     public string? SpeedWarning(Device device, CpuInfo? cpu = null)
     {
-        if (AutocastType != ScalarType.BFloat16 || device.type != DeviceType.CPU) return null;
-        cpu ??= CpuInfo.Read();
-        return cpu.HasOneDnnBf16 ? null
-            : $"bf16 on this CPU ({cpu.Model}) will be much slower than fp32: it lacks AVX-512 (BW, VL, DQ), so LibTorch computes bf16 convolutions with its generic kernels instead of oneDNN's (measured 15-18x slower than fp32 on such a CPU; docs/PERFORMANCE.md)";
+        if (AutocastType is not { } type || device.type != DeviceType.CPU) return null;
+        cpu ??= CpuInfo.Machine;
+        bool kernels = type == ScalarType.BFloat16 ? cpu.HasOneDnnBf16 : cpu.HasOneDnnFp16;
+        if (kernels) return null;
+        string lacks = type == ScalarType.BFloat16 ? "AVX-512 (BW, VL, DQ)" : "AVX-512 FP16";
+        return RoundsConvolutions(device, cpu)
+            ? $"{Name} on this CPU ({cpu.Model}) is no faster than fp32: it lacks {lacks}, so Smile computes {Name} convolutions as fp32 ones on {Name}-rounded values (the same results as {Name} kernels; docs/PERFORMANCE.md)"
+            : $"{Name} on this CPU ({cpu.Model}) will be much slower than fp32: it lacks {lacks}, and SMILE_LOW_PRECISION_CONV=native asks for LibTorch's generic {Name} convolutions (measured 15-25x slower than fp32 on such a CPU; docs/PERFORMANCE.md)";
     }
 
     /// <summary>fp16 with a given scaler (tests plant an overflow with a huge initial scale).</summary>
@@ -68,7 +87,21 @@ public sealed class MixedPrecision
         Autocast.Available ? new("fp16", ScalarType.Float16, scaler) : throw new InvalidOperationException($"no autocast: {Autocast.Unavailable}");
 
     /// <summary>The forward's autocast region on <paramref name="device"/>, or null for fp32.</summary>
-    public IDisposable? Enter(Device device) => AutocastType is { } type ? Autocast.Enter(device.type, type) : null;
+    public IDisposable? Enter(Device device)
+    {
+        if (AutocastType is not { } type) return null;
+        var autocast = Autocast.Enter(device.type, type);
+        return RoundsConvolutions(device) ? new Both(autocast, LowPrecisionConvolution.Enter(type)) : autocast;
+    }
+
+    private sealed class Both(IDisposable outer, IDisposable inner) : IDisposable
+    {
+        public void Dispose()
+        {
+            inner.Dispose();
+            outer.Dispose();
+        }
+    }
 
     /// <summary>fp16's loss scale travels in a _Last's run state, so that a resumed run scales as a straight one:
     /// <paramref name="progress"/> with the scaler's state (unchanged without a scaler).</summary>

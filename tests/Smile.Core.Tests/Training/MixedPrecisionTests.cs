@@ -95,21 +95,45 @@ public sealed class MixedPrecisionTests
     }
 
     [Fact]
-    public void Bf16WarnsOnlyOnACpuWithoutOneDnnBf16()
+    public void LowPrecisionOnACpuWithoutItsKernelsRoundsConvolutionsAndSaysItIsNoFaster()
     {
         var bf16 = MixedPrecision.Create("bf16", out _);
+        var fp16 = MixedPrecision.Create("fp16", out _);
         var avx2 = new Smile.Diagnostics.CpuInfo("AVX2 CPU", ["avx", "avx2", "fma"], []);
         var avx512 = new Smile.Diagnostics.CpuInfo("AVX-512 CPU", ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"], []);
+        var gpu = new Device(DeviceType.CUDA, 0);
+        Assert.True(bf16.RoundsConvolutions(CPU, avx2));
+        Assert.True(fp16.RoundsConvolutions(CPU, avx2));
+        Assert.False(bf16.RoundsConvolutions(CPU, avx512));
+        Assert.True(fp16.RoundsConvolutions(CPU, avx512)); // oneDNN's fp16 kernels ask for AVX-512 FP16
+        Assert.False(fp16.RoundsConvolutions(CPU, avx512 with { Isa = [.. avx512.Isa, "avx512_fp16"] }));
+        Assert.False(bf16.RoundsConvolutions(gpu, avx2)); // a GPU's kernels do not depend on the host CPU
+        Assert.False(MixedPrecision.Fp32.RoundsConvolutions(CPU, avx2));
+        // avx512f alone is not enough: LibTorch's bf16 check asks for BW, VL and DQ
+        Assert.True(bf16.RoundsConvolutions(CPU, avx512 with { Isa = ["avx2", "avx512f", "avx512bw", "avx512vl"] }));
+
         var warning = bf16.SpeedWarning(CPU, avx2);
         Assert.NotNull(warning);
         Assert.Contains("AVX2 CPU", warning);
-        Assert.Contains("generic kernels", warning);
+        Assert.Contains("no faster than fp32", warning);
+        Assert.Contains("AVX-512 FP16", fp16.SpeedWarning(CPU, avx2));
         Assert.Null(bf16.SpeedWarning(CPU, avx512));
-        Assert.Null(bf16.SpeedWarning(new Device(DeviceType.CUDA, 0), avx2)); // a GPU's bf16 does not depend on the host CPU
+        Assert.Null(bf16.SpeedWarning(gpu, avx2));
         Assert.Null(MixedPrecision.Fp32.SpeedWarning(CPU, avx2));
-        Assert.Null(MixedPrecision.Create("fp16", out _).SpeedWarning(CPU, avx2)); // not measured: no claim
-        // avx512f alone is not enough: LibTorch's bf16 check asks for BW, VL and DQ
-        Assert.NotNull(bf16.SpeedWarning(CPU, avx512 with { Isa = ["avx2", "avx512f", "avx512bw", "avx512vl"] }));
+    }
+
+    [Fact]
+    public void TheRegionOfABf16StepOnSuchACpuRoundsConvolutionsAndLeavingItStops()
+    {
+        var bf16 = MixedPrecision.Create("bf16", out _);
+        Assert.Null(LowPrecisionConvolution.Rounding);
+        using (bf16.Enter(CPU))
+        {
+            Assert.True(Autocast.IsOn(DeviceType.CPU));
+            Assert.Equal(bf16.RoundsConvolutions(CPU) ? ScalarType.BFloat16 : null, LowPrecisionConvolution.Rounding);
+        }
+        Assert.Null(LowPrecisionConvolution.Rounding);
+        Assert.False(Autocast.IsOn(DeviceType.CPU));
     }
 
     private sealed record StepOutcome(StepResult Result, IReadOnlyList<ScalarType> Dtypes, double WeightChange);
