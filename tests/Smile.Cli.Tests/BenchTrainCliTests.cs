@@ -44,6 +44,11 @@ public class BenchTrainCliTests
         var one = TorchStep(new() { ["SMILE_BENCH_ONE_STEP"] = "1", ["SMILE_BENCH_WARM_UP"] = "0", ["SMILE_BENCH_PRECISION"] = "bf16" });
         Assert.True(one.GetProperty("smile_step_s").GetDouble() > 0 && one.GetProperty("eval_s").GetDouble() > 0);
         Assert.False(one.GetProperty("warm_up").GetBoolean());
+        Assert.Equal(0, one.GetProperty("rounded_convs").GetInt32());
+        // The same with Smile's rounded convolutions written in PyTorch: every convolution of the step goes that way.
+        var rounded = TorchStep(new() { ["SMILE_BENCH_ONE_STEP"] = "1", ["SMILE_BENCH_WARM_UP"] = "0", ["SMILE_BENCH_PRECISION"] = "bf16", ["SMILE_BENCH_ROUNDED_CONV"] = "1" });
+        Assert.True(rounded.GetProperty("rounded_convs").GetInt32() >= 3 * 20, "a teacher, a student and an eval forward of ResNet-18 (20 convolutions each)");
+        Assert.Equal(0, plain.GetProperty("rounded_convs").GetInt32()); // fp32: nothing to round
     }
 
     private static System.Text.Json.JsonElement TorchStep(Dictionary<string, string> env)

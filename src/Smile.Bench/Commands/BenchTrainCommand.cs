@@ -40,17 +40,19 @@ internal static class BenchTrainCommand
             if (fallback is not null) Console.Error.WriteLine($"warning: {fallback}");
             if (arithmetic.SpeedWarning(target) is { } slow) Console.Error.WriteLine($"warning: {slow}");
             int threads = TorchSharp.torch.get_num_threads();
+            bool rounded = arithmetic.RoundsConvolutions(target);
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
-                "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy");
+                "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy" +
+                (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
             var smile = new List<StepThroughput>();
             var nchw = new List<JsonElement>();
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
                 smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target));
-                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp, device: targetName) is JsonElement t1) nchw.Add(t1);
-                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp, device: targetName) is JsonElement t2) cl.Add(t2);
+                if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t1) nchw.Add(t1);
+                if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
                     (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
                     (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));

@@ -22,8 +22,11 @@ internal static class TorchBaseline
     }
 
     /// <summary>bench/torch_step.py's JSON reply for one run (the PyTorch side of `smile bench train` and `smile bench
-    /// memory`), under OpenMP's defaults; null when Python or the script is missing, and (with a warning on stderr) when the child fails.</summary>
-    public static JsonElement? RunStep(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null, string precision = "fp32", string device = "cpu")
+    /// memory`), under OpenMP's defaults; null when Python or the script is missing, and (with a warning on stderr) when the child fails.
+    /// <paramref name="roundedConvolutions"/>: PyTorch computes its convolutions under autocast as Smile's
+    /// LowPrecisionConvolution does (when Smile does, on a CPU without the precision's kernels: like against like).</summary>
+    public static JsonElement? RunStep(string arch, int size, int batch, int steps, int threads, string layout, string[]? extra = null, string precision = "fp32", string device = "cpu",
+        bool roundedConvolutions = false)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
         if (!File.Exists(Interpreter) || !File.Exists(script)) return null;
@@ -31,6 +34,7 @@ internal static class TorchBaseline
         var start = Start(script, new Dictionary<string, string>());
         start.Environment["SMILE_BENCH_PRECISION"] = precision;
         start.Environment["SMILE_BENCH_DEVICE"] = device;
+        if (roundedConvolutions) start.Environment["SMILE_BENCH_ROUNDED_CONV"] = "1";
         foreach (var a in new object[] { arch, size, batch, steps, threads, layout }) start.ArgumentList.Add(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture)!);
         foreach (var a in extra ?? []) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

@@ -15,6 +15,8 @@ scripts/dev/bf16_step.sh); unset, the step is the one `smile bench train` times:
   SMILE_BENCH_PART=smile     time only the SMILE step (no l2, no eval)
   SMILE_BENCH_ONE_STEP=1     one SMILE step and one eval forward, each timed once (for bf16 on a CPU without AVX-512,
                              where a step takes minutes); SMILE_BENCH_WARM_UP=0 leaves out the untimed step before them
+  SMILE_BENCH_ROUNDED_CONV=1 under CPU autocast, every convolution as Smile's LowPrecisionConvolution computes it on a CPU
+                             without the precision's oneDNN kernels: fp32 kernels on rounded operands, output rounded
 The JSON also holds the SMILE step's images/s from the median of its single steps and those steps' seconds.
 """
 import contextlib
@@ -27,6 +29,25 @@ import time
 import torch
 import torch.nn.functional as F
 import torchvision
+
+
+ROUNDED = [0]  # convolutions computed by round_convolutions' route, reported as "rounded_convs"
+
+
+def round_convolutions():
+    """SMILE_BENCH_ROUNDED_CONV=1: the same route by hand in PyTorch (src/Smile.Core/Models/LowPrecisionConvolution.cs)."""
+    plain = torch.nn.Conv2d._conv_forward
+
+    def rounded(self, input, weight, bias):
+        if not torch.is_autocast_cpu_enabled() or input.device.type != "cpu":
+            return plain(self, input, weight, bias)
+        ROUNDED[0] += 1
+        t = torch.get_autocast_cpu_dtype()
+        r = lambda v: v.float() if v.dtype == t else v.to(t).float()
+        with torch.autocast("cpu", enabled=False):
+            out = F.conv2d(r(input), r(weight), None if bias is None else r(bias), self.stride, self.padding, self.dilation, self.groups)
+        return out.to(t)
+    torch.nn.Conv2d._conv_forward = rounded
 
 
 class WithFeatures(torch.nn.Module):
@@ -57,6 +78,8 @@ def main():
     # SMILE_BENCH_PRECISION=bf16: the forward and the losses under CPU autocast, as PyTorch's AMP recipe runs them.
     device = torch.device(os.environ.get("SMILE_BENCH_DEVICE", "cpu"))
     amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if os.environ.get("SMILE_BENCH_PRECISION") == "bf16" else contextlib.nullcontext
+    if os.environ.get("SMILE_BENCH_ROUNDED_CONV") == "1":
+        round_convolutions()
     arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     memory = sys.argv[7:] if len(sys.argv) > 7 and sys.argv[7] == "memory" else None
     torch.set_num_threads(threads)
@@ -155,7 +178,7 @@ def main():
         eval_forward()
         eval_s = time.perf_counter() - t
         print(json.dumps({"smile_step_s": step_s, "eval_s": eval_s, "layout": layout, "torch": torch.__version__,
-                          "warm_up": os.environ.get("SMILE_BENCH_WARM_UP") != "0"}))
+                          "warm_up": os.environ.get("SMILE_BENCH_WARM_UP") != "0", "rounded_convs": ROUNDED[0]}))
         return
 
     step_times = []
@@ -173,7 +196,7 @@ def main():
         result["l2"] = timed(lambda i: l2_step(), steps)
         result["eval"] = timed(lambda i: eval_forward(), steps)
     result.update({"peak_rss_mib": status_mib("VmHWM"), "torch": torch.__version__, "layout": layout,
-                   "foreach": bool(opt.defaults.get("foreach")), "set_to_none": set_to_none})
+                   "foreach": bool(opt.defaults.get("foreach")), "set_to_none": set_to_none, "rounded_convs": ROUNDED[0]})
     print(json.dumps(result))
 
 
