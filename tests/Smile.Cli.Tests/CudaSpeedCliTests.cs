@@ -49,5 +49,8 @@ public sealed class CudaSpeedCliTests(TinyTransferFixture data) : IClassFixture<
         Assert.True(r.ExitCode == 0, $"{r.Describe()}: {r.Stderr}");
         Assert.Contains("CUDA switches  cuDNN autotuning and TF32: no-ops on the CPU; channels-last off on the CPU unless --channels_last on", r.Stdout);
         Assert.Contains("autocast       available", r.Stdout);
+        // how this CPU's bf16 convolutions run, read from /proc/cpuinfo here as well
+        var cpu = Smile.Diagnostics.CpuInfo.Read();
+        Assert.Contains(cpu.HasOneDnnBf16 ? "CPU bf16/fp16  bf16 oneDNN kernels" : "CPU bf16/fp16  bf16 as rounded fp32 convolutions", r.Stdout);
     }
 }

@@ -30,6 +30,7 @@ internal static class InfoCommand
             Console.WriteLine($"OpenMP         {Smile.Native.ThreadPolicy.State}");
             Console.WriteLine($"NNPACK         {info.Nnpack}");
             Console.WriteLine($"autocast       {(Autocast.Available ? "available (--precision bf16, fp16)" : $"not available ({Autocast.Unavailable}): fp32 only")}");
+            Console.WriteLine($"CPU bf16/fp16  {LowPrecisionLine(info.Cpu)}");
             Console.WriteLine($"CUDA switches  {CudaSwitchesLine(info.CudaAvailable)}");
             foreach (var safeguard in info.Safeguards)
                 Console.WriteLine($"safeguard      {safeguard}");
@@ -40,6 +41,22 @@ internal static class InfoCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>How bf16 and fp16 convolutions run on this CPU (Models/LowPrecisionConvolution.cs).</summary>
+    private static string LowPrecisionLine(Smile.Diagnostics.CpuInfo cpu)
+    {
+        var cpuDevice = new TorchSharp.torch.Device(TorchSharp.DeviceType.CPU);
+        string Route(string name)
+        {
+            if (!Autocast.Available) return $"{name} n/a";
+            var precision = Smile.Training.MixedPrecision.Create(name, out _);
+            bool kernels = name == "bf16" ? cpu.HasOneDnnBf16 : cpu.HasOneDnnFp16;
+            return kernels ? $"{name} oneDNN kernels"
+                : precision.RoundsConvolutions(cpuDevice, cpu) ? $"{name} as rounded fp32 convolutions (no {name} kernels; no faster than fp32)"
+                : $"{name} LibTorch's generic kernels (SMILE_LOW_PRECISION_CONV=native; far slower than fp32)";
+        }
+        return $"{Route("bf16")}; {Route("fp16")}";
     }
 
     /// <summary>What finetune and distill do with cuDNN autotuning, TF32 and channels-last here (Training/CudaSpeed.cs).</summary>

@@ -19,6 +19,11 @@ namespace Smile.Models;
 public static class LowPrecisionConvolution
 {
     [ThreadStatic] private static ScalarType? rounding;
+    [ThreadStatic] private static long roundedCalls;
+
+    /// <summary>How many convolutions this thread has rounded (a test checks that a model's forward rounds all of
+    /// its convolutions, so that a new layer cannot skip the route unnoticed).</summary>
+    public static long RoundedCalls => roundedCalls;
 
     /// <summary>The low precision this thread's convolutions round to, or null when they are plain.</summary>
     public static ScalarType? Rounding => rounding;
@@ -44,6 +49,7 @@ public static class LowPrecisionConvolution
         long[]? dilation = null, long groups = 1)
     {
         if (rounding is not { } type) return nn.functional.conv2d(x, weight, bias, strides, padding, dilation, groups);
+        roundedCalls++;
         using var scope = NewDisposeScope();
         using var fp32 = Autocast.Suspend(x.device.type);
         var y = nn.functional.conv2d(Rounded(x, type), Rounded(weight, type), bias is null ? null : Rounded(bias, type),

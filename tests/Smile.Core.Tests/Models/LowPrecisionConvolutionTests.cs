@@ -111,6 +111,38 @@ public sealed class LowPrecisionConvolutionTests
         }
     }
 
+    public static IEnumerable<object[]> Architectures => ModelFactory.Names.Select(name => new object[] { name });
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void EveryConvolutionOfAModelGoesThroughTheRoute(string arch)
+    {
+        const int size = 32;
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.Create(arch, 5);
+        long convolutions = model.modules().Count(m => m is TorchSharp.Modules.Conv2d or PointwiseConv2d);
+        Assert.True(convolutions >= 3, $"{arch}: {convolutions} convolutions found");
+        model.eval();
+        var x = randn(2, 3, size, size);
+        long before = LowPrecisionConvolution.RoundedCalls;
+        using (no_grad())
+        using (Autocast.Enter(DeviceType.CPU, ScalarType.BFloat16))
+        using (LowPrecisionConvolution.Enter(ScalarType.BFloat16))
+            model.call(x);
+        Assert.Equal(convolutions, LowPrecisionConvolution.RoundedCalls - before);
+        // and the folded inference network of a ResNet
+        if (model is ResNet resnet)
+        {
+            using var folded = new FoldedResNet(resnet);
+            before = LowPrecisionConvolution.RoundedCalls;
+            using (no_grad())
+            using (Autocast.Enter(DeviceType.CPU, ScalarType.BFloat16))
+            using (LowPrecisionConvolution.Enter(ScalarType.BFloat16))
+                folded.Forward(x);
+            Assert.Equal(convolutions, LowPrecisionConvolution.RoundedCalls - before);
+        }
+    }
+
     [Fact]
     public void OutsideARegionACallIsTheModulesOwnForward()
     {
