@@ -17,9 +17,11 @@ public class TrainingStepGuardTests
     [InlineData("densenet121", "fp32")] // offered by the CLI since the calibration issue; its 1x1 convolutions are all stride 1
     public void FullTrainingStepsSurviveOnThisCpu(string arch, string precision) => Survives(arch, precision, 16, 224, 2);
 
-    /// <summary>bf16 at a smaller size: the same layers and strides through oneDNN's bf16 kernels. At 224x224, batch 16,
-    /// one bf16 ResNet-50 step took 205-229 s on this 2-core CPU (docs/PERFORMANCE.md, "Mixed precision"): too long
-    /// for every test run; it survived there too.</summary>
+    /// <summary>bf16 at a smaller size: the same layers and strides through oneDNN's bf16 kernels on a CPU that has
+    /// them (at 224x224, batch 16, one such bf16 ResNet-50 step took 205-229 s on a 2-core CPU with `avx512_bf16`,
+    /// docs/PERFORMANCE.md, "Mixed precision": too long for every test run; it survived there too), and through
+    /// LowPrecisionConvolution's rounded fp32 kernels on a CPU without them (the fp32 cases above cover those
+    /// kernels at full size).</summary>
     [Theory]
     [InlineData("resnet50")]
     [InlineData("resnet101")]

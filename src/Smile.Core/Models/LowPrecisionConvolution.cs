@@ -7,7 +7,7 @@ namespace Smile.Models;
 /// <summary>
 /// Convolutions under CPU autocast on a CPU whose LibTorch has no fast kernels for the low precision (bf16 without
 /// AVX-512 BW/VL/DQ, fp16 without AVX-512 FP16): there LibTorch computes a bf16 convolution with its generic kernels,
-/// 15-25x slower than fp32 (docs/PERFORMANCE.md, "Mixed precision"). Inside a <see cref="Enter"/> region this class
+/// 15-31x slower than fp32 (docs/PERFORMANCE.md, "Mixed precision"). Inside a <see cref="Enter"/> region this class
 /// computes the same arithmetic through the fp32 kernels instead: the input, weight and bias rounded to the low
 /// precision, the convolution in fp32, the output rounded to the low precision. A product of two bf16 (or fp16)
 /// numbers is exact in fp32 and a low-precision convolution (cuDNN's, oneDNN's) sums in fp32, so the result is

@@ -68,7 +68,7 @@ public sealed class MixedPrecision
 
     /// <summary>One warning line when this precision brings no speed on <paramref name="device"/>, else null: bf16 or
     /// fp16 on a CPU without oneDNN kernels for it, where its convolutions run as rounded fp32 ones (about fp32's
-    /// speed, bf16's results), or through LibTorch's generic kernels (15-25x slower than fp32) when asked for.
+    /// speed, bf16's results), or through LibTorch's generic kernels (15-31x slower than fp32) when asked for.
     /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
     public string? SpeedWarning(Device device, CpuInfo? cpu = null)
     {
@@ -79,7 +79,7 @@ public sealed class MixedPrecision
         string lacks = type == ScalarType.BFloat16 ? "AVX-512 (BW, VL, DQ)" : "AVX-512 FP16";
         return RoundsConvolutions(device, cpu)
             ? $"{Name} on this CPU ({cpu.Model}) is no faster than fp32: it lacks {lacks}, so Smile computes {Name} convolutions as fp32 ones on {Name}-rounded values (the same results as {Name} kernels; docs/PERFORMANCE.md)"
-            : $"{Name} on this CPU ({cpu.Model}) will be much slower than fp32: it lacks {lacks}, and SMILE_LOW_PRECISION_CONV=native asks for LibTorch's generic {Name} convolutions (measured 15-25x slower than fp32 on such a CPU; docs/PERFORMANCE.md)";
+            : $"{Name} on this CPU ({cpu.Model}) will be much slower than fp32: it lacks {lacks}, and SMILE_LOW_PRECISION_CONV=native asks for LibTorch's generic {Name} convolutions (measured 15-31x slower than fp32 on such a CPU; docs/PERFORMANCE.md)";
     }
 
     /// <summary>fp16 with a given scaler (tests plant an overflow with a huge initial scale).</summary>
