@@ -7,7 +7,8 @@
 # parity tests' PyTorch steps (fails above 1e-4 relative on a GPU, 1e-5 on the CPU); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
 # evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory); 4. a short real fine-tune on the device
 # in fp32 and bf16; 5. the loader's images/s (`smile bench data`). Prints a markdown table for docs/GPU.md at the
-# end and exits 1 when a parity check fails, 2 when a step could not run.
+# end and exits 1 when a parity check fails, 2 when a step could not run. GPU_CHECK_STEP_LIMIT=SECONDS stops a step
+# that runs longer (default: no limit).
 # --device cpu runs everything small (ResNet-18, 32x32, batch 2, a few steps; the speed table in fp32 only): the CI's check that this script
 # works before a GPU is at hand. --device cuda uses the paper's sizes (ResNet-50, 224x224, batch 48).
 set -uo pipefail
@@ -50,7 +51,7 @@ status=0
 run() { # run NAME COMMAND...: the command's output to $out/NAME.log; a failure is recorded
   local name="$1"; shift
   echo "== $name: $*" >&2
-  if ! "$@" >"$out/$name.log" 2>&1; then
+  if ! timeout -k 5 "${GPU_CHECK_STEP_LIMIT:-0}" "$@" >"$out/$name.log" 2>&1; then
     echo "error: $name failed: $(tail -n 3 "$out/$name.log" | tr '\n' ' ')" >&2
     rows+=("| $name | $device | could not run | | FAIL |"); status=2; return 1
   fi

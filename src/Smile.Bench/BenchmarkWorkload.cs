@@ -29,17 +29,31 @@ public sealed class BenchmarkWorkload : IDisposable
     /// evaluator do (false: the modules themselves, to measure what folding buys).</summary>
     public bool FoldBatchNorm { get; }
 
-    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null)
+    /// <summary>Whether the batch and the folded weights are channels-last, as a run's on this device by default.</summary>
+    public bool ChannelsLast { get; }
+
+    /// <summary>The CUDA speed switches line (Training/CudaSpeed.cs), as a run logs it.</summary>
+    public string SpeedLine { get; }
+
+    /// <param name="speed">The run's CUDA speed switches (default: a run's defaults, so on CUDA cuDNN autotuning, TF32 and
+    /// channels-last are on, as `finetune` has them; on the CPU nothing changes).</param>
+    public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null,
+        CudaSpeed? speed = null)
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
         (teacher, student) = CreateModels(arch);
         device ??= CPU;
+        speed ??= new CudaSpeed();
+        SpeedLine = speed.Apply(device, out var warning) + (warning is null ? "" : $" ({warning})");
+        ChannelsLast = speed.ChannelsLastOn(device);
         teacher.to(device);
         student.to(device);
-        context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32 };
+        context = new TrainingContext(student, teacher, new LossOptions())
+        { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32, ChannelsLast = ChannelsLast };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
-        x = randn(batchSize, 3, imageSize, imageSize, device: device);
+        using (var plain = randn(batchSize, 3, imageSize, imageSize, device: device))
+            x = ChannelsLast ? CudaSpeed.ToChannelsLast(plain) : plain.alias();
         y = randint(0, 200, batchSize, device: device);
     }
 
@@ -76,7 +90,7 @@ public sealed class BenchmarkWorkload : IDisposable
             if (FoldBatchNorm && student is ResNet resnet)
             {
                 // Folding computes eval-mode arithmetic whatever the module's mode.
-                if (foldedStudent is null) foldedStudent = new FoldedResNet(resnet);
+                if (foldedStudent is null) foldedStudent = new FoldedResNet(resnet, ChannelsLast);
                 else if (studentChanged) foldedStudent.Refold();
                 studentChanged = false;
                 foldedStudent.Forward(x);

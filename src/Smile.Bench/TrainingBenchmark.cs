@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 
 namespace Smile.Bench;
 
-/// <summary>Images per second of Smile's l2 step, SMILE step and eval forward, and the process's peak resident memory.</summary>
-public sealed record StepThroughput(double L2, double Smile, double Eval, double PeakRssMiB);
+/// <summary>Images per second of Smile's l2 step, SMILE step and eval forward, the process's peak resident memory, and
+/// the CUDA speed switches line of the workload (Training/CudaSpeed.cs).</summary>
+public sealed record StepThroughput(double L2, double Smile, double Eval, double PeakRssMiB, string Switches = "");
 
 /// <summary>
 /// The same three measurements as the PyTorch side of `smile bench train` (src/Smile.Bench/bench/torch_step.py), on
@@ -27,7 +28,7 @@ public static class TrainingBenchmark
         double l2Rate = Timed(_ => { work.Step(l2, 1); sync(); }, steps, batchSize);
         double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) work.Step(smile, k); sync(); }, Math.Max(1, steps / 4), batchSize * 10);
         double evalRate = Timed(_ => { work.Eval(); sync(); }, steps, batchSize);
-        return new StepThroughput(l2Rate, smileRate, evalRate, ProcessMemory.PeakResidentMiB());
+        return new StepThroughput(l2Rate, smileRate, evalRate, ProcessMemory.PeakResidentMiB(), work.SpeedLine);
     }
 
     /// <summary>Median images/s over <paramref name="samples"/> timed calls after two warm-up calls.</summary>

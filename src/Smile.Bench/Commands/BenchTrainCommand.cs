@@ -41,7 +41,9 @@ internal static class BenchTrainCommand
             if (arithmetic.SpeedWarning(target) is { } slow) Console.Error.WriteLine($"warning: {slow}");
             int threads = TorchSharp.torch.get_num_threads();
             bool rounded = arithmetic.RoundsConvolutions(target);
-            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; " +
+            bool cuda = target.type == TorchSharp.DeviceType.CUDA;
+            Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile " +
+                (cuda ? "with a run's CUDA defaults (channels-last, cuDNN autotuning and TF32, PyTorch given the last two; " : $"NCHW (its only CPU layout; {Smile.Native.ThreadPolicy.State}; ") +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy" +
                 (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
@@ -51,6 +53,7 @@ internal static class BenchTrainCommand
             for (int round = 0; round < r; round++)
             {
                 smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target));
+                if (round == 0) Console.WriteLine(smile[0].Switches);
                 if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t1) nchw.Add(t1);
                 if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
@@ -83,6 +86,10 @@ internal static class BenchTrainCommand
             Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
                 (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
                 (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
+                        static string Gpu(List<JsonElement> runs) => runs.Count > 0 && runs[0].TryGetProperty("peak_gpu_reserved_mib", out _)
+                ? $"{runs.Max(j => j.GetProperty("peak_gpu_reserved_mib").GetDouble()):F0} MiB" : "";
+            if (Gpu(nchw) != "")
+                Console.WriteLine($"peak GPU memory held by PyTorch's caching allocator: NCHW {Gpu(nchw)}" + (Gpu(cl) != "" ? $", channels-last {Gpu(cl)}" : ""));
             return 0;
         });
         return command;

@@ -80,6 +80,12 @@ def main():
     amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if os.environ.get("SMILE_BENCH_PRECISION") == "bf16" else contextlib.nullcontext
     if os.environ.get("SMILE_BENCH_ROUNDED_CONV") == "1":
         round_convolutions()
+    if device.type == "cuda":
+        # The switches Smile's runs have on by default on CUDA (src/Smile.Core/Training/CudaSpeed.cs), so both sides
+        # compute the same arithmetic: cuDNN autotuning, TF32 for fp32 matrix products and convolutions.
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     arch, size, batch, steps, threads, layout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     memory = sys.argv[7:] if len(sys.argv) > 7 and sys.argv[7] == "memory" else None
     torch.set_num_threads(threads)
@@ -195,6 +201,9 @@ def main():
     if os.environ.get("SMILE_BENCH_PART") != "smile":
         result["l2"] = timed(lambda i: l2_step(), steps)
         result["eval"] = timed(lambda i: eval_forward(), steps)
+    if device.type == "cuda":  # the caching allocator's peak: what the process held on the GPU, its context aside
+        result["peak_gpu_reserved_mib"] = torch.cuda.max_memory_reserved(device) / 2**20
+        result["peak_gpu_allocated_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     result.update({"peak_rss_mib": status_mib("VmHWM"), "torch": torch.__version__, "layout": layout,
                    "foreach": bool(opt.defaults.get("foreach")), "set_to_none": set_to_none, "rounded_convs": ROUNDED[0]})
     print(json.dumps(result))

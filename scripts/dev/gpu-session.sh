@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one call of a lent GPU's session (docs/GPU.md, "Measured on a GPU"): every figure in one go, each part under its
+# own time limit, so that a failing part costs only its own figures.
+#   scripts/dev/gpu-session.sh TARBALL OUT [cuda|cpu] [SECONDS]
+# TARBALL: scripts/publish-gpu.sh's tarball; OUT: where session.log (everything, as it happens), gpu-check.md (the
+# table) and logs.tgz (every part's own log) go; cpu: the same parts tiny, to check this script on a CPU machine;
+# SECONDS: the time the parts may take in all (default 450): a part that no longer fits is left out, with a line.
+# Parts: nvidia-smi and `smile info` (also with LD_BIND_NOW=1); scripts/gpu-check.sh; `smile bench train` at batch
+# 192 (bf16); end to end: synthetic 500x375 JPEGs, PyTorch's DataLoader over them, `smile finetune` on them; PyTorch's
+# SMILE step eager and compiled (scripts/dev/torch_compiled_step.py). A background sampler records each process's GPU
+# memory (nvidia-smi) every 0.2 s, so Smile's peak is read the same way as PyTorch's.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+tarball=$1; out=$2; device=${3:-cuda}; budget=${4:-450}
+mkdir -p "$out"; out=$(cd "$out" && pwd)
+work=$(mktemp -d); log=$out/session.log
+say() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$log"; }
+part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log and session.log, unless it cannot fit
+  local name=$1 limit=$2; shift 2
+  if (( SECONDS + limit > budget )); then say "SKIPPED $name: ${limit}s would pass the ${budget}s budget"; return 1; fi
+  say "START $name (limit ${limit}s): $*"
+  timeout -k 5 "$limit" "$@" > >(tee "$work/$name.log" >>"$log") 2>&1
+  local rc=$?
+  say "END $name rc=$rc"
+  return $rc
+}
+
+if [ "$device" = cuda ]; then
+  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0
+  nvidia-smi 2>&1 | tee -a "$log"
+  ( while :; do echo "$(date +%s.%N) $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader,nounits 2>&1 | tr '\n' ';')"; sleep 0.2; done ) >"$work/gpumem.txt" 2>&1 &
+  sampler=$!
+else
+  arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; sampler=""
+fi
+
+mkdir -p "$work/smile" && tar -xzf "$tarball" -C "$work/smile" || { say "error: cannot unpack $tarball"; exit 2; }
+smile=$(ls -d "$work"/smile/*/smile | head -n 1)
+say "smile: $smile; python3: $(command -v python3) $(python3 -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.is_available())' 2>&1)"
+
+part info 60 "$smile" info
+LD_BIND_NOW=1 part info-bind-now 60 "$smile" info
+
+# 1. Parity, the speed table at batch 48, the real fine-tune, the loader (docs/GPU.md, "The GPU check").
+GPU_CHECK_STEP_LIMIT=90 part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
+sed -n '/^| check |/,$p' "$work/gpu-check.log" >"$out/gpu-check.md" 2>/dev/null
+
+# 2. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults).
+part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps 8 --rounds 1 --precision bf16 --device "$device"
+
+# 3. End to end from JPEG files: PyTorch's DataLoader alone (loader-bound), then `smile finetune` reading the same files.
+if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$classes" "$per_class"; then
+  part torch-dataloader 60 python3 scripts/dev/jpeg_loader.py load "$work/jpeg" "$e2e_batch" "$(nproc)" 2
+  part init-e2e 30 "$smile" init --model_arch "$arch" --num_classes 1000 --output "$work/e2e-weights.safetensors"
+  part finetune-e2e 120 "$smile" finetune --name e2e --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
+    --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --print_frequency 10 --eval_frequency 100000 --workers "$workers" \
+    --device "$device" --precision bf16 --save "$work/e2e-run" --log_dir "$work/e2e-run/tb"
+fi
+
+# 4. PyTorch's fastest SMILE step: eager and torch.compile(mode="reduce-overhead") (only on CUDA: PyTorch 2.x).
+if [ "$device" = cuda ]; then
+  part torch-compiled 200 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" 48 "$compile_steps" eager compiled
+fi
+
+if [ -n "$sampler" ]; then
+  kill "$sampler" 2>/dev/null
+  # Each process's peak GPU memory, in the order the processes first appeared.
+  python3 - "$work/gpumem.txt" <<'PY' | tee -a "$log"
+import sys
+peaks, order = {}, []
+for line in open(sys.argv[1]):
+    parts = line.strip().split(" ", 1)
+    if len(parts) < 2: continue
+    for app in parts[1].split(";"):
+        f = [v.strip() for v in app.split(",")]
+        if len(f) != 3 or not f[2].isdigit(): continue
+        key = (f[0], f[1])
+        if key not in peaks: order.append(key); peaks[key] = 0
+        peaks[key] = max(peaks[key], int(f[2]))
+print("peak GPU memory per process (nvidia-smi, MiB, in order of appearance):")
+for pid, name in order: print(f"  pid {pid} {name}: {peaks[(pid, name)]}")
+PY
+fi
+tar -czf "$out/logs.tgz" -C "$work" --exclude=./smile --exclude=./jpeg --exclude='*.safetensors' --exclude='*.jpg' --exclude='*.png' . 2>/dev/null
+say "done in ${SECONDS}s; logs in $out/logs.tgz"
