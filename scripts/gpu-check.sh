@@ -39,6 +39,8 @@ if [ -z "$python" ]; then
   done
 fi
 if [ -z "$python" ]; then echo "error: no python3 with torch and torchvision found (set SMILE_PYTHON)" >&2; exit 2; fi
+# The benchmarks' PyTorch and Pillow sides run on the same interpreter (src/Smile.Bench/Commands/TorchBaseline.cs).
+SMILE_PYTHON=$(command -v "$python"); export SMILE_PYTHON
 
 if [ "$device" = cpu ]; then # small, and bf16 (slow on CPUs: docs/PERFORMANCE.md) only where it is short
   arch=resnet18; size=32; batch=2; steps=1; iters=3; bench_precisions="fp32"
@@ -98,12 +100,12 @@ for precision in $bench_precisions; do
   fi
 done
 
-# A short real fine-tune on the device.
+# A short real fine-tune on the device: SMILE steps, then SMILE's plain (l2) tail over the last quarter.
 run demo-data "$smile" demo-data --out "$out/data" --classes 3 --train_per_class 8 --test_per_class 4
 for precision in fp32 bf16; do
   if run "finetune-$precision" "$smile" finetune --name check --train_dir "$out/data/train" --eval_dir "$out/data/test" \
       --model_arch "$arch" --pretrained "$out/weights.safetensors" --image_size "$size" --batch_size 4 --batch_size_eval 4 \
-      --max_iters "$iters" --eval_frequency "$iters" --print_frequency "$iters" --device "$device" --precision "$precision" \
+      --max_iters "$iters" --plain_iters $((iters / 4)) --eval_frequency "$iters" --print_frequency "$iters" --device "$device" --precision "$precision" \
       --save "$out/run-$precision" --log_dir "$out/run-$precision/tb"; then
     rows+=("| finetune smile, $precision: $(grep -o 'done: .*' "$out/finetune-$precision.log" | head -n 1 | cut -c1-120) | $device | | | ok |")
   fi

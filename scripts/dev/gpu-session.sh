@@ -36,6 +36,7 @@ fi
 
 mkdir -p "$work/smile" && tar -xzf "$tarball" -C "$work/smile" || { say "error: cannot unpack $tarball"; exit 2; }
 smile=$(ls -d "$work"/smile/*/smile | head -n 1)
+SMILE_PYTHON=${SMILE_PYTHON:-$(command -v python3)}; export SMILE_PYTHON  # the benchmarks' PyTorch (TorchBaseline.cs)
 say "smile: $smile; python3: $(command -v python3) $(python3 -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.is_available())' 2>&1)"
 
 part info 60 "$smile" info
@@ -53,14 +54,19 @@ if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$cla
   part torch-dataloader 60 python3 scripts/dev/jpeg_loader.py load "$work/jpeg" "$e2e_batch" "$(nproc)" 2
   part init-e2e 30 "$smile" init --model_arch "$arch" --num_classes 1000 --output "$work/e2e-weights.safetensors"
   part finetune-e2e 120 "$smile" finetune --name e2e --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
-    --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --print_frequency 10 --eval_frequency 100000 --workers "$workers" \
+    --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --plain_iters 0 --print_frequency 10 --eval_frequency 100000 --workers "$workers" \
     --device "$device" --precision bf16 --save "$work/e2e-run" --log_dir "$work/e2e-run/tb"
 fi
 
 # 4. PyTorch's fastest SMILE step: eager and torch.compile(mode="reduce-overhead") (only on CUDA: PyTorch 2.x).
 if [ "$device" = cuda ]; then
-  part torch-compiled 200 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" 48 "$compile_steps" eager compiled
+  for b in ${COMPILE_BATCHES:-48 192}; do
+    part "torch-compiled-$b" 120 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" "$b" "$compile_steps" eager compiled
+  done
 fi
+
+# 5. More rounds of the batch-48 bf16 table, as time allows (runs on a GPU moved by up to 25% between calls).
+part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps 8 --rounds 2 --precision bf16 --device "$device"
 
 if [ -n "$sampler" ]; then
   kill "$sampler" 2>/dev/null

@@ -68,8 +68,8 @@ internal static class BenchDataCommand
     private static double? RunPillow(IReadOnlyList<string> files, int crop, int repeats)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "pillow_pipeline.py");
-        if (!File.Exists("/usr/bin/python3") || !File.Exists(script)) return null;
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (!File.Exists(TorchBaseline.Interpreter) || !File.Exists(script)) return null;
+        var start = new ProcessStartInfo(TorchBaseline.Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         start.ArgumentList.Add(crop.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add(repeats.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -18,7 +18,7 @@ internal static class BenchTrainCommand
         var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
         var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
         var precision = Flags.Make("precision", "fp32, or bf16: both sides under CPU autocast (Smile: --precision bf16's step; PyTorch: torch.autocast).", "fp32");
-        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto: both sides run there (PyTorch: the python3 on PATH's torch when not cpu).", "cpu");
+        var device = Flags.Make("device", "cpu, cuda, cuda:N or auto: both sides run there (PyTorch: the one of $SMILE_PYTHON, else of /usr/bin/python3).", "cpu");
         var command = new Command("train", "Training-step throughput, Smile against Debian's PyTorch 1.13 (tuned allocator, NCHW and channels-last).") { arch, size, batch, steps, rounds, channelsLast, fold, precision, device };
         command.SetAction(parse =>
         {
@@ -68,7 +68,7 @@ internal static class BenchTrainCommand
                 var theirsCl = cl.Select(j => j.GetProperty(step).GetDouble()).ToList();
                 Console.WriteLine($"{step,-6} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
             }
-            if (FlopCount.ForwardPerImage(a, s) is double forward)
+            if (!cuda && FlopCount.ForwardPerImage(a, s) is double forward) // against the CPU's own rates: meaningless on a GPU
             {
                 // What the steps do with the machine: FLOPs per image (backward = 2 x forward) against LibTorch's measured GEMM rate.
                 double peak = MatmulPeak.Measure();

@@ -3,11 +3,12 @@ using System.Text.Json;
 
 namespace Smile.Bench.Commands;
 
-/// <summary>How the benchmarks start Debian's PyTorch as their baseline: /usr/bin/python3 with the same allocator policy
-/// Smile applies to itself, and a stated OpenMP policy (not whatever this process inherited).</summary>
+/// <summary>How the benchmarks start PyTorch as their baseline: Debian's /usr/bin/python3 (or the interpreter named by
+/// SMILE_PYTHON: on a GPU machine, the python3 whose PyTorch has CUDA) with the same allocator policy Smile applies to
+/// itself, and a stated OpenMP policy (not whatever this process inherited).</summary>
 internal static class TorchBaseline
 {
-    public const string Interpreter = "/usr/bin/python3";
+    public static string Interpreter { get; } = Environment.GetEnvironmentVariable("SMILE_PYTHON") is { Length: > 0 } chosen ? chosen : "/usr/bin/python3";
 
     /// <summary>A start for <paramref name="script"/> under the tuned allocator, with the OpenMP variables of
     /// <paramref name="openMp"/> and no others (empty: OpenMP's defaults, as PyTorch's users run it).</summary>
