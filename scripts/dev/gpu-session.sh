@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one call of a lent GPU's session (docs/GPU.md, "Measured on a GPU"): every figure in one go, each part under its
 # own time limit, so that a failing part costs only its own figures.
-#   scripts/dev/gpu-session.sh TARBALL OUT [cuda|cpu] [SECONDS]
-# TARBALL: scripts/publish-gpu.sh's tarball; OUT: where session.log (everything, as it happens), gpu-check.md (the
+#   scripts/dev/gpu-session.sh TARBALL|SMILE OUT [cuda|cpu] [SECONDS]
+# TARBALL: scripts/publish-gpu.sh's tarball (or SMILE: a smile launcher to use as it is); OUT: where session.log (everything, as it happens), gpu-check.md (the
 # table) and logs.tgz (every part's own log) go; cpu: the same parts tiny, to check this script on a CPU machine;
 # SECONDS: the time the parts may take in all (default 450): a part that no longer fits is left out, with a line.
 # Parts: nvidia-smi and `smile info` (also with LD_BIND_NOW=1); scripts/gpu-check.sh; `smile bench train` at batch
@@ -26,16 +26,19 @@ part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log
 }
 
 if [ "$device" = cuda ]; then
-  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0
+  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0; steps=8; rounds=2
   nvidia-smi 2>&1 | tee -a "$log"
   ( while :; do echo "$(date +%s.%N) $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader,nounits 2>&1 | tr '\n' ';')"; sleep 0.2; done ) >"$work/gpumem.txt" 2>&1 &
   sampler=$!
 else
-  arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; sampler=""
+  arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; steps=1; rounds=1; sampler=""
 fi
 
-mkdir -p "$work/smile" && tar -xzf "$tarball" -C "$work/smile" || { say "error: cannot unpack $tarball"; exit 2; }
-smile=$(ls -d "$work"/smile/*/smile | head -n 1)
+if [[ "$tarball" == *.tar.gz ]]; then
+  mkdir -p "$work/smile" && tar -xzf "$tarball" -C "$work/smile" || { say "error: cannot unpack $tarball"; exit 2; }
+  smile=$(ls -d "$work"/smile/*/smile | head -n 1)
+elif [ -x "$tarball" ]; then smile=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
+else say "error: $tarball is neither a .tar.gz nor an executable smile launcher"; exit 2; fi
 SMILE_PYTHON=${SMILE_PYTHON:-$(command -v python3)}; export SMILE_PYTHON  # the benchmarks' PyTorch (TorchBaseline.cs)
 say "smile: $smile; python3: $(command -v python3) $(python3 -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.is_available())' 2>&1)"
 
@@ -47,7 +50,7 @@ GPU_CHECK_STEP_LIMIT=90 part gpu-check 300 scripts/gpu-check.sh --device "$devic
 sed -n '/^| check |/,$p' "$work/gpu-check.log" >"$out/gpu-check.md" 2>/dev/null
 
 # 2. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults).
-part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps 8 --rounds 1 --precision bf16 --device "$device"
+part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --precision bf16 --device "$device"
 
 # 3. End to end from JPEG files: PyTorch's DataLoader alone (loader-bound), then `smile finetune` reading the same files.
 if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$classes" "$per_class"; then
@@ -66,7 +69,7 @@ if [ "$device" = cuda ]; then
 fi
 
 # 5. More rounds of the batch-48 bf16 table, as time allows (runs on a GPU moved by up to 25% between calls).
-part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps 8 --rounds 2 --precision bf16 --device "$device"
+part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps "$steps" --rounds "$rounds" --precision bf16 --device "$device"
 
 if [ -n "$sampler" ]; then
   kill "$sampler" 2>/dev/null

@@ -15,11 +15,10 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Smile.Bench", "bench"))
-from torch_step import WithFeatures  # noqa: E402
+from torch_step import WithFeatures, smile_loss  # noqa: E402
 
 
 def run(arch, size, batch, steps, mode):
@@ -51,20 +50,7 @@ def run(arch, size, batch, steps, mode):
     amp = device.type
 
     def forward_loss(x, y, perm, lam):
-        xm = lam * x + (1 - lam) * x[perm]
-        with torch.autocast(amp, dtype=torch.bfloat16):
-            logits, feat, aux = student(xm)
-            with torch.no_grad():
-                src_logits, src_feat, _ = teacher(x)
-                q = F.softmax(src_logits.float(), 1)
-                target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
-            logits, feat, aux = logits.float(), feat.float(), aux.float()
-            main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
-            logp = F.log_softmax(aux, 1)
-            aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
-            reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
-            cls = 0.5 * sum((p ** 2).sum() for p in heads)
-            return main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls
+        return smile_loss(student, teacher, heads, x, y, perm, lam, lambda: torch.autocast(amp, dtype=torch.bfloat16))
 
     step_fn = torch.compile(forward_loss, mode="reduce-overhead") if mode == "compiled" else forward_loss
 

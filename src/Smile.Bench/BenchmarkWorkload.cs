@@ -32,6 +32,9 @@ public sealed class BenchmarkWorkload : IDisposable
     /// <summary>Whether the batch and the folded weights are channels-last, as a run's on this device by default.</summary>
     public bool ChannelsLast { get; }
 
+    /// <summary>The strides of the timed batch: NHWC ones when <see cref="ChannelsLast"/>.</summary>
+    public long[] BatchStrides => x.stride();
+
     /// <summary>The CUDA speed switches line (Training/CudaSpeed.cs), as a run logs it.</summary>
     public string SpeedLine { get; }
 

@@ -23,6 +23,34 @@ public class BenchTrainCliTests
         Assert.Matches(@"peak RSS: Smile process \d+ MiB, PyTorch NCHW \d+ MiB", r.Stdout);
     }
 
+    /// <summary>On a GPU machine the PyTorch with CUDA is not Debian's: SMILE_PYTHON names the interpreter of the
+    /// benchmarks' PyTorch side (scripts/gpu-check.sh sets it). A wrapper records that it was the one started.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void ThePyTorchSideRunsOnTheInterpreterNamedBySmilePython()
+    {
+        var dir = Directory.CreateTempSubdirectory("smile-python-").FullName;
+        try
+        {
+            string marker = Path.Combine(dir, "started"), wrapper = Path.Combine(dir, "python");
+            File.WriteAllText(wrapper, $"#!/bin/sh\necho \"$@\" >> \"{marker}\"\nexec /usr/bin/python3 \"$@\"\n");
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            string[] args = ["bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no"];
+            var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_PYTHON"] = wrapper }, args);
+            Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+            Assert.Contains("torch_step.py resnet18 32 2 1", File.ReadAllText(marker));
+            Assert.Matches(new Regex(@"^smile\s+[\d.]+\s+[\d.]+\s+NaN", RegexOptions.Multiline), r.Stdout); // PyTorch's figure is there
+            // Named but missing: no PyTorch side (so the variable is what decides).
+            r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_PYTHON"] = Path.Combine(dir, "missing") }, args);
+            Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+            Assert.Matches(new Regex(@"^smile\s+[\d.]+\s+NaN\s+NaN", RegexOptions.Multiline), r.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void ThePyTorchStepTakesTheProbeSwitchesOfScriptsDev()
     {

@@ -15,19 +15,8 @@ public sealed class GpuCheckScriptTests
         var outDir = Directory.CreateTempSubdirectory("smile-gpu-check-").FullName;
         try
         {
-            // The smile built beside the tests, as SmileProcess runs it.
-            string smile = Path.Combine(outDir, "smile");
-            File.WriteAllText(smile, $"#!/bin/sh\nexec dotnet \"{Path.Combine(AppContext.BaseDirectory, "smile.dll")}\" \"$@\"\n");
-            File.SetUnixFileMode(smile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot.Path };
-            foreach (var a in new[] { Path.Combine(RepoRoot.Path, "scripts", "gpu-check.sh"), "--device", "cpu", "--smile", smile, "--out", Path.Combine(outDir, "check") })
-                start.ArgumentList.Add(a);
-            using var process = Process.Start(start)!;
-            var stderrTask = process.StandardError.ReadToEndAsync();
-            string stdout = await process.StandardOutput.ReadToEndAsync();
-            string stderr = await stderrTask;
-            await process.WaitForExitAsync();
-            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stdout}\n{stderr}");
+            var (exitCode, stdout, stderr) = await Script([Path.Combine(RepoRoot.Path, "scripts", "gpu-check.sh"), "--device", "cpu", "--smile", Launcher(outDir), "--out", Path.Combine(outDir, "check")]);
+            Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
             Assert.Contains("| check | device | figure | limit | result |", stdout);
             Assert.Contains("| resnet18 fp32 eval logits | cpu |", stdout);
             Assert.Contains("| resnet18 fp32 eval folded logits | cpu |", stdout);
@@ -38,6 +27,10 @@ public sealed class GpuCheckScriptTests
             Assert.Matches(@"\| smile step student after each step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", stdout);
             Assert.Matches(@"\| smile step mean teacher after the last step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", stdout);
             Assert.DoesNotContain("FAIL", stdout);
+            foreach (var size in new[] { "500x375 (CUB)", "1000x700 (Cars)", "2000x1300 (Aircraft)" })
+                Assert.Contains($"| loader images/s, {size} ", stdout);
+            // The fine-tune runs SMILE steps (SMILE's reference-length plain tail would make every step of it l2).
+            Assert.Contains("] smile loss", File.ReadAllText(Path.Combine(outDir, "check", "finetune-bf16.log")));
 
             // The step comparison can fail: one weight moved by 1e-4 of its scale, and one tensor left out.
             string check = Path.Combine(outDir, "check");
@@ -63,6 +56,55 @@ public sealed class GpuCheckScriptTests
         {
             Directory.Delete(outDir, recursive: true);
         }
+    }
+
+    /// <summary>scripts/dev/gpu-session.sh, the one call of a GPU session, in its CPU mode: every part runs (none left
+    /// out for time), SMILE steps in the end-to-end fine-tune, and what it hands back is there.</summary>
+    [Fact]
+    public async Task TheGpuSessionScriptRunsEveryPartOnTheCpu()
+    {
+        var outDir = Directory.CreateTempSubdirectory("smile-gpu-session-").FullName;
+        try
+        {
+            // Debian's python3 (torch, torchvision, Pillow) first on PATH, as the GPU machine's python3 is.
+            var (exitCode, stdout, stderr) = await Script([Path.Combine(RepoRoot.Path, "scripts", "dev", "gpu-session.sh"), Launcher(outDir), Path.Combine(outDir, "out"), "cpu", "900"],
+                "/usr/bin:" + Environment.GetEnvironmentVariable("PATH"));
+            Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
+            string log = File.ReadAllText(Path.Combine(outDir, "out", "session.log"));
+            foreach (var part in new[] { "info", "info-bind-now", "gpu-check", "bench-train-big", "make-jpegs", "torch-dataloader", "init-e2e", "finetune-e2e", "bench-train-48-rounds" })
+                Assert.Contains($"END {part} rc=0", log);
+            Assert.DoesNotContain("SKIPPED", log);
+            Assert.Contains("\"dataloader_images_per_s\"", log);
+            Assert.Contains("] smile loss", log); // --plain_iters 0: the end-to-end run times SMILE steps
+            Assert.Contains("| resnet18 fp32 eval logits | cpu |", File.ReadAllText(Path.Combine(outDir, "out", "gpu-check.md")));
+            Assert.True(new FileInfo(Path.Combine(outDir, "out", "logs.tgz")).Length > 0);
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    /// <summary>A launcher in <paramref name="dir"/> for the smile built beside the tests, as SmileProcess runs it.</summary>
+    private static string Launcher(string dir)
+    {
+        string smile = Path.Combine(dir, "smile");
+        File.WriteAllText(smile, $"#!/bin/sh\nexec dotnet \"{Path.Combine(AppContext.BaseDirectory, "smile.dll")}\" \"$@\"\n");
+        File.SetUnixFileMode(smile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return smile;
+    }
+
+    /// <summary>bash ARGS in the repository's root (with <paramref name="path"/> as PATH when given).</summary>
+    private static async Task<(int Exit, string Stdout, string Stderr)> Script(string[] args, string? path = null)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot.Path };
+        if (path is not null) start.Environment["PATH"] = path;
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, stdout, await stderr);
     }
 
     private static (int Exit, string Stdout) Compare(string reference, string smileSide)

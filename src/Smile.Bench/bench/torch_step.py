@@ -64,6 +64,25 @@ class WithFeatures(torch.nn.Module):
         return n.fc(pooled), f, (self.aux(pooled) if self.aux is not None else None)
 
 
+def smile_loss(student, teacher, heads, x, y, perm, lam, amp):
+    """The SMILE loss of one step, as the trainer's (lam a number or a 0-dim device tensor; amp() the autocast context):
+    the student on the mixed batch, the teacher on the clean one, the four terms; shared by scripts/dev/torch_compiled_step.py."""
+    xm = lam * x + (1 - lam) * x[perm]
+    with amp():
+        logits, feat, aux = student(xm)
+        with torch.no_grad():
+            src_logits, src_feat, _ = teacher(x)
+            q = F.softmax(src_logits.float(), 1)
+            target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
+        logits, feat, aux = logits.float(), feat.float(), aux.float()
+        main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
+        logp = F.log_softmax(aux, 1)
+        aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
+        reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
+        cls = 0.5 * sum((p ** 2).sum() for p in heads)
+        return main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls
+
+
 def status_mib(field):
     """A memory line of /proc/self/status in MiB: VmHWM (peak; ru_maxrss would carry over the parent's peak across
     fork and exec) or VmRSS (now)."""
@@ -117,21 +136,7 @@ def main():
         opt.step()
 
     def smile_step(i):
-        lam = 0.7
-        perm = torch.randperm(batch, device=device)
-        xm = lam * x + (1 - lam) * x[perm]
-        with amp():
-            logits, feat, aux = student(xm)
-            with torch.no_grad():
-                src_logits, src_feat, _ = teacher(x)
-                q = F.softmax(src_logits.float(), 1)
-                target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
-            logits, feat, aux = logits.float(), feat.float(), aux.float()
-            main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
-            logp = F.log_softmax(aux, 1)
-            aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
-            reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
-            loss = main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls()
+        loss = smile_loss(student, teacher, heads, x, y, torch.randperm(batch, device=device), 0.7, amp)
         opt.zero_grad(set_to_none=set_to_none)
         loss.backward()
         opt.step()

@@ -68,6 +68,26 @@ public sealed class CudaSpeedTests
         Assert.Equal(0f, (x - cl).abs().max().item<float>());
     }
 
+    /// <summary>`smile bench train` times the step as a run has it: on CUDA a run's defaults put the batch
+    /// channels-last; on the CPU nothing changes unless asked for (here: asked, to see the layout reach the batch).</summary>
+    [Fact]
+    public void TheBenchmarkWorkloadLaysOutItsBatchAsARunDoes()
+    {
+        using (var plain = new Smile.Bench.BenchmarkWorkload("resnet18", 32, 2))
+        {
+            Assert.False(plain.ChannelsLast);
+            Assert.Equal(new long[] { 3 * 32 * 32, 32 * 32, 32, 1 }, plain.BatchStrides);
+            Assert.Contains("do not apply on the CPU; channels-last off", plain.SpeedLine);
+        }
+        using var nhwc = new Smile.Bench.BenchmarkWorkload("resnet18", 32, 2, speed: new CudaSpeed(ChannelsLast: "on"));
+        Assert.True(nhwc.ChannelsLast);
+        Assert.Equal(new long[] { 3 * 32 * 32, 1, 32 * 3, 3 }, nhwc.BatchStrides);
+        Assert.Contains("channels-last on", nhwc.SpeedLine);
+        using var smile = Regularizers.Create("smile");
+        nhwc.Step(smile, 0); // the engine's step and the folded eval forward take the NHWC batch
+        nhwc.Eval();
+    }
+
     /// <summary>At 64x64, where layer4's maps are 2x2. At 32x32 they are 1x1, and BatchNorm over a batch of 4 single
     /// values amplifies rounding: there the SMILE step's conv1 update (largest 0.16) moved by up to 0.0093 between the
     /// layouts, in NCHW against NCHW by 0 (measured with this test's step, 2026-12-03).</summary>
