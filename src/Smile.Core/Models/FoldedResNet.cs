@@ -117,22 +117,38 @@ public sealed class FoldedResNet : IDisposable
         ArgumentNullException.ThrowIfNull(x);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var y = maxpool.call(Conv(stem, x).relu_());
+        // Each block's activations are freed once the next block has its input: the forward's dispose scope alone
+        // would hold every activation of the network until it ends (at ResNet-50 224x224 about 36 MB an image in
+        // fp32), which PyTorch's eval forward never holds (docs/GPU.md, "Peak GPU memory").
+        var y = Stage(() => maxpool.call(Conv(stem, x).relu_()));
         foreach (var block in blocks)
         {
-            var h = y;
-            for (int k = 0; k < block.Convs.Length; k++)
+            var input = y;
+            y = Stage(() =>
             {
-                h = Conv(block.Convs[k], h);
-                if (k < block.Convs.Length - 1) h = h.relu_();
-            }
-            var identity = block.Downsample is null ? y : Conv(block.Downsample, y);
-            y = h.add_(identity).relu_();
+                var h = input;
+                for (int k = 0; k < block.Convs.Length; k++)
+                {
+                    h = Conv(block.Convs[k], h);
+                    if (k < block.Convs.Length - 1) h = h.relu_();
+                }
+                var identity = block.Downsample is null ? input : Conv(block.Downsample, input);
+                return h.add_(identity).relu_();
+            });
+            input.Dispose();
         }
         var pooled = y.mean([2, 3]);
         var logits = fc.call(pooled);
         var aux = auxFc?.call(pooled);
         return ClassifierOutput.LeavingScope(logits, y, aux);
+    }
+
+    /// <summary>The tensor <paramref name="compute"/> returns, in the caller's dispose scope; every other tensor it
+    /// made is freed now.</summary>
+    private static Tensor Stage(Func<Tensor> compute)
+    {
+        using var inner = NewDisposeScope();
+        return compute().MoveToOuterDisposeScope();
     }
 
     private static Tensor Conv(Pair pair, Tensor x)
