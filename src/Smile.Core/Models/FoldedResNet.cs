@@ -118,7 +118,7 @@ public sealed class FoldedResNet : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         // Each block's activations are freed once the next block has its input: the forward's dispose scope alone
-        // would hold every activation of the network until it ends (at ResNet-50 224x224 about 36 MB an image in
+        // would hold every activation of the network until it ends (at ResNet-50 224x224 about 45 MB an image in
         // fp32), which PyTorch's eval forward never holds (docs/GPU.md, "Peak GPU memory").
         var y = Stage(() => maxpool.call(Conv(stem, x).relu_()));
         foreach (var block in blocks)
