@@ -4,20 +4,23 @@
 #   scripts/dev/gpu-session.sh TARBALL|SMILE OUT [cuda|cpu] [SECONDS]
 # TARBALL: scripts/publish-gpu.sh's tarball (or SMILE: a smile launcher to use as it is); OUT: where session.log (everything, as it happens), gpu-check.md (the
 # table) and logs.tgz (every part's own log) go; cpu: the same parts tiny, to check this script on a CPU machine;
-# SECONDS: the time the parts may take in all (default 450): a part that no longer fits is left out, with a line.
+# SECONDS: the time the parts may take in all (default 450): a part that no longer fits is left out, with a line
+# (on CUDA; the CPU mode sets no time limits).
 # Parts: nvidia-smi and `smile info` (also with LD_BIND_NOW=1); scripts/gpu-check.sh; `smile bench train` at batch
-# 192 (bf16); end to end: synthetic 500x375 JPEGs, PyTorch's DataLoader over them, `smile finetune` on them; PyTorch's
+# 192 (bf16); end to end: synthetic 500x375 JPEGs, PyTorch's DataLoader over them, `smile finetune` on them (with all
+# cores' loader threads, then 8 and 12); PyTorch's
 # SMILE step eager and compiled (scripts/dev/torch_compiled_step.py). A background sampler records each process's GPU
 # memory (nvidia-smi) every 0.2 s, so Smile's peak is read the same way as PyTorch's.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 tarball=$1; out=$2; device=${3:-cuda}; budget=${4:-450}
 mkdir -p "$out"; out=$(cd "$out" && pwd)
-work=$(mktemp -d); log=$out/session.log
+work=${GPU_SESSION_WORK:-$(mktemp -d)}; mkdir -p "$work"; log=$out/session.log # GPU_SESSION_WORK: keep the parts' files there
 say() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$log"; }
 part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log and session.log, unless it cannot fit
   local name=$1 limit=$2; shift 2
-  if (( SECONDS + limit > budget )); then say "SKIPPED $name: ${limit}s would pass the ${budget}s budget"; return 1; fi
+  [ "$device" = cpu ] && limit=0 # the CPU mode checks the script, on machines of any speed: no limits (timeout 0: none)
+  if (( limit > 0 && SECONDS + limit > budget )); then say "SKIPPED $name: ${limit}s would pass the ${budget}s budget"; return 1; fi
   say "START $name (limit ${limit}s): $*"
   timeout -k 5 "$limit" "$@" > >(tee "$work/$name.log" >>"$log") 2>&1
   local rc=$?
@@ -26,12 +29,12 @@ part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log
 }
 
 if [ "$device" = cuda ]; then
-  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0; steps=8; rounds=2
+  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0; steps=8; rounds=2; fewer_workers="8 12"; cl=yes
   nvidia-smi 2>&1 | tee -a "$log"
   ( while :; do echo "$(date +%s.%N) $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader,nounits 2>&1 | tr '\n' ';')"; sleep 0.2; done ) >"$work/gpumem.txt" 2>&1 &
   sampler=$!
 else
-  arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; steps=1; rounds=1; sampler=""
+  arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; steps=1; rounds=1; fewer_workers=1; cl=no; sampler=""
 fi
 
 if [[ "$tarball" == *.tar.gz ]]; then
@@ -46,11 +49,11 @@ part info 60 "$smile" info
 LD_BIND_NOW=1 part info-bind-now 60 "$smile" info
 
 # 1. Parity, the speed table at batch 48, the real fine-tune, the loader (docs/GPU.md, "The GPU check").
-GPU_CHECK_STEP_LIMIT=90 part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
+GPU_CHECK_STEP_LIMIT=$([ "$device" = cpu ] && echo 0 || echo 90) part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
 sed -n '/^| check |/,$p' "$work/gpu-check.log" >"$out/gpu-check.md" 2>/dev/null
 
 # 2. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults).
-part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --precision bf16 --device "$device"
+part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --channels_last "$cl" --precision bf16 --device "$device"
 
 # 3. End to end from JPEG files: PyTorch's DataLoader alone (loader-bound), then `smile finetune` reading the same files.
 if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$classes" "$per_class"; then
@@ -59,6 +62,12 @@ if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$cla
   part finetune-e2e 120 "$smile" finetune --name e2e --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
     --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --plain_iters 0 --print_frequency 10 --eval_frequency 100000 --workers "$workers" \
     --device "$device" --precision bf16 --save "$work/e2e-run" --log_dir "$work/e2e-run/tb"
+  # Fewer loader threads than cores: does the thread that launches the GPU's kernels lose time to the loader's?
+  for w in $fewer_workers; do
+    part "finetune-e2e-workers-$w" 90 "$smile" finetune --name "e2e-w$w" --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
+      --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --plain_iters 0 --print_frequency 10 --eval_frequency 100000 --workers "$w" \
+      --device "$device" --precision bf16 --save "$work/e2e-run-w$w" --log_dir "$work/e2e-run-w$w/tb"
+  done
 fi
 
 # 4. PyTorch's fastest SMILE step: eager and torch.compile(mode="reduce-overhead") (only on CUDA: PyTorch 2.x).
@@ -69,7 +78,7 @@ if [ "$device" = cuda ]; then
 fi
 
 # 5. More rounds of the batch-48 bf16 table, as time allows (runs on a GPU moved by up to 25% between calls).
-part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps "$steps" --rounds "$rounds" --precision bf16 --device "$device"
+part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps "$steps" --rounds "$rounds" --channels_last "$cl" --precision bf16 --device "$device"
 
 if [ -n "$sampler" ]; then
   kill "$sampler" 2>/dev/null

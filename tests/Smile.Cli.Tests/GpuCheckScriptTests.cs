@@ -3,37 +3,53 @@ using Smile.Weights;
 
 namespace Smile.Tests.Cli;
 
-/// <summary>scripts/gpu-check.sh in its CPU mode, so that the one-call GPU check cannot rot before a GPU is at hand:
-/// it must run every step, pass its parity checks against Debian's PyTorch (the eval logits and two SMILE training
-/// steps), and print its table; the step comparison fails on a planted difference and on a missing tensor.</summary>
+/// <summary>scripts/dev/gpu-session.sh, the one call of a GPU session, in its CPU mode, and scripts/gpu-check.sh
+/// inside it, so that neither can rot before a GPU is at hand (one run of both, to keep the test suite short). The
+/// session must run every part (none left out), SMILE steps in its end-to-end fine-tune, and hand back its files.
+/// The check must run every step, pass its parity checks against Debian's PyTorch (the eval logits and two SMILE
+/// training steps) and print its table; its step comparison fails on a planted difference and on a missing tensor.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class GpuCheckScriptTests
 {
     [Fact]
-    public async Task TheGpuCheckRunsOnTheCpuAndItsParityPasses()
+    public async Task TheGpuSessionAndItsGpuCheckRunOnTheCpuAndTheParityPasses()
     {
-        var outDir = Directory.CreateTempSubdirectory("smile-gpu-check-").FullName;
+        var outDir = Directory.CreateTempSubdirectory("smile-gpu-session-").FullName;
         try
         {
-            var (exitCode, stdout, stderr) = await Script([Path.Combine(RepoRoot.Path, "scripts", "gpu-check.sh"), "--device", "cpu", "--smile", Launcher(outDir), "--out", Path.Combine(outDir, "check")]);
+            // Debian's python3 (torch, torchvision, Pillow) first on PATH, as the GPU machine's python3 is.
+            string work = Path.Combine(outDir, "work");
+            var (exitCode, stdout, stderr) = await Script([Path.Combine(RepoRoot.Path, "scripts", "dev", "gpu-session.sh"), Launcher(outDir), Path.Combine(outDir, "out"), "cpu", "900"],
+                "/usr/bin:" + Environment.GetEnvironmentVariable("PATH"), work);
             Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
-            Assert.Contains("| check | device | figure | limit | result |", stdout);
-            Assert.Contains("| resnet18 fp32 eval logits | cpu |", stdout);
-            Assert.Contains("| resnet18 fp32 eval folded logits | cpu |", stdout);
-            Assert.Contains("| resnet18 bf16 eval logits | cpu |", stdout);
-            Assert.Contains("finetune smile, bf16: done: 3 iterations", stdout);
-            Assert.Contains("smile step images/s, fp32", stdout);
-            Assert.Matches(@"\| smile step loss terms and totals \(10 tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", stdout);
-            Assert.Matches(@"\| smile step student after each step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", stdout);
-            Assert.Matches(@"\| smile step mean teacher after the last step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", stdout);
-            Assert.DoesNotContain("FAIL", stdout);
+            string log = File.ReadAllText(Path.Combine(outDir, "out", "session.log"));
+            foreach (var part in new[] { "info", "info-bind-now", "gpu-check", "bench-train-big", "make-jpegs", "torch-dataloader", "init-e2e", "finetune-e2e", "finetune-e2e-workers-1", "bench-train-48-rounds" })
+                Assert.True(log.Contains($"END {part} rc=0", StringComparison.Ordinal), $"part {part} did not end with rc=0:\n{log}");
+            Assert.DoesNotContain("SKIPPED", log);
+            Assert.Contains("\"dataloader_images_per_s\"", log);
+            Assert.Contains("] smile loss", File.ReadAllText(Path.Combine(work, "finetune-e2e.log"))); // --plain_iters 0: SMILE steps
+            Assert.True(new FileInfo(Path.Combine(outDir, "out", "logs.tgz")).Length > 0);
+
+            // The GPU check, as the session ran it (its output is the part's log; its files under work/gpu-check).
+            string check = Path.Combine(work, "gpu-check");
+            string table = File.ReadAllText(Path.Combine(work, "gpu-check.log"));
+            Assert.Equal(table[table.IndexOf("| check |", StringComparison.Ordinal)..].Split("\nlogs in")[0].Trim(), File.ReadAllText(Path.Combine(outDir, "out", "gpu-check.md")).Split("\nlogs in")[0].Trim());
+            Assert.Contains("| check | device | figure | limit | result |", table);
+            Assert.Contains("| resnet18 fp32 eval logits | cpu |", table);
+            Assert.Contains("| resnet18 fp32 eval folded logits | cpu |", table);
+            Assert.Contains("| resnet18 bf16 eval logits | cpu |", table);
+            Assert.Contains("finetune smile, bf16: done: 3 iterations", table);
+            Assert.Contains("smile step images/s, fp32", table);
+            Assert.Matches(@"\| smile step loss terms and totals \(10 tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
+            Assert.Matches(@"\| smile step student after each step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
+            Assert.Matches(@"\| smile step mean teacher after the last step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
+            Assert.DoesNotContain("FAIL", table);
             foreach (var size in new[] { "500x375 (CUB)", "1000x700 (Cars)", "2000x1300 (Aircraft)" })
-                Assert.Contains($"| loader images/s, {size} ", stdout);
-            // The fine-tune runs SMILE steps (SMILE's reference-length plain tail would make every step of it l2).
-            Assert.Contains("] smile loss", File.ReadAllText(Path.Combine(outDir, "check", "finetune-bf16.log")));
+                Assert.Contains($"| loader images/s, {size} ", table);
+            // The check's fine-tune runs SMILE steps (SMILE's reference-length plain tail would make every step of it l2).
+            Assert.Contains("] smile loss", File.ReadAllText(Path.Combine(check, "finetune-bf16.log")));
 
             // The step comparison can fail: one weight moved by 1e-4 of its scale, and one tensor left out.
-            string check = Path.Combine(outDir, "check");
             var planted = Path.Combine(outDir, "planted.safetensors");
             var smileSide = SafetensorsFile.Read(Path.Combine(check, "step-smile.safetensors"));
             using (var scope = TorchSharp.torch.NewDisposeScope())
@@ -58,33 +74,6 @@ public sealed class GpuCheckScriptTests
         }
     }
 
-    /// <summary>scripts/dev/gpu-session.sh, the one call of a GPU session, in its CPU mode: every part runs (none left
-    /// out for time), SMILE steps in the end-to-end fine-tune, and what it hands back is there.</summary>
-    [Fact]
-    public async Task TheGpuSessionScriptRunsEveryPartOnTheCpu()
-    {
-        var outDir = Directory.CreateTempSubdirectory("smile-gpu-session-").FullName;
-        try
-        {
-            // Debian's python3 (torch, torchvision, Pillow) first on PATH, as the GPU machine's python3 is.
-            var (exitCode, stdout, stderr) = await Script([Path.Combine(RepoRoot.Path, "scripts", "dev", "gpu-session.sh"), Launcher(outDir), Path.Combine(outDir, "out"), "cpu", "900"],
-                "/usr/bin:" + Environment.GetEnvironmentVariable("PATH"));
-            Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
-            string log = File.ReadAllText(Path.Combine(outDir, "out", "session.log"));
-            foreach (var part in new[] { "info", "info-bind-now", "gpu-check", "bench-train-big", "make-jpegs", "torch-dataloader", "init-e2e", "finetune-e2e", "bench-train-48-rounds" })
-                Assert.Contains($"END {part} rc=0", log);
-            Assert.DoesNotContain("SKIPPED", log);
-            Assert.Contains("\"dataloader_images_per_s\"", log);
-            Assert.Contains("] smile loss", log); // --plain_iters 0: the end-to-end run times SMILE steps
-            Assert.Contains("| resnet18 fp32 eval logits | cpu |", File.ReadAllText(Path.Combine(outDir, "out", "gpu-check.md")));
-            Assert.True(new FileInfo(Path.Combine(outDir, "out", "logs.tgz")).Length > 0);
-        }
-        finally
-        {
-            Directory.Delete(outDir, recursive: true);
-        }
-    }
-
     /// <summary>A launcher in <paramref name="dir"/> for the smile built beside the tests, as SmileProcess runs it.</summary>
     private static string Launcher(string dir)
     {
@@ -94,11 +83,13 @@ public sealed class GpuCheckScriptTests
         return smile;
     }
 
-    /// <summary>bash ARGS in the repository's root (with <paramref name="path"/> as PATH when given).</summary>
-    private static async Task<(int Exit, string Stdout, string Stderr)> Script(string[] args, string? path = null)
+    /// <summary>bash ARGS in the repository's root, with <paramref name="path"/> as PATH and the session's parts' files in
+    /// <paramref name="work"/>.</summary>
+    private static async Task<(int Exit, string Stdout, string Stderr)> Script(string[] args, string path, string work)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot.Path };
-        if (path is not null) start.Environment["PATH"] = path;
+        start.Environment["PATH"] = path;
+        start.Environment["GPU_SESSION_WORK"] = work;
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
