@@ -13,13 +13,13 @@
 # memory (nvidia-smi) every 0.2 s, so Smile's peak is read the same way as PyTorch's.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-tarball=$1; out=$2; device=${3:-cuda}; budget=${4:-450}
+smile_given=$1; out=$2; device=${3:-cuda}; budget=${4:-450}
 mkdir -p "$out"; out=$(cd "$out" && pwd)
 work=${GPU_SESSION_WORK:-$(mktemp -d)}; mkdir -p "$work"; log=$out/session.log # GPU_SESSION_WORK: keep the parts' files there
 say() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$log"; }
 part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log and session.log, unless it cannot fit
   local name=$1 limit=$2; shift 2
-  [ "$device" = cpu ] && limit=0 # the CPU mode checks the script, on machines of any speed: no limits (timeout 0: none)
+  (( timed )) || limit=0 # timeout 0: none
   if (( limit > 0 && SECONDS + limit > budget )); then say "SKIPPED $name: ${limit}s would pass the ${budget}s budget"; return 1; fi
   say "START $name (limit ${limit}s): $*"
   timeout -k 5 "$limit" "$@" > >(tee "$work/$name.log" >>"$log") 2>&1
@@ -29,19 +29,20 @@ part() { # part NAME LIMIT COMMAND...: runs it with its output in $work/NAME.log
 }
 
 if [ "$device" = cuda ]; then
-  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0; steps=8; rounds=2; fewer_workers="8 12"; cl=yes
+  arch=resnet50; size=224; big=192; per_class=120; classes=20; e2e_iters=120; e2e_batch=48; compile_steps=40; workers=0; steps=8; rounds=2; fewer_workers="8 12"; cl=yes; timed=1; check_step_limit=90
   nvidia-smi 2>&1 | tee -a "$log"
   ( while :; do echo "$(date +%s.%N) $(nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader,nounits 2>&1 | tr '\n' ';')"; sleep 0.2; done ) >"$work/gpumem.txt" 2>&1 &
   sampler=$!
 else
   arch=resnet18; size=32; big=4; per_class=4; classes=3; e2e_iters=4; e2e_batch=4; compile_steps=10; workers=2; steps=1; rounds=1; fewer_workers=1; cl=no; sampler=""
+  timed=0; check_step_limit=0 # the CPU mode checks the script, on machines of any speed: no time limits
 fi
 
-if [[ "$tarball" == *.tar.gz ]]; then
-  mkdir -p "$work/smile" && tar -xzf "$tarball" -C "$work/smile" || { say "error: cannot unpack $tarball"; exit 2; }
+if [[ "$smile_given" == *.tar.gz ]]; then
+  mkdir -p "$work/smile" && tar -xzf "$smile_given" -C "$work/smile" || { say "error: cannot unpack $smile_given"; exit 2; }
   smile=$(ls -d "$work"/smile/*/smile | head -n 1)
-elif [ -x "$tarball" ]; then smile=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
-else say "error: $tarball is neither a .tar.gz nor an executable smile launcher"; exit 2; fi
+elif [ -x "$smile_given" ]; then smile=$(cd "$(dirname "$smile_given")" && pwd)/$(basename "$smile_given")
+else say "error: $smile_given is neither a .tar.gz nor an executable smile launcher"; exit 2; fi
 SMILE_PYTHON=${SMILE_PYTHON:-$(command -v python3)}; export SMILE_PYTHON  # the benchmarks' PyTorch (TorchBaseline.cs)
 say "smile: $smile; python3: $(command -v python3) $(python3 -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.is_available())' 2>&1)"
 
@@ -49,7 +50,7 @@ part info 60 "$smile" info
 LD_BIND_NOW=1 part info-bind-now 60 "$smile" info
 
 # 1. Parity, the speed table at batch 48, the real fine-tune, the loader (docs/GPU.md, "The GPU check").
-GPU_CHECK_STEP_LIMIT=$([ "$device" = cpu ] && echo 0 || echo 90) part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
+GPU_CHECK_STEP_LIMIT=$check_step_limit part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
 sed -n '/^| check |/,$p' "$work/gpu-check.log" >"$out/gpu-check.md" 2>/dev/null
 
 # 2. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults).

@@ -86,10 +86,12 @@ internal static class BenchTrainCommand
             Console.WriteLine($"peak RSS: Smile process {smile.Max(t => t.PeakRssMiB):F0} MiB" +
                 (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
                 (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
-                        static string Gpu(List<JsonElement> runs) => runs.Count > 0 && runs[0].TryGetProperty("peak_gpu_reserved_mib", out _)
-                ? $"{runs.Max(j => j.GetProperty("peak_gpu_reserved_mib").GetDouble()):F0} MiB" : "";
-            if (Gpu(nchw) != "")
-                Console.WriteLine($"peak GPU memory held by PyTorch's caching allocator: NCHW {Gpu(nchw)}" + (Gpu(cl) != "" ? $", channels-last {Gpu(cl)}" : ""));
+            // On CUDA the PyTorch side reports its caching allocator's peak (torch_step.py); Smile's is read outside
+            // the process (scripts/dev/gpu-session.sh), since TorchSharp 0.107 exposes no allocator statistics.
+            static string? Gpu(List<JsonElement> runs) => runs.Count > 0 && runs[0].TryGetProperty("peak_gpu_reserved_mib", out _)
+                ? $"{runs.Max(j => j.GetProperty("peak_gpu_reserved_mib").GetDouble()):F0} MiB" : null;
+            if (Gpu(nchw) is { } nchwGpu)
+                Console.WriteLine($"peak GPU memory held by PyTorch's caching allocator: NCHW {nchwGpu}" + (Gpu(cl) is { } clGpu ? $", channels-last {clGpu}" : ""));
             return 0;
         });
         return command;
