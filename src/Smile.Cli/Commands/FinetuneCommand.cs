@@ -51,6 +51,7 @@ internal static class FinetuneCommand
         var precision = Flags.Make("precision", "fp32 (the reference's), bf16 or fp16: mixed precision through LibTorch's autocast, on CPU and CUDA (fp16 with a dynamic loss scaler).", d.Precision);
         var noCudnnBenchmark = Flags.Make("no_cudnn_benchmark", "Turn cuDNN autotuning off (on by default on CUDA; no effect on the CPU).", false);
         var noTf32 = Flags.Make("no_tf32", "Keep fp32 matrix products and convolutions in full fp32 on CUDA (TF32 is on by default on GPUs that have it; no effect on the CPU).", false);
+        var noCudaGraphs = Flags.Make("no_cuda_graphs", "Run every training step eagerly on CUDA (by default the step is captured as a CUDA graph after 3 eager steps and replayed; no effect on the CPU).", false);
         var channelsLast = Flags.Make("channels_last", "auto (on on CUDA, off on the CPU), on or off: training batches in channels-last (NHWC) memory format.", "auto");
         var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", d.Seed);
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", d.PrintFrequency);
@@ -78,7 +79,7 @@ internal static class FinetuneCommand
         {
             name, trainDir, evalDir, save, logDir, arch, imageSize, batchSize, batchSizeEval, maxIters, lr, wd, gpu, device,
             seed, printFrequency, evalFrequency, clsLambda, l2spLambda, regularizer, pretrained, workers, resume, strictImages, stopAfter,
-            valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision, noCudnnBenchmark, noTf32, channelsLast,
+            valSplit, selectBy, earlyStop, optimizer, lrSchedule, precision, noCudnnBenchmark, noTf32, noCudaGraphs, channelsLast,
         };
         foreach (var option in new Option[] { trainList, evalList }.Concat(datasets.Shared)) command.Options.Add(option);
         foreach (var option in methodFlags.Options) command.Options.Add(option);
@@ -152,7 +153,7 @@ internal static class FinetuneCommand
                 MethodSettings = methodValues, ClsLambda = parse.GetValue(clsLambda), L2spLambda = parse.GetValue(l2spLambda),
                 ValSplit = parse.GetValue(valSplit), SelectBy = select, EarlyStop = parse.GetValue(earlyStop),
                 Optimizer = opt, LrSchedule = schedule, Precision = arithmetic,
-                Speed = new CudaSpeed(!parse.GetValue(noCudnnBenchmark), !parse.GetValue(noTf32), layout),
+                Speed = new CudaSpeed(!parse.GetValue(noCudnnBenchmark), !parse.GetValue(noTf32), layout, !parse.GetValue(noCudaGraphs)),
             };
             options = options with { Sampler = samplerName, ClassWeights = weightsSpec };
             options = protocol.Apply(parse, options);

@@ -32,6 +32,7 @@ internal static class InfoCommand
             Console.WriteLine($"autocast       {(Autocast.Available ? "available (--precision bf16, fp16)" : $"not available ({Autocast.Unavailable}): fp32 only")}");
             Console.WriteLine($"CPU bf16/fp16  {LowPrecisionLine(info.Cpu)}");
             Console.WriteLine($"CUDA switches  {CudaSwitchesLine(info.CudaAvailable)}");
+            Console.WriteLine($"CUDA graphs    {(CudaGraph.Available ? "available: finetune and distill replay their step on CUDA (--no_cuda_graphs)" : $"not available ({CudaGraph.Unavailable}): steps run eagerly")}");
             foreach (var safeguard in info.Safeguards)
                 Console.WriteLine($"safeguard      {safeguard}");
             if (info.NativeLibraries.Count == 0)

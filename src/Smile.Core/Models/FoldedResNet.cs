@@ -77,6 +77,9 @@ public sealed class FoldedResNet : IDisposable
     /// <summary>The folded convolution weights (tests check their strides).</summary>
     internal IEnumerable<Tensor> FoldedWeights => Pairs.Select(p => p.Weight!);
 
+    /// <summary>Every folded weight and bias (a captured step reads them at fixed addresses).</summary>
+    internal IEnumerable<Tensor> FoldedTensors => Pairs.SelectMany(p => new[] { p.Weight!, p.Bias! });
+
     private IEnumerable<Pair> Pairs => blocks.SelectMany(b => b.Downsample is null ? b.Convs : b.Convs.Append(b.Downsample)).Prepend(stem);
 
     /// <summary>Recomputes every folded weight and bias from the network's current values (in place after the first time).</summary>

@@ -7,12 +7,25 @@ namespace Smile.Training;
 
 /// <summary>
 /// The CUDA speed switches of a run, each on by default on CUDA and each with a way off: cuDNN autotuning, TF32 for
-/// fp32 matrix products and convolutions (<see cref="CudaSwitches"/>), and channels-last batches. On the CPU the first
-/// two change nothing, and channels-last is off unless asked for: oneDNN's channels-last kernels crashed on CPUs that
+/// fp32 matrix products and convolutions (<see cref="CudaSwitches"/>), channels-last batches, and the training step
+/// replayed as a CUDA graph (<see cref="StepGraphs"/>). On the CPU the first two and the graphs change nothing, and
+/// channels-last is off unless asked for: oneDNN's channels-last kernels crashed on CPUs that
 /// hide their cache sizes (docs/PLATFORM-NOTES.md, "Channels-last crashes forward passes too").
 /// </summary>
-public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto")
+public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto", bool CudaGraphs = true)
 {
+    /// <summary>Whether a run on <paramref name="device"/> replays its step as a CUDA graph: asked for, on CUDA, and
+    /// LibTorch exports the graph functions (<see cref="CudaGraph"/>). <paramref name="why"/> says why not when graphs
+    /// were asked for on CUDA but are unavailable (one line for the caller to show); otherwise it is null.</summary>
+    public bool GraphsOn(Device device, out string? why)
+    {
+        why = null;
+        if (!CudaGraphs || device.type != DeviceType.CUDA) return false;
+        if (CudaGraph.Available) return true;
+        why = $"CUDA graphs are not available ({CudaGraph.Unavailable}): every step runs eagerly";
+        return false;
+    }
+
     public static IReadOnlyList<string> ChannelsLastModes { get; } = ["auto", "on", "off"];
 
     /// <summary>Whether batches go channels-last on <paramref name="device"/>: auto means on CUDA only.</summary>
@@ -32,7 +45,7 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
         bool channelsLast = ChannelsLastOn(device);
         warning = null;
         if (device.type != DeviceType.CUDA)
-            return $"CUDA speed switches: cuDNN autotuning and TF32 do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}";
+            return $"CUDA speed switches: cuDNN autotuning, TF32 and CUDA graphs do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}";
         if (!CudaSwitches.Available)
             warning = $"cuDNN autotuning and TF32 left as LibTorch set them: {CudaSwitches.Unavailable}";
         else
@@ -41,7 +54,7 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
             CudaSwitches.Tf32Matmul = Tf32;
             CudaSwitches.Tf32Convolution = Tf32;
         }
-        return $"CUDA speed switches: cuDNN autotuning {(CudnnBenchmark ? "on" : "off")}, TF32 {(Tf32 ? "on" : "off")}, channels-last {(channelsLast ? "on" : "off")}";
+        return $"CUDA speed switches: cuDNN autotuning {(CudnnBenchmark ? "on" : "off")}, TF32 {(Tf32 ? "on" : "off")}, channels-last {(channelsLast ? "on" : "off")}, CUDA graphs {(GraphsOn(device, out _) ? "on" : "off")}";
     }
 
     /// <summary>The same values with NHWC strides (channels-last), shape unchanged: convolutions then run in the

@@ -31,6 +31,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     private readonly TrainingContext context;
     private readonly IOptimizer optimizer;
     private readonly FrozenParts frozen;
+    private readonly StepGraphs? graphs;
     private readonly TorchSharp.Modules.SummaryWriter board;
     private IEnumerator<Batch>? batches;
     private EvalResult? lastEval;
@@ -74,6 +75,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
                 o.Lr, o.Wd, name => ParameterGroups.LearningRateScale(name, o.BackboneLrRatio));
+            if (o.Speed.GraphsOn(device, out var noGraphs))
+                graphs = new StepGraphs(context, optimizer, () => new CudaStepGraph(Math.Max((int)device.index, 0)), log);
+            else if (noGraphs is not null) log.Warning("{NoGraphs}", noGraphs);
         }
         catch
         {
@@ -120,7 +124,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         var mix = step.UsesMixup ? step.DrawMix(new Random(SeedOf(o.Seed, iteration)), batch.Count) : null;
         var input = new StepBatch(images, labels) { Weights = step.SampleWeights(batch.Indices, device), Epoch = batch.Epoch };
         frozen.HoldBatchNorms(); // the evaluator puts the student back in train mode, all of it
-        var result = TrainingStep.Run(context, step, optimizer, input, mix, iteration);
+        var result = graphs?.Run(step, input, mix, iteration) ?? TrainingStep.Run(context, step, optimizer, input, mix, iteration);
         if (result.UpdateSkipped)
             log.Warning("Iteration {Iteration}: the fp16 gradients overflowed, so the update was skipped and the loss scale lowered to {Scale}",
                 iteration, context.Precision.Scaler!.Scale);
@@ -270,6 +274,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     public void Dispose()
     {
         batches?.Dispose();
+        graphs?.Dispose();
         optimizer.Dispose();
         context.Dispose();
         models.Dispose();

@@ -56,6 +56,12 @@ public interface IRegularizer : IDisposable
     /// </summary>
     StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix);
 
+    /// <summary>Whether the method's step can be captured as a CUDA graph and replayed (Training/StepGraphs.cs): its loss
+    /// reads only the batch, the mix's device tensors (<see cref="MixPlan.On"/>) and tensors that keep their addresses,
+    /// makes no tensor from host data, and its <see cref="BeforeStep"/> does the same in every step. False unless the
+    /// method says so; such a method's steps run eagerly.</summary>
+    bool Capturable => false;
+
     /// <summary>Whether weight decay applies to a student parameter (l2sp: not on the backbone, which L2-SP
     /// regularises towards its pre-trained value instead; the others: every parameter).</summary>
     bool WeightDecayApplies(string parameterName) => true;

@@ -10,6 +10,7 @@ public sealed class L2Regularizer : IRegularizer
 {
     public string Name => "l2";
     public string Summary => "Plain fine-tuning (the paper's L2 baseline): CE plus the classifier L2.";
+    public bool Capturable => true;
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {

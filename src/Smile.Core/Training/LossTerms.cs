@@ -7,22 +7,15 @@ namespace Smile.Training;
 /// <summary>The loss pieces the regularizers share, each written once, with the reference's mean reductions.</summary>
 public static class LossTerms
 {
-    /// <summary>The permutation as an index tensor on the batch's device (validated against the batch first).</summary>
-    public static Tensor PermutationIndex(MixPlan plan, Tensor images)
-    {
-        plan.Validate(images.shape[0]);
-        return torch.tensor(plan.Permutation, device: images.device);
-    }
-
     /// <summary>lam * x + (1 - lam) * x[p] along the batch dimension.</summary>
-    public static Tensor Mix(Tensor x, double lam, Tensor permutation) =>
-        x * lam + x.index_select(0, permutation) * (1.0 - lam);
+    public static Tensor Mix(Tensor x, MixWeights mix) =>
+        x * mix.Keep + x.index_select(0, mix.Permutation) * mix.Rest;
 
     /// <summary>Mixup's label loss: lam * CE(logits, y) + (1 - lam) * CE(logits, y[p]), each CE a batch mean.
     /// Equal to CE against the mixed one-hot target, without building it.</summary>
-    public static Tensor MixedCrossEntropy(Tensor logits, Tensor labels, double lam, Tensor permutation) =>
-        nn.functional.cross_entropy(logits, labels) * lam
-        + nn.functional.cross_entropy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
+    public static Tensor MixedCrossEntropy(Tensor logits, Tensor labels, MixWeights mix) =>
+        nn.functional.cross_entropy(logits, labels) * mix.Keep
+        + nn.functional.cross_entropy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
 
     /// <summary>
     /// The label cross-entropy of a batch: every method's CE against the target classes goes through here (or through
@@ -42,12 +35,12 @@ public static class LossTerms
     /// <summary>Mixup's label loss with class weights: lam * CE_c(z, y) + (1 - lam) * CE_c(z, y[p]), each the weighted
     /// mean of <see cref="CrossEntropy"/>. Both means divide by the same sum (y[p] is y reordered), so this is one
     /// weighted mean in which each image's two labels carry their class weights mixed by lam, as the loss mixes them.
-    /// Without class weights it is <see cref="MixedCrossEntropy(Tensor, Tensor, double, Tensor)"/>.</summary>
-    public static Tensor MixedCrossEntropy(TrainingContext ctx, Tensor logits, Tensor labels, double lam, Tensor permutation)
+    /// Without class weights it is <see cref="MixedCrossEntropy(Tensor, Tensor, MixWeights)"/>.</summary>
+    public static Tensor MixedCrossEntropy(TrainingContext ctx, Tensor logits, Tensor labels, MixWeights mix)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        if (ctx.Options.ClassWeights is null) return MixedCrossEntropy(logits, labels, lam, permutation);
-        return CrossEntropy(ctx, logits, labels) * lam + CrossEntropy(ctx, logits, labels.index_select(0, permutation)) * (1.0 - lam);
+        if (ctx.Options.ClassWeights is null) return MixedCrossEntropy(logits, labels, mix);
+        return CrossEntropy(ctx, logits, labels) * mix.Keep + CrossEntropy(ctx, logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
     }
 
     /// <summary>The label-smoothing family's CE against soft targets built from <paramref name="labels"/>: with class
@@ -124,8 +117,8 @@ public static class LossTerms
     }
 
     /// <summary>Mixup's accuracy: lam * acc(y) + (1 - lam) * acc(y[p]).</summary>
-    public static Tensor MixedAccuracy(Tensor logits, Tensor labels, double lam, Tensor permutation) =>
-        Accuracy(logits, labels) * lam + Accuracy(logits, labels.index_select(0, permutation)) * (1.0 - lam);
+    public static Tensor MixedAccuracy(Tensor logits, Tensor labels, MixWeights mix) =>
+        Accuracy(logits, labels) * mix.Keep + Accuracy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
 
     /// <summary>Sums the terms into the total and moves exactly the returned tensors out of the
     /// regularizer's dispose scope; everything else made in that scope dies with it.</summary>

@@ -7,6 +7,20 @@ namespace Smile.Training;
 /// </summary>
 public sealed record MixPlan(double Lambda, long[] Permutation)
 {
+    /// <summary>Device tensors that stand for this plan instead of new ones (a captured step's inputs, filled before
+    /// each replay: Training/StepGraphs.cs); null: <see cref="On"/> makes them.</summary>
+    internal MixWeights? Bound { get; init; }
+
+    /// <summary>The plan on the device of <paramref name="images"/>, validated against their batch size: new tensors in the
+    /// caller's dispose scope, or <see cref="Bound"/>'s.</summary>
+    public MixWeights On(TorchSharp.torch.Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (Bound is { } bound) return bound;
+        Validate(images.shape[0]);
+        return MixWeights.Of(this, images.device);
+    }
+
     /// <summary>The Beta(alpha, alpha) parameter, a setting of every method that mixes (mixup, smile).</summary>
     public static MethodSetting<double> Alpha { get; } = new("alpha", "Mixup's Beta(alpha, alpha) coefficient (0: no mixing).", 0.2, MethodSetting<double>.NonNegative);
 

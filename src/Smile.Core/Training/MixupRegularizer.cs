@@ -11,6 +11,7 @@ public sealed class MixupRegularizer : IRegularizer
     public string Name => "mixup";
     public string Summary => "Mixup alone: SMILE's label term on mixed images, without the teacher.";
     public bool UsesMixup => true;
+    public bool Capturable => true;
     public IReadOnlyList<MethodSetting> Settings => [MixPlan.Alpha];
     private double alpha = MixPlan.Alpha.Default;
 
@@ -25,14 +26,14 @@ public sealed class MixupRegularizer : IRegularizer
         ArgumentNullException.ThrowIfNull(ctx);
         if (mix is null) throw new ArgumentNullException(nameof(mix), "the mixup regularizer mixes its batch: pass a MixPlan");
         using var scope = NewDisposeScope();
-        var permutation = LossTerms.PermutationIndex(mix, images);
-        var output = ctx.Student.call(LossTerms.Mix(images, mix.Lambda, permutation));
+        var weights = mix.On(images);
+        var output = ctx.Student.call(LossTerms.Mix(images, weights));
         var terms = new List<(string, Tensor)>
         {
-            ("main", LossTerms.MixedCrossEntropy(ctx, output.Logits, labels, mix.Lambda, permutation)),
+            ("main", LossTerms.MixedCrossEntropy(ctx, output.Logits, labels, weights)),
             ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
-        return LossTerms.Finish(terms, LossTerms.MixedAccuracy(output.Logits, labels, mix.Lambda, permutation));
+        return LossTerms.Finish(terms, LossTerms.MixedAccuracy(output.Logits, labels, weights));
     }
 }

@@ -23,6 +23,7 @@ public sealed class SmileRegularizer : IRegularizer
     public string Summary => "Self-distilled mixup: mixup, aux-head and feature distillation from a mean teacher, plain final iterations.";
     public bool NeedsTeacher => true;
     public bool UsesMixup => true;
+    public bool Capturable => true;
     public IReadOnlyList<MethodSetting> Settings => [MixPlan.Alpha, AuxLambdaSetting, RegLambdaSetting, EmaDecaySetting, PlainItersSetting];
 
     public double Alpha { get; private set; } = MixPlan.Alpha.Default;
@@ -52,12 +53,11 @@ public sealed class SmileRegularizer : IRegularizer
         ArgumentNullException.ThrowIfNull(ctx);
         if (ctx.Teacher is null) throw new InvalidOperationException("the smile regularizer needs a teacher (the pre-trained source model)");
         if (mix is null) throw new ArgumentNullException(nameof(mix), "the smile regularizer mixes its batch: pass a MixPlan");
-        double lam = mix.Lambda;
-
         using var scope = NewDisposeScope();
         var timer = ctx.Timer;
-        var permutation = LossTerms.PermutationIndex(mix, images);
-        var mixed = LossTerms.Mix(images, lam, permutation);
+        // lam, 1 - lam and the permutation as device tensors: the step reads no host number (Training/MixWeights.cs).
+        var weights = mix.On(images);
+        var mixed = LossTerms.Mix(images, weights);
         timer?.Mark(StepStage.Mixup);
 
         var student = ctx.Student.call(mixed);
@@ -73,7 +73,7 @@ public sealed class SmileRegularizer : IRegularizer
             var source = ctx.TeacherForward(images);
             timer?.Mark(StepStage.TeacherForward);
             softTargets = source.Logits.softmax(1);
-            featureTarget = LossTerms.Mix(source.Features, lam, permutation);
+            featureTarget = LossTerms.Mix(source.Features, weights);
             timer?.Mark(StepStage.TeacherTargets);
         }
         if (auxMix.shape[1] != softTargets.shape[1])
@@ -81,11 +81,11 @@ public sealed class SmileRegularizer : IRegularizer
         if (!student.Features.shape.SequenceEqual(featureTarget.shape))
             throw new InvalidOperationException($"student features [{string.Join(", ", student.Features.shape)}] and teacher features [{string.Join(", ", featureTarget.shape)}] differ in shape");
 
-        var main = LossTerms.MixedCrossEntropy(ctx, student.Logits, labels, lam, permutation);
+        var main = LossTerms.MixedCrossEntropy(ctx, student.Logits, labels, weights);
         timer?.Mark(StepStage.MainCe);
         // CE against lam * q + (1 - lam) * q[p], written as the two CEs (it is linear in the target).
-        var aux = (LossTerms.SoftCrossEntropy(auxMix, softTargets) * lam
-                 + LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, permutation)) * (1.0 - lam)) * AuxLambda;
+        var aux = (LossTerms.SoftCrossEntropy(auxMix, softTargets) * weights.Keep
+                 + LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, weights.Permutation)) * weights.Rest) * AuxLambda;
         timer?.Mark(StepStage.AuxCe);
         // The Frobenius norm of the whole N x C x H x W difference, not squared, divided by H * W.
         long spatial = student.Features.shape[2] * student.Features.shape[3];
@@ -96,7 +96,7 @@ public sealed class SmileRegularizer : IRegularizer
 
         var terms = new List<(string, Tensor)> { ("main", main), ("aux", aux), ("reg", reg), ("cls", cls) };
         L2SpTerm.AddIfEnabled(ctx, terms);
-        var accuracy = LossTerms.MixedAccuracy(student.Logits, labels, lam, permutation);
+        var accuracy = LossTerms.MixedAccuracy(student.Logits, labels, weights);
         timer?.Mark(StepStage.Accuracy);
         return LossTerms.Finish(terms, accuracy);
     }

@@ -92,11 +92,26 @@ public sealed class TrainingContext : IDisposable
         teacher.eval();
         if (!FoldTeacherBatchNorm || teacher is not ResNet resnet) return teacher.call(images);
         // Folded on first use, so that weights loaded after the context was made (a resumed run's) are the ones folded.
-        if (foldedTeacher is null) foldedTeacher = new FoldedResNet(resnet, ChannelsLast);
-        else if (teacherChanged) foldedTeacher.Refold();
-        teacherChanged = false;
+        if (foldedTeacher is null)
+        {
+            foldedTeacher = new FoldedResNet(resnet, ChannelsLast);
+            teacherChanged = false;
+        }
+        else RefoldTeacher();
         return foldedTeacher.Forward(images);
     }
+
+    /// <summary>Refolds the folded teacher now if the teacher changed since it was last folded (in place: its tensors
+    /// keep their addresses). A replayed CUDA graph (Training/StepGraphs.cs) calls it after the mean teacher's update,
+    /// since the captured teacher forward reads the folded weights without looking at the flag.</summary>
+    internal void RefoldTeacher()
+    {
+        if (foldedTeacher is not null && teacherChanged) foldedTeacher.Refold();
+        teacherChanged = false;
+    }
+
+    /// <summary>The folded teacher's weights and biases (none before the first teacher forward).</summary>
+    internal IEnumerable<Tensor> FoldedTeacherTensors => foldedTeacher?.FoldedTensors ?? [];
 
     /// <summary>Call after changing the teacher's weights (the mean teacher's EMA update): the folded copy
     /// <see cref="TeacherForward"/> uses is refolded before its next use.</summary>

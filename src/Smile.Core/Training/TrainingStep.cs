@@ -55,13 +55,9 @@ public static class TrainingStep
         ctx.Timer = timer;
         try
         {
-            StepLosses losses;
-            using (ctx.Precision.Enter(ctx.Device))
-                losses = method.Loss(ctx, batch, mix);
+            var losses = Losses(ctx, method, batch, mix);
             timer?.Mark(StepStage.Sum);
-            double loss = HostValue(losses.Total);
-            var terms = losses.Terms.ToDictionary(t => t.Key, t => HostValue(t.Value));
-            double accuracy = losses.Accuracy is { } a ? HostValue(a) : double.NaN;
+            var (loss, terms, accuracy) = Read(losses);
             timer?.Mark(StepStage.Items);
             if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
             var scaler = ctx.Precision.Scaler;
@@ -80,6 +76,33 @@ public static class TrainingStep
             ctx.Timer = previous;
         }
     }
+
+    /// <summary>The device half of a step, as a CUDA graph captures it (Training/StepGraphs.cs): clear the gradients,
+    /// the method's before-step, its loss, backward and the optimizer's update, reading nothing on the host. So it does
+    /// not check the loss before the update as <see cref="Run"/> does: after a non-finite loss the weights are those
+    /// the update made of it, and the caller must stop the run without saving them, as the run engine does. No loss
+    /// scaling: fp16's scaler reads its overflow flag on the host. The losses belong to the caller's dispose scope.</summary>
+    internal static StepLosses Launch(TrainingContext ctx, IRegularizer method, IOptimizer optimizer, StepBatch batch, MixPlan? mix, long iteration)
+    {
+        if (ctx.Precision.Scaler is not null) throw new InvalidOperationException("a step with a loss scaler reads its overflow flag on the host: it cannot be launched without one");
+        optimizer.ZeroGrad();
+        method.BeforeStep(ctx, optimizer, iteration);
+        var losses = Losses(ctx, method, batch, mix);
+        losses.Total.backward();
+        optimizer.Step();
+        return losses;
+    }
+
+    /// <summary>The method's loss, under autocast in mixed precision.</summary>
+    private static StepLosses Losses(TrainingContext ctx, IRegularizer method, StepBatch batch, MixPlan? mix)
+    {
+        using (ctx.Precision.Enter(ctx.Device))
+            return method.Loss(ctx, batch, mix);
+    }
+
+    /// <summary>The loss, its terms and the accuracy on the host (a wait for the device).</summary>
+    internal static (double Loss, Dictionary<string, double> Terms, double Accuracy) Read(StepLosses losses) =>
+        (HostValue(losses.Total), losses.Terms.ToDictionary(t => t.Key, t => HostValue(t.Value)), losses.Accuracy is { } a ? HostValue(a) : double.NaN);
 
     /// <summary>A 0-dim tensor's value on the host. A tensor on the meta device (shapes, no data) reads as 0: the
     /// stray-tensor guard (tests/Smile.Core.Tests/Training/DeviceGuardTests.cs) runs whole steps there, where a

@@ -58,7 +58,7 @@ public sealed class ClassWeightedLossTests : IDisposable
         using var ctx = Context(Doubles(Reference.Value.GetProperty("weights")));
         var permutation = Reference.Value.GetProperty("permutation").EnumerateArray().Select(v => v.GetInt64()).ToArray();
         double lam = Reference.Value.GetProperty("lambda").GetDouble();
-        AssertMatches("mixed", z => LossTerms.MixedCrossEntropy(ctx, z, Labels(), lam, tensor(permutation)));
+        AssertMatches("mixed", z => LossTerms.MixedCrossEntropy(ctx, z, Labels(), new MixPlan(lam, permutation).On(z)));
     }
 
     [Fact]
@@ -93,8 +93,8 @@ public sealed class ClassWeightedLossTests : IDisposable
         var z = Logits();
         var labels = Labels();
         Assert.Equal(nn.functional.cross_entropy(z, labels).item<float>(), LossTerms.CrossEntropy(ctx, z, labels).item<float>());
-        var permutation = tensor(new long[] { 3, 0, 7, 5, 1, 2, 6, 4 });
-        Assert.Equal(LossTerms.MixedCrossEntropy(z, labels, 0.7, permutation).item<float>(), LossTerms.MixedCrossEntropy(ctx, z, labels, 0.7, permutation).item<float>());
+        var mix = new MixPlan(0.7, [3, 0, 7, 5, 1, 2, 6, 4]).On(z);
+        Assert.Equal(LossTerms.MixedCrossEntropy(z, labels, mix).item<float>(), LossTerms.MixedCrossEntropy(ctx, z, labels, mix).item<float>());
         var q = SmoothedTargets.Uniform(labels, 4, 0.1);
         Assert.Equal(LossTerms.SoftCrossEntropy(z, q).item<float>(), LossTerms.SoftCrossEntropy(ctx, z, q, labels).item<float>());
         var s = rand(8);

@@ -1,4 +1,6 @@
 using Smile.Training;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Smile.Tests.Training;
 
@@ -118,5 +120,34 @@ public sealed class MixPlanTests
         double h = upper / intervals, sum = f(0) + f(upper);
         for (int i = 1; i < intervals; i++) sum += f(i * h) * (i % 2 == 1 ? 4 : 2);
         return sum * h / 3;
+    }
+
+    [Fact]
+    public void TheDeviceFormMixesExactlyAsTheHostNumbersDo()
+    {
+        // The losses read lam and 1 - lam from 0-dim tensors (so that a captured step can be replayed with new ones):
+        // the products, the losses and their gradients must be those of the host doubles, bit for bit.
+        using var scope = NewDisposeScope();
+        var plan = MixPlan.Draw(new Random(7), 0.2, 6);
+        Assert.NotEqual(0.5, plan.Lambda);
+        var x = randn(6, 3, 5, 5);
+        var index = tensor(plan.Permutation);
+        var mix = plan.On(x);
+        Assert.True((x * plan.Lambda + x.index_select(0, index) * (1.0 - plan.Lambda)).equal(LossTerms.Mix(x, mix)).all().item<bool>());
+
+        var logits = randn(6, 4).requires_grad_();
+        var labels = tensor(new long[] { 0, 3, 1, 2, 2, 0 });
+        var host = nn.functional.cross_entropy(logits, labels) * plan.Lambda + nn.functional.cross_entropy(logits, labels.index_select(0, index)) * (1.0 - plan.Lambda);
+        var hostGrad = torch.autograd.grad([host], [logits])[0];
+        var device = LossTerms.MixedCrossEntropy(logits, labels, mix);
+        var deviceGrad = torch.autograd.grad([device], [logits])[0];
+        Assert.Equal(host.item<float>(), device.item<float>());
+        Assert.True(hostGrad.equal(deviceGrad).all().item<bool>());
+
+        // Filled into persistent tensors (a captured step's inputs), the plan reads back the same.
+        using var persistent = MixWeights.Persistent(6, CPU);
+        persistent.Fill(plan);
+        Assert.True(LossTerms.Mix(x, mix).equal(LossTerms.Mix(x, persistent)).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => persistent.Fill(MixPlan.Draw(new Random(7), 0.2, 5)));
     }
 }
