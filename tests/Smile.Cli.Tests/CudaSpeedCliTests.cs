@@ -17,7 +17,7 @@ public sealed class CudaSpeedCliTests(TinyTransferFixture data) : IClassFixture<
         var save = Path.Combine(data.Root, "speed-cl");
         var r = SmileProcess.Run(Finetune(save, "--channels_last", "on", "--no_cudnn_benchmark", "--no_tf32"));
         Assert.True(r.ExitCode == 0, $"{r.Describe()}: {r.Stderr}");
-        Assert.Contains("CUDA speed switches: cuDNN autotuning and TF32 do not apply on the CPU; channels-last on", File.ReadAllText(Path.Combine(save, "s_l2.txt")));
+        Assert.Contains("CUDA speed switches: cuDNN autotuning, TF32 and CUDA graphs do not apply on the CPU; channels-last on", File.ReadAllText(Path.Combine(save, "s_l2.txt")));
     }
 
     [Fact]
@@ -49,6 +49,8 @@ public sealed class CudaSpeedCliTests(TinyTransferFixture data) : IClassFixture<
         Assert.True(r.ExitCode == 0, $"{r.Describe()}: {r.Stderr}");
         Assert.Contains("CUDA switches  cuDNN autotuning and TF32: no-ops on the CPU; channels-last off on the CPU unless --channels_last on", r.Stdout);
         Assert.Contains("autocast       available", r.Stdout);
+        // A CPU LibTorch has no CUDA libraries: graphs are unavailable, and info says which library it looked for.
+        Assert.Contains("CUDA graphs    not available (libtorch_cuda could not be opened): steps run eagerly", r.Stdout);
         // how this CPU's bf16 convolutions run, read from /proc/cpuinfo here as well
         var cpu = Smile.Diagnostics.CpuInfo.Read();
         Assert.Contains(cpu.HasOneDnnBf16 ? "CPU bf16/fp16  bf16 oneDNN kernels" : "CPU bf16/fp16  bf16 as rounded fp32 convolutions", r.Stdout);

@@ -14,16 +14,25 @@ namespace Smile.Training;
 /// </summary>
 public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto", bool CudaGraphs = true)
 {
-    /// <summary>Whether a run on <paramref name="device"/> replays its step as a CUDA graph: asked for, on CUDA, and
-    /// LibTorch exports the graph functions (<see cref="CudaGraph"/>). <paramref name="why"/> says why not when graphs
-    /// were asked for on CUDA but are unavailable (one line for the caller to show); otherwise it is null.</summary>
-    public bool GraphsOn(Device device, out string? why)
+    /// <summary>How a run on <paramref name="device"/> records its step for replay (<see cref="StepGraphs"/>), or null
+    /// when it runs every step eagerly: CUDA's graphs when asked for, on CUDA, and LibTorch exports them
+    /// (<see cref="CudaGraph"/>); the CPU stand-in (<see cref="RerunStepGraph"/>) on any device when the environment
+    /// variable SMILE_STEP_GRAPHS is "rerun" (for tests). <paramref name="why"/> says why not when graphs were asked for
+    /// on CUDA but are unavailable (one line for the caller to show); otherwise it is null.</summary>
+    public Func<IStepGraph>? GraphBackend(Device device, out string? why)
     {
         why = null;
-        if (!CudaGraphs || device.type != DeviceType.CUDA) return false;
-        if (CudaGraph.Available) return true;
+        if (!CudaGraphs) return null;
+        if (string.Equals(Environment.GetEnvironmentVariable("SMILE_STEP_GRAPHS"), "rerun", StringComparison.OrdinalIgnoreCase))
+            return () => new RerunStepGraph();
+        if (device.type != DeviceType.CUDA) return null;
+        if (CudaGraph.Available)
+        {
+            int index = Math.Max((int)device.index, 0);
+            return () => new CudaStepGraph(index);
+        }
         why = $"CUDA graphs are not available ({CudaGraph.Unavailable}): every step runs eagerly";
-        return false;
+        return null;
     }
 
     public static IReadOnlyList<string> ChannelsLastModes { get; } = ["auto", "on", "off"];
@@ -45,7 +54,8 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
         bool channelsLast = ChannelsLastOn(device);
         warning = null;
         if (device.type != DeviceType.CUDA)
-            return $"CUDA speed switches: cuDNN autotuning, TF32 and CUDA graphs do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}";
+            return $"CUDA speed switches: cuDNN autotuning, TF32 and CUDA graphs do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}"
+                + (GraphBackend(device, out _) is null ? "" : "; steps replayed by the CPU stand-in for graphs (SMILE_STEP_GRAPHS=rerun)");
         if (!CudaSwitches.Available)
             warning = $"cuDNN autotuning and TF32 left as LibTorch set them: {CudaSwitches.Unavailable}";
         else
@@ -54,7 +64,7 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
             CudaSwitches.Tf32Matmul = Tf32;
             CudaSwitches.Tf32Convolution = Tf32;
         }
-        return $"CUDA speed switches: cuDNN autotuning {(CudnnBenchmark ? "on" : "off")}, TF32 {(Tf32 ? "on" : "off")}, channels-last {(channelsLast ? "on" : "off")}, CUDA graphs {(GraphsOn(device, out _) ? "on" : "off")}";
+        return $"CUDA speed switches: cuDNN autotuning {(CudnnBenchmark ? "on" : "off")}, TF32 {(Tf32 ? "on" : "off")}, channels-last {(channelsLast ? "on" : "off")}, CUDA graphs {(GraphBackend(device, out _) is null ? "off" : "on")}";
     }
 
     /// <summary>The same values with NHWC strides (channels-last), shape unchanged: convolutions then run in the

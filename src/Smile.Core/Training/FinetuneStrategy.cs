@@ -75,8 +75,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
                 o.Lr, o.Wd, name => ParameterGroups.LearningRateScale(name, o.BackboneLrRatio));
-            if (o.Speed.GraphsOn(device, out var noGraphs))
-                graphs = new StepGraphs(context, optimizer, () => new CudaStepGraph(Math.Max((int)device.index, 0)), log);
+            if (o.Speed.GraphBackend(device, out var noGraphs) is { } backend) graphs = new StepGraphs(context, optimizer, backend, log);
             else if (noGraphs is not null) log.Warning("{NoGraphs}", noGraphs);
         }
         catch

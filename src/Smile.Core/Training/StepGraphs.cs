@@ -25,6 +25,19 @@ public sealed class CudaStepGraph(int deviceIndex) : IStepGraph
     public void Dispose() => graph.Dispose();
 }
 
+/// <summary>The stand-in for a graph where there is none (the CPU): "capturing" keeps the code and each replay runs it
+/// again. Everything the runner does around a replay (static inputs, outputs, the mean teacher between replays,
+/// recapture, fallback) is then exercised on any machine: the tests use it, and SMILE_STEP_GRAPHS=rerun turns it on in
+/// a run (<see cref="CudaSpeed.GraphBackend"/>) so that a whole fine-tune, its checkpoints and its resume go through
+/// the runner on the CPU.</summary>
+public sealed class RerunStepGraph : IStepGraph
+{
+    private Action? body;
+    public void Capture(Action body) => this.body = body ?? throw new ArgumentNullException(nameof(body));
+    public void Replay() => (body ?? throw new InvalidOperationException("replay of a step that was not captured"))();
+    public void Dispose() { }
+}
+
 /// <summary>
 /// The training step replayed as a graph (docs/GPU.md, "CUDA graphs"): after <see cref="WarmupSteps"/> eager steps of
 /// a method (cuDNN's autotuning, the optimizer's buffers, the folded teacher and the mean teacher's layout all settle

@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace Smile.Tests.Training;
 
 /// <summary>
-/// The CUDA-graph runner (Training/StepGraphs.cs) on the CPU, with a stand-in graph that runs the recorded step again at
-/// each replay. What it checks is the runner's plumbing, which a GPU would run the same way: that replayed steps read
+/// The CUDA-graph runner (Training/StepGraphs.cs) on the CPU, with the stand-in graph that runs the recorded step again at
+/// each replay (<see cref="RerunStepGraph"/>). What it checks is the runner's plumbing, which a GPU would run the same way: that replayed steps read
 /// each step's batch and mix from the captured inputs, that the learning-rate drop and SMILE's plain tail are captured
 /// anew, that the mean teacher and its refold run between replays, that moved tensors are noticed, that what cannot be
 /// captured runs eagerly, and that a failed capture falls back. Each run is compared with the eager steps bit for bit.
@@ -20,17 +20,11 @@ public sealed class StepGraphsTests
     private const int Batch = 4, Size = 32, Classes = 3, SourceClasses = 10, Steps = 26;
     private const long MaxIters = 1020; // with SMILE's 1000 plain final iterations, the plain step starts at iteration 20
 
-    /// <summary>Replays by running the recorded step again (the CPU has no graphs).</summary>
-    private sealed class RerunGraph : IStepGraph
+    /// <summary>A backend whose capture fails, as CUDA's does on an operation it cannot record.</summary>
+    private sealed class FailingGraph : IStepGraph
     {
-        private Action? body;
-        public bool ThrowOnCapture { get; init; }
-        public void Capture(Action b)
-        {
-            if (ThrowOnCapture) throw new InvalidOperationException("operation not permitted when stream is capturing");
-            body = b;
-        }
-        public void Replay() => (body ?? throw new InvalidOperationException("nothing captured"))();
+        public void Capture(Action b) => throw new InvalidOperationException("operation not permitted when stream is capturing");
+        public void Replay() => throw new InvalidOperationException("nothing captured");
         public void Dispose() { }
     }
 
@@ -47,7 +41,7 @@ public sealed class StepGraphsTests
     public void ReplayedSmileStepsEqualEagerStepsThroughTheEmaTheRateDropAndThePlainTail()
     {
         using var eager = Train(graphs: null);
-        using var replayed = Train(graphs: () => new RerunGraph());
+        using var replayed = Train(graphs: () => new RerunStepGraph());
         AssertSame(eager, replayed);
         // Warm-up 0-2, capture at 3; the rate drops at 12: captured again; the plain step from 20: warm-up 20-22, capture at 23.
         Assert.Equal(3, replayed.Graphs!.Captures);
@@ -63,7 +57,7 @@ public sealed class StepGraphsTests
         // The comparison can fail: the same run with every replay on the captured step's batch (as a runner that never
         // copied new batches in would be) is not the eager run.
         using var eager = Train(graphs: null);
-        using var stale = Train(graphs: () => new RerunGraph(), sameBatchFrom: 3);
+        using var stale = Train(graphs: () => new RerunStepGraph(), sameBatchFrom: 3);
         Assert.NotEqual(eager.Losses.Skip(4), stale.Losses.Skip(4));
     }
 
@@ -71,7 +65,7 @@ public sealed class StepGraphsTests
     public void AFailedCaptureFallsBackToEagerStepsWithOneWarning()
     {
         using var eager = Train(graphs: null);
-        using var failing = Train(graphs: () => new RerunGraph { ThrowOnCapture = true });
+        using var failing = Train(graphs: () => new FailingGraph());
         AssertSame(eager, failing);
         Assert.True(failing.Graphs!.Failed);
         Assert.Equal(0, failing.Graphs.Replays);
@@ -85,7 +79,7 @@ public sealed class StepGraphsTests
         // resumed run), the first mean-teacher update, at 10, re-homes them into flat buffers (Tensor.set_): the graph
         // would read the old memory, so the runner must capture again.
         using var eager = Train(graphs: null, fold: false, start: 5);
-        using var replayed = Train(graphs: () => new RerunGraph(), fold: false, start: 5);
+        using var replayed = Train(graphs: () => new RerunStepGraph(), fold: false, start: 5);
         AssertSame(eager, replayed);
         Assert.Contains(replayed.Log, l => l.Contains("a tensor of the captured step moved after iteration 10", StringComparison.Ordinal));
         Assert.Contains(replayed.Log, l => l.Contains("the smile step is captured at iteration 11", StringComparison.Ordinal));
@@ -95,7 +89,7 @@ public sealed class StepGraphsTests
     public void WhatCannotBeCapturedRunsEagerlyWithOneLine()
     {
         using var eager = Train(graphs: null, classWeights: true);
-        using var weighted = Train(graphs: () => new RerunGraph(), classWeights: true);
+        using var weighted = Train(graphs: () => new RerunStepGraph(), classWeights: true);
         AssertSame(eager, weighted);
         Assert.Equal(0, weighted.Graphs!.Captures);
         Assert.Single(weighted.Log, l => l.Contains("the smile step runs eagerly (class weights", StringComparison.Ordinal));
@@ -104,7 +98,7 @@ public sealed class StepGraphsTests
         Assert.False(ls.Capturable);
         using var ctx = new TrainingContext(ModelFactory.Create("resnet18", Classes), null, new LossOptions(0, 0));
         using var sgd = Optimizers.Create("sgd", ctx.Student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01, 0);
-        using var graphs = new StepGraphs(ctx, sgd, () => new RerunGraph(), Serilog.Core.Logger.None);
+        using var graphs = new StepGraphs(ctx, sgd, () => new RerunStepGraph(), Serilog.Core.Logger.None);
         using var batch = zeros(Batch, 3, Size, Size);
         Assert.Contains("not written to be captured", graphs.WhyEager(ls, new StepBatch(batch, batch)), StringComparison.Ordinal);
     }
