@@ -1,6 +1,3 @@
-using Smile.Weights;
-using static TorchSharp.torch;
-
 namespace Smile.Tests.Cli;
 
 /// <summary>
@@ -33,8 +30,8 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
         Assert.True(replayed.ExitCode == 0, replayed.Describe() + replayed.Stderr);
         Assert.Contains("steps replayed by the CPU stand-in for graphs", replayed.Stderr);
         Assert.Contains("CUDA graphs: the smile step is captured at iteration 3", replayed.Stderr);
-        AssertSameTensors(Path.Combine(eagerDir, "g_smile_Last.safetensors"), Path.Combine(replayedDir, "g_smile_Last.safetensors"));
-        AssertSameTensors(Path.Combine(eagerDir, "g_smile_Best.safetensors"), Path.Combine(replayedDir, "g_smile_Best.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(eagerDir, "g_smile_Last.safetensors"), Path.Combine(replayedDir, "g_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(eagerDir, "g_smile_Best.safetensors"), Path.Combine(replayedDir, "g_smile_Best.safetensors"));
 
         // Stopped after 5 steps and resumed with graphs on: warm-up again from the resumed step (5, 6, 7), capture at 8.
         var splitDir = Path.Combine(data.Root, "graphs-split");
@@ -43,7 +40,7 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
         var second = SmileProcess.RunWith(Rerun, Finetune(splitDir, "--resume"));
         Assert.True(second.ExitCode == 0, second.Describe() + second.Stderr);
         Assert.Contains("CUDA graphs: the smile step is captured at iteration 8", second.Stderr);
-        AssertSameTensors(Path.Combine(eagerDir, "g_smile_Last.safetensors"), Path.Combine(splitDir, "g_smile_Last.safetensors"));
+        CheckpointAssert.SameWeights(Path.Combine(eagerDir, "g_smile_Last.safetensors"), Path.Combine(splitDir, "g_smile_Last.safetensors"));
     }
 
     [Fact]
@@ -63,15 +60,5 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
         var copy = args.ToArray();
         copy[Array.IndexOf(copy, flag) + 1] = value;
         return copy;
-    }
-
-    private static void AssertSameTensors(string expectedPath, string actualPath)
-    {
-        using var scope = NewDisposeScope();
-        var expected = SafetensorsFile.Read(expectedPath);
-        var actual = SafetensorsFile.Read(actualPath);
-        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-        foreach (var (name, tensor) in expected)
-            Assert.True(tensor.equal(actual[name]).all().item<bool>(), $"{name} differs between {expectedPath} and {actualPath}");
     }
 }
