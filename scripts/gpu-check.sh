@@ -4,8 +4,10 @@
 # 1. `smile info`; 2. parity with the same machine's PyTorch: eval logits of the same weights on the same input
 # (fp32, TF32 off, module and BatchNorm-folded network; fails above 1e-4 relative), and the bf16 logits' distance
 # (reported, not judged); two SMILE training steps (loss terms, student and mean teacher after them) against the
-# parity tests' PyTorch steps (fails above 1e-4 relative on a GPU, 1e-5 on the CPU); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
-# evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory); 4. a short real fine-tune on the device
+# parity tests' PyTorch steps (fails above 1e-4 relative on a GPU, 1e-5 on the CPU), and SMILE steps replayed from a
+# CUDA graph against eager ones (`smile bench graph-parity`; on the CPU the stand-in that reruns the step); 3. speed side by side in one run (`smile bench train`: the l2 and SMILE steps and
+# evaluation, fp32 and bf16, PyTorch NCHW and channels-last, peak memory; on CUDA also Smile's steps replayed from a
+# graph: the l2-graph and smile-graph rows); 4. a short real fine-tune on the device
 # in fp32 and bf16; 5. the loader's images/s (`smile bench data`). Prints a markdown table for docs/GPU.md at the
 # end and exits 1 when a parity check fails, 2 when a step could not run. GPU_CHECK_STEP_LIMIT=SECONDS stops a step
 # that runs longer (default: no limit).
@@ -89,13 +91,21 @@ if run step-reference "$python" tests/Smile.Core.Tests/python/training_step_refe
   while IFS= read -r line; do rows+=("$line"); done <<<"$result"
 fi
 
+# Replay against eager: SMILE steps replayed from a CUDA graph (on the CPU: the stand-in that reruns the step) must
+# give the eager steps' weights, as closely as two eager runs give each other's.
+if run graph-parity "$smile" bench graph-parity --model_arch "$arch" --image_size "$size" --batch_size 4 --steps 14 --device "$device"; then
+  rows+=("| SMILE steps replayed from a graph vs eager: $(grep -o 'max |difference| .*' "$out/graph-parity.log" | tail -n 1) | $device | | | ok |")
+else # run() has recorded the failure; this row says what the comparison printed
+  rows+=("| SMILE steps replayed from a graph vs eager: $(tail -n 1 "$out/graph-parity.log") | $device | | | FAIL |")
+fi
+
 # Speed, side by side with PyTorch in the same run.
 for precision in $bench_precisions; do
   if run "bench-train-$precision" "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$batch" \
       --steps "$steps" --rounds 1 --precision "$precision" --device "$device"; then
     while read -r step mine nchw cl _; do
       rows+=("| $step step images/s, $precision (Smile / PyTorch NCHW / channels-last) | $device | $mine / $nchw / $cl | | |")
-    done < <(grep -E '^(l2|smile|eval) ' "$out/bench-train-$precision.log")
+    done < <(grep -E '^(l2|smile|eval)(-graph)? ' "$out/bench-train-$precision.log")
     rows+=("| $(grep '^peak RSS' "$out/bench-train-$precision.log") ($precision) | $device | | | |")
   fi
 done
@@ -108,6 +118,8 @@ for precision in fp32 bf16; do
       --max_iters "$iters" --plain_iters $((iters / 4)) --eval_frequency "$iters" --print_frequency "$iters" --device "$device" --precision "$precision" \
       --save "$out/run-$precision" --log_dir "$out/run-$precision/tb"; then
     rows+=("| finetune smile, $precision: $(grep -o 'done: .*' "$out/finetune-$precision.log" | head -n 1 | cut -c1-120) | $device | | | ok |")
+    graphs=$(grep -o 'CUDA graphs: .*' "$out/finetune-$precision.log" | head -n 2 | tr '\n' ' ' | cut -c1-160)
+    [ -n "$graphs" ] && rows+=("| finetune smile, $precision: $graphs | $device | | | |")
   fi
 done
 

@@ -20,6 +20,7 @@ public sealed class BenchmarkWorkload : IDisposable
     private readonly Tensor x;
     private readonly Tensor y;
     private readonly Random rng = new(0);
+    private readonly StepGraphs? graphs;
     private FoldedResNet? foldedStudent;
     private bool studentChanged;
 
@@ -38,10 +39,15 @@ public sealed class BenchmarkWorkload : IDisposable
     /// <summary>The CUDA speed switches line (Training/CudaSpeed.cs), as a run logs it.</summary>
     public string SpeedLine { get; }
 
+    /// <summary>How many steps were replayed from a graph (0 unless made with graphs).</summary>
+    public int Replays => graphs?.Replays ?? 0;
+
     /// <param name="speed">The run's CUDA speed switches (default: a run's defaults, so on CUDA cuDNN autotuning, TF32 and
     /// channels-last are on, as `finetune` has them; on the CPU nothing changes).</param>
+    /// <param name="graphs">Replay the steps from a graph, as a run does on CUDA (<see cref="CudaSpeed.GraphBackend"/>; no
+    /// effect where that gives none).</param>
     public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null,
-        CudaSpeed? speed = null)
+        CudaSpeed? speed = null, bool graphs = false)
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
@@ -55,6 +61,7 @@ public sealed class BenchmarkWorkload : IDisposable
         context = new TrainingContext(student, teacher, new LossOptions())
         { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32, ChannelsLast = ChannelsLast };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
+        if (graphs && speed.GraphBackend(device, out _) is { } backend) this.graphs = new StepGraphs(context, sgd, backend, Serilog.Core.Logger.None);
         using (var plain = randn(batchSize, 3, imageSize, imageSize, device: device))
             x = ChannelsLast ? CudaSpeed.ToChannelsLast(plain) : plain.alias();
         y = randint(0, 200, batchSize, device: device);
@@ -77,7 +84,10 @@ public sealed class BenchmarkWorkload : IDisposable
     public void Step(IRegularizer method, long iteration)
     {
         ArgumentNullException.ThrowIfNull(method);
-        TrainingStep.Run(context, method, sgd, new StepBatch(x, y), method.DrawMix(rng, BatchSize), iteration);
+        var batch = new StepBatch(x, y);
+        var mix = method.DrawMix(rng, BatchSize);
+        if (graphs is null) TrainingStep.Run(context, method, sgd, batch, mix, iteration);
+        else graphs.Run(method, batch, mix, iteration);
         studentChanged = true;
         Smile.Native.NativeGarbage.Release();
     }
@@ -110,6 +120,7 @@ public sealed class BenchmarkWorkload : IDisposable
 
     public void Dispose()
     {
+        graphs?.Dispose();
         foldedStudent?.Dispose();
         sgd.Dispose();
         context.Dispose();

@@ -18,24 +18,28 @@ public sealed record StepThroughput(double L2, double Smile, double Eval, double
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null)
+    /// <param name="graphs">Replay the two training steps from a graph (<see cref="BenchmarkWorkload"/>); the eval forward is
+    /// then not timed (NaN).</param>
+    public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null,
+        bool graphs = false)
     {
-        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision, device);
+        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision, device, graphs: graphs);
         var l2 = Regularizers.Create("l2");
         var smile = Regularizers.Create("smile");
         // On CUDA the kernels run after the call returns: each timed call ends with a synchronisation.
         Action sync = device?.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : () => { };
-        double l2Rate = Timed(_ => { work.Step(l2, 1); sync(); }, steps, batchSize);
+        // Replayed: the warm-up calls also cover the runner's eager warm-up steps and the capture.
+        double l2Rate = Timed(_ => { work.Step(l2, 1); sync(); }, steps, batchSize, warmups: graphs ? StepGraphs.WarmupSteps + 2 : 2);
         double smileRate = Timed(_ => { for (int k = 0; k < 10; k++) work.Step(smile, k); sync(); }, Math.Max(1, steps / 4), batchSize * 10);
-        double evalRate = Timed(_ => { work.Eval(); sync(); }, steps, batchSize);
+        double evalRate = graphs ? double.NaN : Timed(_ => { work.Eval(); sync(); }, steps, batchSize);
+        if (graphs && work.Replays == 0) throw new InvalidOperationException("no step was replayed from a graph");
         return new StepThroughput(l2Rate, smileRate, evalRate, ProcessMemory.PeakResidentMiB(), work.SpeedLine);
     }
 
-    /// <summary>Median images/s over <paramref name="samples"/> timed calls after two warm-up calls.</summary>
-    private static double Timed(Action<int> action, int samples, int imagesPerCall)
+    /// <summary>Median images/s over <paramref name="samples"/> timed calls after <paramref name="warmups"/> warm-up calls.</summary>
+    private static double Timed(Action<int> action, int samples, int imagesPerCall, int warmups = 2)
     {
-        action(-1); // warm-up: JIT, allocator growth, oneDNN primitive creation
-        action(-1);
+        for (int w = 0; w < warmups; w++) action(-1); // warm-up: JIT, allocator growth, oneDNN primitive creation
         var seconds = new List<double>();
         for (int i = 0; i < samples; i++)
         {

@@ -21,6 +21,21 @@ public class BenchTrainCliTests
             Assert.Matches(new Regex($@"^  {step}\s+[\d.]+ GFLOP/image, Smile\s+[\d.]+ GFLOP/s = \s*[\d.]+% of the matmul peak, \s*[\d.]+% of the convolution's rate; PyTorch NCHW [\d.]+ GFLOP/s", RegexOptions.Multiline), r.Stdout);
         }
         Assert.Matches(@"peak RSS: Smile process \d+ MiB, PyTorch NCHW \d+ MiB", r.Stdout);
+        Assert.DoesNotContain("-graph", r.Stdout); // no graphs on the CPU
+    }
+
+    /// <summary>Where the step is replayed from a graph (CUDA; here the CPU stand-in), Smile's two training steps are
+    /// timed that way too, in rows of their own beside the same PyTorch figures.</summary>
+    [Fact]
+    public void ReplayedStepsGetRowsOfTheirOwn()
+    {
+        var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_STEP_GRAPHS"] = "rerun", ["SMILE_PYTHON"] = "/nonexistent/python" },
+            "bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Contains("steps replayed by the CPU stand-in for graphs", r.Stdout);
+        foreach (var step in new[] { "l2-graph", "smile-graph" })
+            Assert.Matches(new Regex($@"^{step}\s+[\d.]+\s+NaN\s+NaN", RegexOptions.Multiline), r.Stdout);
+        Assert.DoesNotContain("eval-graph", r.Stdout);
     }
 
     /// <summary>On a GPU machine the PyTorch with CUDA is not Debian's: SMILE_PYTHON names the interpreter of the

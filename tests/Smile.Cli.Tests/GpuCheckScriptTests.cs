@@ -43,6 +43,7 @@ public sealed class GpuCheckScriptTests
             Assert.Matches(@"\| smile step loss terms and totals \(10 tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
             Assert.Matches(@"\| smile step student after each step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
             Assert.Matches(@"\| smile step mean teacher after the last step \(\d+ tensors, worst [^)]+\) \| cpu \| \S+ \| 1e-05 \| ok \|", table);
+            Assert.Matches(@"\| SMILE steps replayed from a graph vs eager: max \|difference\| 0\.00E\+000, allowed 0\.00E\+000 \(weights' scale [^)]+\): PASS \| cpu \| \| \| ok \|", table);
             Assert.DoesNotContain("FAIL", table);
             foreach (var size in new[] { "500x375 (CUB)", "1000x700 (Cars)", "2000x1300 (Aircraft)" })
                 Assert.Contains($"| loader images/s, {size} ", table);

@@ -16,6 +16,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchProfileCommand.Create());
         bench.Subcommands.Add(BenchParityCommand.Create());
         bench.Subcommands.Add(BenchStepParityCommand.Create());
+        bench.Subcommands.Add(BenchGraphParityCommand.Create());
         return bench;
     }
 }

@@ -47,26 +47,34 @@ internal static class BenchTrainCommand
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy" +
                 (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
+            // On CUDA (or with the CPU stand-in, SMILE_STEP_GRAPHS=rerun) Smile's two steps are timed replayed from a graph too.
+            bool graphs = new Smile.Training.CudaSpeed().GraphBackend(target, out var noGraphs) is not null;
+            if (noGraphs is not null) Console.Error.WriteLine($"warning: {noGraphs}");
             var smile = new List<StepThroughput>();
+            var replayed = new List<StepThroughput>();
             var nchw = new List<JsonElement>();
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
                 smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target));
                 if (round == 0) Console.WriteLine(smile[0].Switches);
+                if (graphs) replayed.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target, graphs: true));
                 if (TorchBaseline.RunStep(a, s, b, n, threads, "nchw", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t1) nchw.Add(t1);
                 if (withChannelsLast && TorchBaseline.RunStep(a, s, b, n, threads, "channels_last", precision: amp, device: targetName, roundedConvolutions: rounded) is JsonElement t2) cl.Add(t2);
                 Console.WriteLine($"round {round + 1}: Smile l2 {smile[^1].L2:F2}, smile {smile[^1].Smile:F2}, eval {smile[^1].Eval:F2} images/s" +
                     (nchw.Count > round ? $"; PyTorch NCHW l2 {nchw[^1].GetProperty("l2").GetDouble():F2}, smile {nchw[^1].GetProperty("smile").GetDouble():F2}, eval {nchw[^1].GetProperty("eval").GetDouble():F2}" : "") +
                     (cl.Count > round ? $"; channels-last l2 {cl[^1].GetProperty("l2").GetDouble():F2}, smile {cl[^1].GetProperty("smile").GetDouble():F2}, eval {cl[^1].GetProperty("eval").GetDouble():F2}" : ""));
             }
-            Console.WriteLine($"{"step",-6} {"Smile",10} {"PyTorch NCHW",13} {"PyTorch CL",11} {"Smile/NCHW min/med/max",24} {"Smile/CL min/med/max",22}");
-            foreach (var (step, pick) in new (string, Func<StepThroughput, double>)[] { ("l2", t => t.L2), ("smile", t => t.Smile), ("eval", t => t.Eval) })
+            Console.WriteLine($"{"step",-11} {"Smile",10} {"PyTorch NCHW",13} {"PyTorch CL",11} {"Smile/NCHW min/med/max",24} {"Smile/CL min/med/max",22}");
+            var rows = new List<(string, Func<StepThroughput, double>, List<StepThroughput>)> { ("l2", t => t.L2, smile), ("smile", t => t.Smile, smile), ("eval", t => t.Eval, smile) };
+            if (graphs) rows.AddRange([("l2-graph", t => t.L2, replayed), ("smile-graph", t => t.Smile, replayed)]);
+            foreach (var (row, pick, runs) in rows)
             {
-                var mine = smile.Select(pick).ToList();
+                string step = row.Replace("-graph", "", StringComparison.Ordinal); // the PyTorch side's eager step of the same name
+                var mine = runs.Select(pick).ToList();
                 var theirs = nchw.Select(j => j.GetProperty(step).GetDouble()).ToList();
                 var theirsCl = cl.Select(j => j.GetProperty(step).GetDouble()).ToList();
-                Console.WriteLine($"{step,-6} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
+                Console.WriteLine($"{row,-11} {Median(mine),10:F2} {(theirs.Count > 0 ? Median(theirs) : double.NaN),13:F2} {(theirsCl.Count > 0 ? Median(theirsCl) : double.NaN),11:F2} {Ratios(mine, theirs),24} {Ratios(mine, theirsCl),22}");
             }
             if (!cuda && FlopCount.ForwardPerImage(a, s) is double forward) // against the CPU's own rates: meaningless on a GPU
             {
