@@ -6,10 +6,11 @@
 # table) and logs.tgz (every part's own log) go; cpu: the same parts tiny, to check this script on a CPU machine;
 # SECONDS: the time the parts may take in all (default 450): a part that no longer fits is left out, with a line
 # (on CUDA; the CPU mode sets no time limits).
-# Parts: nvidia-smi and `smile info` (also with LD_BIND_NOW=1); scripts/gpu-check.sh; `smile bench train` at batch
-# 192 (bf16); end to end: synthetic 500x375 JPEGs, PyTorch's DataLoader over them, `smile finetune` on them (with all
-# cores' loader threads, then 8 and 12); PyTorch's
-# SMILE step eager and compiled (scripts/dev/torch_compiled_step.py). A background sampler records each process's GPU
+# Parts, most wanted first: nvidia-smi and `smile info` (also with LD_BIND_NOW=1); scripts/gpu-check.sh (parity, graph
+# replay against eager, the batch-48 table with Smile's replayed rows); PyTorch's SMILE step eager and compiled at batch
+# 48 (scripts/dev/torch_compiled_step.py); end to end: synthetic 500x375 JPEGs, PyTorch's DataLoader over them, `smile
+# finetune` on them with graphs and without; `smile bench train` and PyTorch compiled at batch 192 (bf16); the fine-tune
+# with 8 and 12 loader threads; more rounds of the batch-48 table. A background sampler records each process's GPU
 # memory (nvidia-smi) every 0.2 s, so Smile's peak is read the same way as PyTorch's.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,29 +54,37 @@ LD_BIND_NOW=1 part info-bind-now 60 "$smile" info
 GPU_CHECK_STEP_LIMIT=$check_step_limit part gpu-check 300 scripts/gpu-check.sh --device "$device" --smile "$smile" --out "$work/gpu-check"
 sed -n '/^| check |/,$p' "$work/gpu-check.log" >"$out/gpu-check.md" 2>/dev/null
 
-# 2. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults).
-part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --channels_last "$cl" --precision bf16 --device "$device"
+# 2. PyTorch's fastest SMILE step at the reference's batch: eager and torch.compile(mode="reduce-overhead") (only on
+# CUDA: PyTorch 2.x), against the check's smile-graph row (Smile's step replayed from a CUDA graph).
+if [ "$device" = cuda ]; then
+  part torch-compiled-48 120 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" "$e2e_batch" "$compile_steps" eager compiled
+fi
 
-# 3. End to end from JPEG files: PyTorch's DataLoader alone (loader-bound), then `smile finetune` reading the same files.
+# 3. End to end from JPEG files: PyTorch's DataLoader alone (loader-bound), then `smile finetune` reading the same
+# files, with its step replayed from a CUDA graph (the default on CUDA) and eagerly (--no_cuda_graphs).
 if part make-jpegs 60 python3 scripts/dev/jpeg_loader.py make "$work/jpeg" "$classes" "$per_class"; then
   part torch-dataloader 60 python3 scripts/dev/jpeg_loader.py load "$work/jpeg" "$e2e_batch" "$(nproc)" 2
   part init-e2e 30 "$smile" init --model_arch "$arch" --num_classes 1000 --output "$work/e2e-weights.safetensors"
-  part finetune-e2e 120 "$smile" finetune --name e2e --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
-    --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --plain_iters 0 --print_frequency 10 --eval_frequency 100000 --workers "$workers" \
-    --device "$device" --precision bf16 --save "$work/e2e-run" --log_dir "$work/e2e-run/tb"
-  # Fewer loader threads than cores: does the thread that launches the GPU's kernels lose time to the loader's?
-  for w in $fewer_workers; do
-    part "finetune-e2e-workers-$w" 90 "$smile" finetune --name "e2e-w$w" --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
+  e2e() { # e2e NAME LIMIT WORKERS [FLAG...]
+    local name=$1 limit=$2 w=$3; shift 3
+    part "$name" "$limit" "$smile" finetune --name "$name" --train_dir "$work/jpeg" --model_arch "$arch" --pretrained "$work/e2e-weights.safetensors" \
       --image_size "$size" --batch_size "$e2e_batch" --max_iters "$e2e_iters" --plain_iters 0 --print_frequency 10 --eval_frequency 100000 --workers "$w" \
-      --device "$device" --precision bf16 --save "$work/e2e-run-w$w" --log_dir "$work/e2e-run-w$w/tb"
-  done
+      --device "$device" --precision bf16 --save "$work/$name-run" --log_dir "$work/$name-run/tb" "$@"
+  }
+  e2e finetune-e2e 120 "$workers"
+  e2e finetune-e2e-eager 120 "$workers" --no_cuda_graphs
 fi
 
-# 4. PyTorch's fastest SMILE step: eager and torch.compile(mode="reduce-overhead") (only on CUDA: PyTorch 2.x).
+# 4. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults), and PyTorch's
+# fastest there.
+part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --channels_last "$cl" --precision bf16 --device "$device"
 if [ "$device" = cuda ]; then
-  for b in ${COMPILE_BATCHES:-48 192}; do
-    part "torch-compiled-$b" 120 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" "$b" "$compile_steps" eager compiled
-  done
+  part "torch-compiled-$big" 120 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" "$big" "$compile_steps" eager compiled
+fi
+
+# Fewer loader threads than cores: does the thread that launches the GPU's kernels lose time to the loader's?
+if [ -d "$work/jpeg" ]; then
+  for w in $fewer_workers; do e2e "finetune-e2e-workers-$w" 90 "$w"; done
 fi
 
 # 5. More rounds of the batch-48 bf16 table, as time allows (runs on a GPU moved by up to 25% between calls).

@@ -30,10 +30,13 @@ internal static class CheckpointEvaluation
         using (var display = new ProgressDisplay(console))
             (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device,
                 new SynchronousProgress<int>(images => display.OnEvalProgress(images, folder.Samples.Count)), precision: precision,
-                channelsLast: new CudaSpeed().ChannelsLastOn(device)); // a speed switch's default: on CUDA only
+                channelsLast: new CudaSpeed().ChannelsLastOn(device), graphs: Replay(device, console)); // the speed switches' defaults: on CUDA only
         foreach (var skipped in result.Skipped) console.WriteLine(SkippedLine(skipped));
         return (trained.Info, result, outputs);
     }
+
+    private static EvalReplay? Replay(Device device, StatusConsole console) =>
+        new CudaSpeed().GraphBackend(device, out _) is { } backend ? new EvalReplay(backend, w => console.WriteLine($"warning: {w}")) : null;
 
     /// <summary>The stderr line of one image left out (the reason names the file).</summary>
     public static string SkippedLine(SkippedImage skipped) => $"warning: unreadable image skipped: {CliErrors.WithFlags(skipped.Reason)}";

@@ -23,7 +23,7 @@ public sealed class GpuCheckScriptTests
                 "/usr/bin:" + Environment.GetEnvironmentVariable("PATH"), work);
             Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
             string log = File.ReadAllText(Path.Combine(outDir, "out", "session.log"));
-            foreach (var part in new[] { "info", "info-bind-now", "gpu-check", "bench-train-big", "make-jpegs", "torch-dataloader", "init-e2e", "finetune-e2e", "finetune-e2e-workers-1", "bench-train-48-rounds" })
+            foreach (var part in new[] { "info", "info-bind-now", "gpu-check", "bench-train-big", "make-jpegs", "torch-dataloader", "init-e2e", "finetune-e2e", "finetune-e2e-eager", "finetune-e2e-workers-1", "bench-train-48-rounds" })
                 Assert.True(log.Contains($"END {part} rc=0", StringComparison.Ordinal), $"part {part} did not end with rc=0:\n{log}");
             Assert.DoesNotContain("SKIPPED", log);
             Assert.Contains("\"dataloader_images_per_s\"", log);

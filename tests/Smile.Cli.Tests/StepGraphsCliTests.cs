@@ -31,6 +31,9 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
         Assert.Contains("steps replayed by the CPU stand-in for graphs", replayed.Stderr);
         Assert.Contains("CUDA graphs: the smile step is captured at iteration 3", replayed.Stderr);
         CheckpointAssert.SameWeights(Path.Combine(eagerDir, "g_smile_Last.safetensors"), Path.Combine(replayedDir, "g_smile_Last.safetensors"));
+        // The evaluations (batches of 4, 4 and 1: the second replayed) report the eager figures.
+        Assert.Equal(Evaluations(eager.Stderr), Evaluations(replayed.Stderr));
+        Assert.Equal(3, Evaluations(eager.Stderr).Length);
         CheckpointAssert.SameWeights(Path.Combine(eagerDir, "g_smile_Best.safetensors"), Path.Combine(replayedDir, "g_smile_Best.safetensors"));
 
         // Stopped after 5 steps and resumed with graphs on: warm-up again from the resumed step (5, 6, 7), capture at 8.
@@ -54,6 +57,9 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
         Assert.DoesNotContain("captured", off.Stderr);
         Assert.DoesNotContain("stand-in", off.Stderr);
     }
+
+    private static string[] Evaluations(string log) =>
+        System.Text.RegularExpressions.Regex.Matches(log, @"Validation Loss: [\d.]+, Validation Acc@1: [\d.]+, Acc@5: [\d.]+, ECE: [\d.]+").Select(m => m.Value).ToArray();
 
     private static string[] With(string[] args, string flag, string value)
     {

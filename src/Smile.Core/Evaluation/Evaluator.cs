@@ -13,25 +13,26 @@ namespace Smile.Evaluation;
 /// not replace, or another image would be counted twice. Under mixed precision (<see cref="MixedPrecision"/>) the forward
 /// runs in LibTorch's autocast; the logits leave it in fp32 (<see cref="ClassifierOutput.LeavingScope"/>), so softmax and
 /// every metric are computed in fp32. With <c>channelsLast</c> the batches and the folded weights have NHWC strides
-/// (the callers turn it on where <see cref="CudaSpeed"/> does: on CUDA by default).</summary>
+/// (the callers turn it on where <see cref="CudaSpeed"/> does: on CUDA by default). With <c>graphs</c> (CUDA's, from
+/// <see cref="CudaSpeed.GraphBackend"/>) the forward is replayed from a graph per batch shape (<see cref="ForwardGraphs"/>).</summary>
 public static class Evaluator
 {
     public static EvalResult Evaluate(ImageClassifier model, BatchLoader loader, Device device, IProgress<int>? progress = null, CancellationToken cancel = default,
-        MixedPrecision? precision = null, bool channelsLast = false) =>
-        Run(model, loader, device, null, progress, cancel, precision, channelsLast);
+        MixedPrecision? precision = null, bool channelsLast = false, EvalReplay? graphs = null) =>
+        Run(model, loader, device, null, progress, cancel, precision, channelsLast, graphs);
 
     /// <summary>As <see cref="Evaluate"/> (same figures), and also the logits, labels and image files it saw, for
     /// calibration and per-class figures.</summary>
     public static (EvalResult Result, EvalOutputs Outputs) EvaluateWithOutputs(ImageClassifier model, BatchLoader loader, Device device,
-        IProgress<int>? progress = null, CancellationToken cancel = default, MixedPrecision? precision = null, bool channelsLast = false)
+        IProgress<int>? progress = null, CancellationToken cancel = default, MixedPrecision? precision = null, bool channelsLast = false, EvalReplay? graphs = null)
     {
         var sink = new OutputSink(loader.Data);
-        var result = Run(model, loader, device, sink, progress, cancel, precision, channelsLast);
+        var result = Run(model, loader, device, sink, progress, cancel, precision, channelsLast, graphs);
         return (result, sink.ToOutputs());
     }
 
     private static EvalResult Run(ImageClassifier model, BatchLoader loader, Device device, OutputSink? sink, IProgress<int>? progress, CancellationToken cancel,
-        MixedPrecision? precision, bool channelsLast)
+        MixedPrecision? precision, bool channelsLast, EvalReplay? graphs)
     {
         if (loader.Options.Unreadable != UnreadableImagePolicy.Skip && !loader.Options.StrictImages)
             throw new ArgumentException("an evaluation loader must skip unreadable images (a replacement would be counted twice)", nameof(loader));
@@ -41,6 +42,7 @@ public static class Evaluator
         bool wasTraining = model.training;
         model.eval();
         using var folded = model is ResNet resnet ? new FoldedResNet(resnet, channelsLast) : null;
+        using var replayed = graphs is null ? null : new ForwardGraphs(x => folded?.Forward(x) ?? model.call(x), graphs);
         try
         {
             using var noGrad = no_grad();
@@ -57,7 +59,7 @@ public static class Evaluator
                         if (channelsLast) images = CudaSpeed.ToChannelsLast(images);
                         ClassifierOutput output;
                         using (precision?.Enter(device))
-                            output = folded?.Forward(images) ?? model.call(images);
+                            output = replayed?.Forward(images) ?? folded?.Forward(images) ?? model.call(images);
                         metrics.Add(output.Logits, batch.Labels);
                         sink?.Add(output.Logits, batch.Labels, batch.Indices);
                         done += batch.Count;

@@ -32,6 +32,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     private readonly IOptimizer optimizer;
     private readonly FrozenParts frozen;
     private readonly StepGraphs? graphs;
+    private readonly Func<IStepGraph>? graphBackend;
     private readonly TorchSharp.Modules.SummaryWriter board;
     private IEnumerator<Batch>? batches;
     private EvalResult? lastEval;
@@ -75,7 +76,8 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             optimizer = Optimizers.Create(o.Optimizer,
                 models.Student.named_parameters().Where(p => !frozen.Parameters.Contains(p.name)).Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))),
                 o.Lr, o.Wd, name => ParameterGroups.LearningRateScale(name, o.BackboneLrRatio));
-            if (o.Speed.GraphBackend(device, out var noGraphs) is { } backend) graphs = new StepGraphs(context, optimizer, backend, log);
+            graphBackend = o.Speed.GraphBackend(device, out var noGraphs);
+            if (graphBackend is not null) graphs = new StepGraphs(context, optimizer, graphBackend, log);
             else if (noGraphs is not null) log.Warning("{NoGraphs}", noGraphs);
         }
         catch
@@ -150,7 +152,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
     {
         if (evalLoader is null) return null;
         lastEval = Evaluator.Evaluate(models.Student, evalLoader, device, new Progress<int>(n => monitor.OnEvalProgress(n, eval!.Samples.Count)), cancel,
-            context.Precision, channelsLast);
+            context.Precision, channelsLast, graphBackend is null ? null : new EvalReplay(graphBackend, w => log.Warning("{Warning}", w)));
         log.Information("----- Iter[{Iteration:D3}/{Max:D3}], Validation Loss: {Loss:F4}, Validation Acc@1: {Top1:F4}, Acc@5: {Top5:F4}, ECE: {Ece:F4}, time: {Time:F2}",
             iteration, o.MaxIters, lastEval.Loss, lastEval.Top1, lastEval.Top5, lastEval.Ece, lastEval.Seconds);
         board.add_scalar("val_loss", (float)lastEval.Loss, (int)iteration);
