@@ -31,6 +31,11 @@ public sealed record LoaderOptions(int BatchSize, int Workers = 0, int Seed = 0,
     /// <summary>With <see cref="Shuffle"/>: draw every class equally often in each epoch (<see cref="BalancedOrder"/>)
     /// instead of a shuffle of all images; an epoch keeps its number of batches.</summary>
     public bool BalancedClasses { get; init; }
+
+    /// <summary>Copy each batch into pinned (page-locked) host memory on the loader's own thread, so that the consumer
+    /// only queues its copy to the GPU (Data/DevicePrefetcher.cs pins what is not pinned yet, on the consumer's thread).
+    /// Where pinning fails (a LibTorch without CUDA) the loader stops trying, with one warning.</summary>
+    public bool PinMemory { get; init; }
 }
 
 /// <summary>
@@ -52,6 +57,7 @@ public sealed class BatchLoader
     private readonly ILogger log;
     private readonly int[][] samplesByClass;
     private readonly ConcurrentDictionary<string, byte> badImages = new(StringComparer.Ordinal);
+    private volatile bool pinningFailed;
 
     public BatchLoader(ImageFolder data, TransformSpec transform, LoaderOptions options, ILogger? log = null)
     {
@@ -165,6 +171,23 @@ public sealed class BatchLoader
         return BalancedOrder.Epoch(samplesByClass, used, options.Seed, epoch);
     }
 
+    /// <summary><paramref name="t"/> in pinned memory (the tensor given is disposed), or itself when pinning fails.</summary>
+    private Tensor Pinned(Tensor t)
+    {
+        try
+        {
+            var pinned = t.pin_memory().DetachFromDisposeScope();
+            t.Dispose();
+            return pinned;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (!pinningFailed) log.Warning("The loader cannot pin its batches ({Reason}); the copy to the device pins them instead", e.Message.Split('\n')[0]);
+            pinningFailed = true;
+            return t;
+        }
+    }
+
     /// <summary>Makes one batch; public so that evaluation and tests can build a batch from chosen indices.
     /// With <see cref="UnreadableImagePolicy.Skip"/> the batch may hold fewer images than indices (none, even).</summary>
     public Batch Build(int[] indices, int epoch, CancellationToken stop = default) => Build(indices, epoch, null, stop);
@@ -220,6 +243,7 @@ public sealed class BatchLoader
                 used = used[..kept];
             }
             var labels = tensor(used.Select(i => (long)data.Samples[i].Label).ToArray(), device: CPU);
+            if (options.PinMemory && !pinningFailed) (images, labels) = (Pinned(images), Pinned(labels));
             return new Batch(images, labels, used, epoch, skipped);
         }
         catch

@@ -20,7 +20,6 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
 {
     private sealed class Shape : IDisposable
     {
-        public int Seen;
         public IStepGraph? Graph;
         public Tensor? Input;
         public ClassifierOutput? Output;
@@ -48,8 +47,16 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
         ArgumentNullException.ThrowIfNull(images);
         string key = $"{string.Join('x', images.shape)}/{string.Join(',', images.stride())}/{images.dtype}";
         if (!shapes.TryGetValue(key, out var shape)) shapes[key] = shape = new Shape();
-        shape.Seen++;
-        if (shape.Graph is null && (failed || shape.Seen < 2 || !TryCapture(shape, images))) return forward(images);
+        if (failed) return forward(images);
+        if (shape.Graph is null)
+        {
+            // The first batch of a shape runs eagerly where the capture will run (CUDA's capture stream).
+            if (!TryNewGraph(shape)) return forward(images);
+            ClassifierOutput? eager = null;
+            shape.Graph!.Warm(() => eager = forward(images));
+            return eager!;
+        }
+        if (shape.Output is null && !TryCapture(shape, images)) return forward(images);
         shape.Input!.copy_(images);
         shape.Graph!.Replay();
         Replays++;
@@ -57,13 +64,34 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
         return new ClassifierOutput(o.Logits.alias(), o.Features.alias(), o.AuxLogits?.alias());
     }
 
+    private bool TryNewGraph(Shape shape)
+    {
+        try
+        {
+            shape.Graph = replay.NewGraph();
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Fail(shape, e);
+            return false;
+        }
+    }
+
+    private void Fail(Shape shape, Exception e)
+    {
+        shape.Graph?.Dispose();
+        shape.Graph = null;
+        failed = true;
+        replay.Warn($"CUDA graphs: capturing the evaluation's forward failed ({e.Message.Split('\n')[0]}); it runs eagerly");
+    }
+
     private bool TryCapture(Shape shape, Tensor images)
     {
         try
         {
             shape.Input = images.clone().DetachFromDisposeScope();
-            shape.Graph = replay.NewGraph();
-            shape.Graph.Capture(() =>
+            shape.Graph!.Capture(() =>
             {
                 using var scope = NewDisposeScope();
                 var o = forward(shape.Input);
@@ -80,10 +108,7 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            shape.Graph?.Dispose();
-            shape.Graph = null;
-            failed = true;
-            replay.Warn($"CUDA graphs: capturing the evaluation's forward failed ({e.Message.Split('\n')[0]}); it runs eagerly");
+            Fail(shape, e);
             return false;
         }
     }

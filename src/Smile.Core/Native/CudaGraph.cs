@@ -83,6 +83,20 @@ public sealed class CudaGraph : IDisposable
     /// <summary>Why graphs are unavailable (the library that did not open, or the first missing name); null when available.</summary>
     public static string? Unavailable => Missing.Value;
 
+    private static readonly Dictionary<sbyte, CudaStream> CaptureStreams = new();
+
+    /// <summary>The side stream every graph of <paramref name="device"/> is captured on, taken from LibTorch's pool once
+    /// per process, so that eager warm-up steps can run on it first (<see cref="RunOnCaptureStream"/>), as the probe did:
+    /// whatever LibTorch sets up lazily per stream (cuBLAS's workspace, for one) is then set up before the capture.</summary>
+    private static CudaStream CaptureStream(sbyte device)
+    {
+        lock (CaptureStreams)
+        {
+            if (!CaptureStreams.TryGetValue(device, out var stream)) CaptureStreams[device] = stream = StreamFromPool(highPriority: false, device);
+            return stream;
+        }
+    }
+
     // The object is 104 bytes in PyTorch 2.11; a larger zeroed block leaves room for another release's fields.
     private const int ObjectBytes = 4096;
     private readonly IntPtr self;
@@ -113,9 +127,9 @@ public sealed class CudaGraph : IDisposable
         ArgumentNullException.ThrowIfNull(body);
         ObjectDisposedException.ThrowIf(disposed, this);
         if (captured || abandoned) throw new InvalidOperationException("a CUDA graph is captured once");
-        TorchSharp.torch.cuda.synchronize(new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, device));
+        Synchronize();
         var previous = CurrentStream(device);
-        var side = StreamFromPool(highPriority: false, device);
+        var side = CaptureStream(device);
         SetCurrentStream(side);
         SetAutocastCache(false);
         try
@@ -140,6 +154,28 @@ public sealed class CudaGraph : IDisposable
             SetCurrentStream(previous);
         }
     }
+
+    /// <summary>Runs <paramref name="action"/> eagerly on the stream captures use (waiting for the device before and
+    /// after, so that it sees the work queued before it and the work after it sees its results).</summary>
+    public void RunOnCaptureStream(Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Synchronize();
+        var previous = CurrentStream(device);
+        SetCurrentStream(CaptureStream(device));
+        try
+        {
+            action();
+            Synchronize();
+        }
+        finally
+        {
+            SetCurrentStream(previous);
+        }
+    }
+
+    private void Synchronize() => TorchSharp.torch.cuda.synchronize(new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, device));
 
     /// <summary>Launches the captured kernels on the current stream (without waiting for them).</summary>
     public void Replay()

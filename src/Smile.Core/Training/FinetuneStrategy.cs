@@ -56,9 +56,12 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         foreach (var warning in folder.Warnings) log.Warning("{Warning}", warning);
         (train, eval) = ValidationSplit.Choose(folder, o.ValSplit, o.EvalData, o.Seed, log);
         var spec = o.TrainTransform();
-        loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages) { BalancedClasses = o.Sampler == "balanced" }, log);
+        // On CUDA the loader's thread pins each batch, so that the training thread only queues its copy (Data/DevicePrefetcher.cs).
+        loader = new BatchLoader(train, spec, new LoaderOptions(o.BatchSize, o.Workers, o.Seed, Shuffle: true, DropLast: true, StrictImages: o.StrictImages)
+            { BalancedClasses = o.Sampler == "balanced", PinMemory = device.type == DeviceType.CUDA }, log);
         evalLoader = eval is null ? null
-            : new BatchLoader(eval, TransformSpec.ForEvaluation(o.ImageSize), new LoaderOptions(o.BatchSizeEval, o.Workers, o.Seed, Shuffle: false, DropLast: false, StrictImages: o.StrictImages), log);
+            : new BatchLoader(eval, TransformSpec.ForEvaluation(o.ImageSize), new LoaderOptions(o.BatchSizeEval, o.Workers, o.Seed, Shuffle: false, DropLast: false, StrictImages: o.StrictImages)
+                { PinMemory = device.type == DeviceType.CUDA }, log);
 
         var classWeights = ClassLossWeights.Resolve(o.ClassWeights, train, log); // a bad weights file stops the run before the models load
         models = ModelSetup.Create(o.ModelArch, train.Classes.Count, o.Pretrained, method.NeedsTeacher, device);

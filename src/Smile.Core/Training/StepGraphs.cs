@@ -14,6 +14,9 @@ public interface IStepGraph : IDisposable
 
     /// <summary>Runs the recorded step again on the same tensors.</summary>
     void Replay();
+
+    /// <summary>Runs an eager warm-up step where the capture will run (CUDA's: on the capture stream).</summary>
+    void Warm(Action step);
 }
 
 /// <summary>LibTorch's CUDA graph (<see cref="CudaGraph"/>) as an <see cref="IStepGraph"/>.</summary>
@@ -22,6 +25,7 @@ public sealed class CudaStepGraph(int deviceIndex) : IStepGraph
     private readonly CudaGraph graph = new(deviceIndex);
     public void Capture(Action body) => graph.Capture(body);
     public void Replay() => graph.Replay();
+    public void Warm(Action step) => graph.RunOnCaptureStream(step);
     public void Dispose() => graph.Dispose();
 }
 
@@ -35,6 +39,7 @@ public sealed class RerunStepGraph : IStepGraph
     private Action? body;
     public void Capture(Action body) => this.body = body ?? throw new ArgumentNullException(nameof(body));
     public void Replay() => (body ?? throw new InvalidOperationException("replay of a step that was not captured"))();
+    public void Warm(Action step) => step();
     public void Dispose() { }
 }
 
@@ -65,6 +70,7 @@ public sealed class StepGraphs : IDisposable
     private readonly Dictionary<IRegularizer, int> eagerSteps = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> said = new(StringComparer.Ordinal);
     private Captured? current;
+    private IStepGraph? warming; // the graph the warm-up steps ran on, to be captured next
     private bool failed;
 
     /// <param name="newGraph">Makes an empty graph (on CUDA: <c>() => new CudaStepGraph(index)</c>).</param>
@@ -116,7 +122,10 @@ public sealed class StepGraphs : IDisposable
             if (done < WarmupSteps)
             {
                 eagerSteps[method] = done + 1;
-                return TrainingStep.Run(ctx, method, optimizer, batch, mix, iteration);
+                if (warming is null && !TryNewGraph(method, out warming)) return TrainingStep.Run(ctx, method, optimizer, batch, mix, iteration);
+                StepResult? warm = null;
+                warming.Warm(() => warm = TrainingStep.Run(ctx, method, optimizer, batch, mix, iteration));
+                return warm!;
             }
             current = TryCapture(method, batch, mix, iteration);
             if (current is null) return TrainingStep.Run(ctx, method, optimizer, batch, mix, iteration);
@@ -130,7 +139,7 @@ public sealed class StepGraphs : IDisposable
         if (!result.Finite) return result;
         method.AfterStep(ctx, iteration);
         ctx.RefoldTeacher();
-        if (!current.AddressesHold(Addresses()))
+        if (!current.AddressesHold())
         {
             log.Information("CUDA graphs: a tensor of the captured step moved after iteration {Iteration}; the step is captured again", iteration);
             Drop();
@@ -138,20 +147,40 @@ public sealed class StepGraphs : IDisposable
         return result;
     }
 
-    private Captured? TryCapture(IRegularizer method, StepBatch batch, MixPlan? mix, long iteration)
+    private bool TryNewGraph(IRegularizer method, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IStepGraph? graph)
     {
-        var captured = new Captured(method, optimizer.LearningRate, batch, mix, newGraph());
         try
         {
+            graph = newGraph();
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            graph = null;
+            failed = true;
+            log.Warning("CUDA graphs: no graph could be made for the {Method:l} step ({Error:l}); the run goes on with eager steps", method.Name, e.Message.Split('\n')[0]);
+            return false;
+        }
+    }
+
+    private Captured? TryCapture(IRegularizer method, StepBatch batch, MixPlan? mix, long iteration)
+    {
+        Captured? captured = null;
+        try
+        {
+            var graph = warming ?? newGraph();
+            warming = null;
+            captured = new Captured(method, optimizer.LearningRate, batch, mix, graph);
             var staticMix = captured.Mix is null || mix is null ? null : mix with { Bound = captured.Mix };
+            var inputs = captured.Batch;
             captured.Load(batch, mix);
             captured.Graph.Capture(() =>
             {
                 using var scope = NewDisposeScope();
-                using var losses = TrainingStep.Launch(ctx, method, optimizer, captured.Batch, staticMix, iteration);
+                using var losses = TrainingStep.Launch(ctx, method, optimizer, inputs, staticMix, iteration);
                 captured.Keep(losses);
             });
-            captured.Watch(Addresses());
+            captured.Watch(Watched());
             Captures++;
             log.Information("CUDA graphs: the {Method:l} step is captured at iteration {Iteration} (learning rate {Lr:G4}) and replayed from here",
                 method.Name, iteration, optimizer.LearningRate);
@@ -159,7 +188,7 @@ public sealed class StepGraphs : IDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            captured.Dispose();
+            captured?.Dispose();
             failed = true;
             // The capture recorded nothing that ran: the weights are those of the last step, and the eager step goes on from them.
             log.Warning("CUDA graphs: capturing the {Method:l} step failed ({Error:l}); the run goes on with eager steps", method.Name, e.Message.Split('\n')[0]);
@@ -167,8 +196,10 @@ public sealed class StepGraphs : IDisposable
         }
     }
 
-    /// <summary>The data addresses of every tensor a captured step reads or writes in place beyond its own inputs.</summary>
-    private IntPtr[] Addresses()
+    /// <summary>Every tensor a captured step reads or writes in place beyond its own inputs: the models' parameters and
+    /// buffers, the folded teacher's weights and the optimizer's state. Their data addresses are compared after every
+    /// replayed step (the list is made once, at capture: a few hundred pointer reads a step).</summary>
+    private Tensor[] Watched()
     {
         var tensors = new List<Tensor>();
         tensors.AddRange(ctx.Student.parameters());
@@ -180,7 +211,7 @@ public sealed class StepGraphs : IDisposable
         }
         tensors.AddRange(ctx.FoldedTeacherTensors);
         tensors.AddRange(optimizer.State.Values);
-        return tensors.Select(TensorAddress.Of).ToArray();
+        return tensors.ToArray();
     }
 
     private void Drop()
@@ -189,7 +220,12 @@ public sealed class StepGraphs : IDisposable
         current = null;
     }
 
-    public void Dispose() => Drop();
+    public void Dispose()
+    {
+        Drop();
+        warming?.Dispose();
+        warming = null;
+    }
 
     /// <summary>One captured step: its graph, its static inputs (the batch, the mix) and outputs (the losses), and the
     /// addresses it was captured on.</summary>
@@ -197,6 +233,7 @@ public sealed class StepGraphs : IDisposable
     {
         private readonly IRegularizer method;
         private readonly double learningRate;
+        private Tensor[] watched = [];
         private IntPtr[] addresses = [];
 
         public Captured(IRegularizer method, double learningRate, StepBatch batch, MixPlan? mix, IStepGraph graph)
@@ -239,9 +276,19 @@ public sealed class StepGraphs : IDisposable
             Outputs = kept;
         }
 
-        public void Watch(IntPtr[] now) => addresses = now;
+        public void Watch(Tensor[] tensors)
+        {
+            watched = tensors;
+            addresses = Array.ConvertAll(tensors, TensorAddress.Of);
+        }
 
-        public bool AddressesHold(IntPtr[] now) => now.AsSpan().SequenceEqual(addresses);
+        /// <summary>Whether every watched tensor still has the data address it had at capture.</summary>
+        public bool AddressesHold()
+        {
+            for (int i = 0; i < watched.Length; i++)
+                if (TensorAddress.Of(watched[i]) != addresses[i]) return false;
+            return true;
+        }
 
         public void Dispose()
         {

@@ -56,6 +56,24 @@ public sealed class BatchLoaderTests : IDisposable
     }
 
     [Fact]
+    public void ALoaderThatCannotPinSaysSoOnceAndMakesTheSameBatches()
+    {
+        // A CPU LibTorch cannot pin memory (CUDA's allocator does it): the loader asked to pin on its own thread (as on
+        // CUDA) says so once and goes on with the same batches, which the copy to the device then pins itself.
+        var data = MakeFolder();
+        var spec = TransformSpec.ForTraining(16);
+        var lines = new List<string>();
+        var log = new Serilog.LoggerConfiguration().WriteTo.Sink(new Smile.Tests.Training.DeltaAttentionCacheTests.ListSink(out lines)).CreateLogger();
+        var plain = Collect(new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 2, Seed: 3)), 5);
+        var pinning = new BatchLoader(data, spec, new LoaderOptions(BatchSize: 4, Workers: 2, Seed: 3) { PinMemory = true }, log);
+        var asked = Collect(pinning, 5);
+        Assert.Equal(plain.Select(b => b.Images), asked.Select(b => b.Images));
+        Assert.Equal(plain.Select(b => b.Labels), asked.Select(b => b.Labels));
+        if (torch.cuda.is_available()) return; // there pinning works and says nothing
+        Assert.Single(lines, l => l.StartsWith("The loader cannot pin its batches (", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void BatchesAreOneTensorPerBatchWithLabelsOfTheirImages()
     {
         var data = MakeFolder();

@@ -15,6 +15,7 @@ public sealed class ForwardGraphsTests
     {
         public void Capture(Action body) => throw new InvalidOperationException("operation not permitted when stream is capturing");
         public void Replay() => throw new InvalidOperationException("nothing captured");
+        public void Warm(Action step) => step();
         public void Dispose() { }
     }
 
