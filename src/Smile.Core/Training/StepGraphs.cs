@@ -174,6 +174,7 @@ public sealed class StepGraphs : IDisposable
             var staticMix = captured.Mix is null || mix is null ? null : mix with { Bound = captured.Mix };
             var inputs = captured.Batch;
             captured.Load(batch, mix);
+            ctx.RefoldTeacher(); // a refold still pending after an eager EMA step happens now, not inside the graph
             captured.Graph.Capture(() =>
             {
                 using var scope = NewDisposeScope();
