@@ -47,6 +47,30 @@ public sealed class StepGraphsCliTests(TinyTransferFixture data) : IClassFixture
     }
 
     [Fact]
+    public void AReplayedDistillationWritesTheEagerRunsCheckpoint()
+    {
+        // kd's step (a frozen teacher network, soft targets) is captured too: distill's run through the stand-in
+        // must end where the eager one does.
+        var teacherDir = Path.Combine(data.Root, "graphs-teacher");
+        var teacher = SmileProcess.Run(With(With(Finetune(teacherDir), "--regularizer", "l2"), "--max_iters", "2"));
+        Assert.True(teacher.ExitCode == 0, teacher.Describe() + teacher.Stderr);
+        string[] Distill(string save) =>
+        [
+            "distill", "--name", "gd", "--train_dir", data.Train, "--eval_dir", data.Test, "--teacher", Path.Combine(teacherDir, "g_l2_Best.safetensors"),
+            "--image_size", "32", "--batch_size", "6", "--batch_size_eval", "4", "--max_iters", "8", "--eval_frequency", "4",
+            "--print_frequency", "1", "--save", save, "--log_dir", Path.Combine(save, "tb"), "--seed", "5", "--workers", "2",
+        ];
+        var eagerDir = Path.Combine(data.Root, "graphs-distill-eager");
+        var eager = SmileProcess.Run(Distill(eagerDir));
+        Assert.True(eager.ExitCode == 0, eager.Describe() + eager.Stderr);
+        var replayedDir = Path.Combine(data.Root, "graphs-distill-replayed");
+        var replayed = SmileProcess.RunWith(Rerun, Distill(replayedDir));
+        Assert.True(replayed.ExitCode == 0, replayed.Describe() + replayed.Stderr);
+        Assert.Contains("CUDA graphs: the kd step is captured at iteration 3", replayed.Stderr);
+        CheckpointAssert.SameWeights(Path.Combine(eagerDir, "gd_kd_Last.safetensors"), Path.Combine(replayedDir, "gd_kd_Last.safetensors"));
+    }
+
+    [Fact]
     public void NoCudaGraphsKeepsEveryStepEager()
     {
         var save = Path.Combine(data.Root, "graphs-off");

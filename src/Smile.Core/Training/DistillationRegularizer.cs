@@ -26,6 +26,7 @@ public sealed class DistillationRegularizer : IRegularizer
 
     public string Name => "kd";
     public string Summary => "Knowledge distillation (Hinton): T^2-scaled KL to a teacher's softened outputs plus CE on the labels.";
+    public bool Capturable => true;
     public IReadOnlyList<MethodSetting> Settings => [TeacherSetting, TemperatureSetting, AlphaSetting];
 
     public void Configure(MethodValues values)

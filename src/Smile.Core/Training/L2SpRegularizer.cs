@@ -13,6 +13,7 @@ public sealed class L2SpRegularizer : IRegularizer
     public string Name => "l2sp";
     public string Summary => "L2-SP: the backbone pulled towards its pre-trained values (strength l2sp_lambda, 0.01 here).";
     public double DefaultL2spLambda => 0.01;
+    public bool Capturable => true;
 
     public StepLosses Loss(TrainingContext ctx, StepBatch batch, MixPlan? mix)
     {

@@ -52,6 +52,18 @@ public sealed class StepGraphsTests
         Assert.Contains(replayed.Log, l => l.Contains("the l2 step is captured at iteration 23", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("mixup")]
+    [InlineData("l2sp")]
+    public void TheOtherCapturableMethodsReplayAsTheyRunEagerly(string methodName)
+    {
+        using var eager = Train(graphs: null, methodName: methodName);
+        using var replayed = Train(graphs: () => new RerunStepGraph(), methodName: methodName);
+        AssertSame(eager, replayed);
+        Assert.Equal(2, replayed.Graphs!.Captures); // at 3, and at 12 for the lower rate
+        Assert.Equal(Steps - StepGraphs.WarmupSteps, replayed.Graphs.Replays);
+    }
+
     [Fact]
     public void AReplayThatSkippedLoadingTheBatchWouldDifferFromEager()
     {
@@ -106,7 +118,7 @@ public sealed class StepGraphsTests
 
     /// <summary><see cref="Steps"/> SMILE steps from iteration <paramref name="start"/> on a ResNet-18 (random weights,
     /// seeded), rate 0.01 then 0.001 from iteration 12, eager (<paramref name="graphs"/> null) or through the runner.</summary>
-    private static RunResult Train(Func<IStepGraph>? graphs, bool fold = true, int start = 0, bool classWeights = false, int? sameBatchFrom = null)
+    private static RunResult Train(Func<IStepGraph>? graphs, bool fold = true, int start = 0, bool classWeights = false, int? sameBatchFrom = null, string methodName = "smile")
     {
         var log = new List<string>();
         var logger = new LoggerConfiguration().WriteTo.Sink(new DeltaAttentionCacheTests.ListSink(out log)).CreateLogger();
@@ -117,10 +129,10 @@ public sealed class StepGraphsTests
         // The same starting weights in every run, whatever other tests do to LibTorch's global generator meanwhile.
         Load(teacher, Initial.Value.Teacher);
         Load(student, Initial.Value.Student);
-        using var method = Regularizers.Create("smile");
-        var options = new LossOptions(1e-4, 0) { ClassWeights = classWeights ? [1.0, 2.0, 0.5] : null };
-        using var ctx = new TrainingContext(student, teacher, options) { FoldTeacherBatchNorm = fold };
-        using var optimizer = Optimizers.Create("sgd", student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01, 1e-4);
+        using var method = Regularizers.Create(methodName);
+        var options = new LossOptions(1e-4, method.DefaultL2spLambda) { ClassWeights = classWeights ? [1.0, 2.0, 0.5] : null };
+        using var ctx = new TrainingContext(student, method.NeedsTeacher ? teacher : null, options) { FoldTeacherBatchNorm = fold };
+        using var optimizer = Optimizers.Create("sgd", student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), 0.01, 1e-4);
         var runner = graphs is null ? null : new StepGraphs(ctx, optimizer, graphs, logger);
         var losses = new List<double>();
         for (long i = start; i < start + Steps; i++)
