@@ -65,6 +65,36 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
             $"resident set grew from {rssAfterWarmUp / (1 << 20)} MiB to {rss / (1 << 20)} MiB over {Steps - WarmUp} steps");
     }
 
+    /// <summary>The same through the graph runner (Training/StepGraphs.cs) with the CPU stand-in graph: the static inputs,
+    /// the mix's tensors and the outputs each replay hands over must not pile up.</summary>
+    [Fact]
+    public void ReplayedSmileStepsLeaveNoTensorBehind()
+    {
+        torch.random.manual_seed(18);
+        using var student = ModelFactory.Create("resnet18", 10, 1000);
+        using var teacher = ModelFactory.Create("resnet18", 1000);
+        student.train();
+        var smile = Regularizers.Create("smile");
+        using var ctx = new TrainingContext(student, teacher, new LossOptions());
+        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, smile.WeightDecayApplies(p.name))), lr: 0.01);
+        using var graphs = new StepGraphs(ctx, sgd, () => new RerunStepGraph(), Serilog.Core.Logger.None);
+        using var images = randn(Batch, 3, Size, Size);
+        using var labels = randint(0, 10, Batch);
+        var rng = new Random(18);
+        var statistics = DisposeScopeManager.Statistics;
+
+        long liveAfterWarmUp = 0;
+        for (int step = 0; step < Steps; step++)
+        {
+            graphs.Run(smile, new StepBatch(images, labels), MixPlan.Draw(rng, 0.2, Batch), step);
+            if (step == WarmUp - 1) liveAfterWarmUp = statistics.ThreadTotalLiveCount;
+        }
+        long live = statistics.ThreadTotalLiveCount;
+        output.WriteLine($"live tensors on this thread after {WarmUp} replayed steps: {liveAfterWarmUp}, after {Steps}: {live} ({graphs.Replays} replays)");
+        Assert.Equal(Steps - StepGraphs.WarmupSteps, graphs.Replays);
+        Assert.True(live <= liveAfterWarmUp, $"{live - liveAfterWarmUp} tensors leaked over {Steps - WarmUp} replayed steps ({statistics})");
+    }
+
     /// <summary>The resident set after handing glibc's free pages back to the kernel: without the trim, what is
     /// measured is mostly how glibc's arenas happen to be fragmented (it swings by hundreds of MiB from step to
     /// step with a flat tensor count), not what is alive.</summary>
