@@ -47,7 +47,9 @@ public sealed class CudaGraph : IDisposable
     private static extern void Destruct(IntPtr self);
 
     // MempoolId_t is std::pair<unsigned long long, unsigned long long>, passed by value as two integers; {0, 0} asks for
-    // a new private pool. Mode 0 is cudaStreamCaptureModeGlobal, PyTorch's default.
+    // a new private pool. The mode is cudaStreamCaptureModeThreadLocal (1), not PyTorch's default global (0): under the
+    // global mode the loader's thread pinning its next batch (cudaHostAlloc) invalidated the capture on an H200
+    // (docs/GPU.md, "The step as a CUDA graph").
     [DllImport(TorchCuda, EntryPoint = CaptureBeginName)]
     private static extern void CaptureBegin(IntPtr self, ulong poolFirst, ulong poolSecond, int mode);
 
@@ -72,7 +74,10 @@ public sealed class CudaGraph : IDisposable
     [DllImport(TorchCpu, EntryPoint = AutocastCacheName)]
     private static extern void SetAutocastCache([MarshalAs(UnmanagedType.U1)] bool enabled);
 
+    private const int ThreadLocalMode = 1;
+
     private delegate int StreamEndCaptureFn(IntPtr stream, out IntPtr graph);
+    private delegate int GetLastErrorFn();
     private delegate int GraphDestroyFn(IntPtr graph);
 
     private static readonly Lazy<string?> Missing = new(Probe);
@@ -134,7 +139,7 @@ public sealed class CudaGraph : IDisposable
         SetAutocastCache(false);
         try
         {
-            CaptureBegin(self, 0, 0, 0);
+            CaptureBegin(self, 0, 0, ThreadLocalMode);
             try
             {
                 body();
@@ -195,6 +200,10 @@ public sealed class CudaGraph : IDisposable
         if (end(StreamHandle(ref side), out var graph) == 0 && graph != IntPtr.Zero
             && NativeLibrary.TryGetExport(runtime, "cudaGraphDestroy", out var destroyPtr))
             Marshal.GetDelegateForFunctionPointer<GraphDestroyFn>(destroyPtr)(graph);
+        // The failed capture leaves its error as this thread's last CUDA error, which the next kernel launch's check
+        // would report (an H200 run died so on the eager step after the fallback): read it, which clears it.
+        if (NativeLibrary.TryGetExport(runtime, "cudaGetLastError", out var lastErrorPtr))
+            Marshal.GetDelegateForFunctionPointer<GetLastErrorFn>(lastErrorPtr)();
     }
 
     /// <summary>The CUDA runtime LibTorch loaded (already in the process: opening it by name finds that copy).</summary>
