@@ -46,8 +46,9 @@ public sealed class BenchmarkWorkload : IDisposable
     /// channels-last are on, as `finetune` has them; on the CPU nothing changes).</param>
     /// <param name="graphs">Replay the steps from a graph, as a run does on CUDA (<see cref="CudaSpeed.GraphBackend"/>; no
     /// effect where that gives none).</param>
+    /// <param name="graphBackend">Replay the steps from graphs of this backend (instead of <paramref name="graphs"/>'s choice).</param>
     public BenchmarkWorkload(string arch, int imageSize, int batchSize, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null,
-        CudaSpeed? speed = null, bool graphs = false)
+        CudaSpeed? speed = null, bool graphs = false, Func<IStepGraph>? graphBackend = null)
     {
         FoldBatchNorm = foldBatchNorm;
         BatchSize = batchSize;
@@ -61,7 +62,8 @@ public sealed class BenchmarkWorkload : IDisposable
         context = new TrainingContext(student, teacher, new LossOptions())
         { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32, ChannelsLast = ChannelsLast };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
-        if (graphs && speed.GraphBackend(device, out _) is { } backend) this.graphs = new StepGraphs(context, sgd, backend, Serilog.Core.Logger.None);
+        if ((graphBackend ?? (graphs ? speed.GraphBackend(device, out _) : null)) is { } backend)
+            this.graphs = new StepGraphs(context, sgd, backend, Serilog.Core.Logger.None);
         using (var plain = randn(batchSize, 3, imageSize, imageSize, device: device))
             x = ChannelsLast ? CudaSpeed.ToChannelsLast(plain) : plain.alias();
         y = randint(0, 200, batchSize, device: device);
@@ -84,12 +86,29 @@ public sealed class BenchmarkWorkload : IDisposable
     public void Step(IRegularizer method, long iteration)
     {
         ArgumentNullException.ThrowIfNull(method);
-        var batch = new StepBatch(x, y);
-        var mix = method.DrawMix(rng, BatchSize);
-        if (graphs is null) TrainingStep.Run(context, method, sgd, batch, mix, iteration);
-        else graphs.Run(method, batch, mix, iteration);
+        Step(method, iteration, new StepBatch(x, y), method.DrawMix(rng, BatchSize));
+    }
+
+    /// <summary>One training iteration of <paramref name="method"/> on a batch and mix of the caller's (on the workload's
+    /// device, laid out as <see cref="ChannelsLast"/> says), as <see cref="Step(IRegularizer, long)"/> runs it.</summary>
+    public StepResult Step(IRegularizer method, long iteration, StepBatch batch, MixPlan? mix)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        var result = graphs is null ? TrainingStep.Run(context, method, sgd, batch, mix, iteration) : graphs.Run(method, batch, mix, iteration);
         studentChanged = true;
         Smile.Native.NativeGarbage.Release();
+        return result;
+    }
+
+    /// <summary>The student's and the teacher's state ("student.NAME", "teacher.NAME") as float64 CPU copies the caller owns.</summary>
+    public Dictionary<string, Tensor> Snapshot()
+    {
+        var copies = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var scope = NewDisposeScope();
+        foreach (var (prefix, model) in new[] { ("student.", student), ("teacher.", teacher) })
+            foreach (var (name, value) in model.state_dict())
+                copies[prefix + name] = value.detach().cpu().to(ScalarType.Float64).DetachFromDisposeScope();
+        return copies;
     }
 
     /// <summary>One eval-mode forward of the student without autograd, as the evaluator runs a batch: a ResNet with

@@ -61,21 +61,13 @@ internal static class BenchGraphParityCommand
         return command;
     }
 
-    /// <summary>One run of <paramref name="steps"/> SMILE steps: the student, its buffers, the teacher and each step's
-    /// loss afterwards, on the CPU, by name.</summary>
+    /// <summary>One run of <paramref name="steps"/> SMILE steps on the benchmarks' workload (<see cref="BenchmarkWorkload"/>,
+    /// seeded: the same weights in every run) with seeded batches and mixes: the student, its buffers, the teacher and each
+    /// step's loss afterwards, on the CPU, by name.</summary>
     private static Dictionary<string, Tensor> Run(string arch, int size, int batch, int steps, MixedPrecision precision, Device device,
         Func<IStepGraph>? backend, out int replays)
     {
-        var (teacher, student) = BenchmarkWorkload.CreateModels(arch); // seeded: the same weights in every run
-        using var t = teacher;
-        using var st = student;
-        teacher.to(device);
-        student.to(device);
-        new CudaSpeed().Apply(device, out _);
-        bool channelsLast = new CudaSpeed().ChannelsLastOn(device);
-        using var ctx = new TrainingContext(student, teacher, new LossOptions()) { Precision = precision, ChannelsLast = channelsLast };
-        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
-        using var graphs = backend is null ? null : new StepGraphs(ctx, sgd, backend, Serilog.Core.Logger.None);
+        using var work = new BenchmarkWorkload(arch, size, batch, precision: precision, device: device, graphBackend: backend);
         using var method = Regularizers.Create("smile");
         var results = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (int i = 0; i < steps; i++)
@@ -83,18 +75,13 @@ internal static class BenchGraphParityCommand
             using var scope = NewDisposeScope();
             var generator = new Generator(1000 + (ulong)i);
             var x = randn([batch, 3, size, size], generator: generator).to(device);
-            if (channelsLast) x = CudaSpeed.ToChannelsLast(x);
+            if (work.ChannelsLast) x = CudaSpeed.ToChannelsLast(x);
             var y = randint(0, 200, [batch], generator: generator).to(device);
-            var mix = method.DrawMix(new Random(i), batch);
-            var result = graphs?.Run(method, new StepBatch(x, y), mix, i) ?? TrainingStep.Run(ctx, method, sgd, new StepBatch(x, y), mix, i);
+            var result = work.Step(method, i, new StepBatch(x, y), method.DrawMix(new Random(i), batch));
             results[$"loss.{i}"] = tensor(result.Loss, ScalarType.Float64).DetachFromDisposeScope();
         }
-        using (var scope = NewDisposeScope())
-        {
-            foreach (var (name, value) in student.state_dict()) results["student." + name] = value.detach().cpu().to(ScalarType.Float64).DetachFromDisposeScope();
-            foreach (var (name, value) in teacher.state_dict()) results["teacher." + name] = value.detach().cpu().to(ScalarType.Float64).DetachFromDisposeScope();
-        }
-        replays = graphs?.Replays ?? 0;
+        foreach (var (name, value) in work.Snapshot()) results[name] = value;
+        replays = work.Replays;
         return results;
     }
 

@@ -22,15 +22,28 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
     {
         public IStepGraph? Graph;
         public Tensor? Input;
-        public ClassifierOutput? Output;
+        public ClassifierOutput? Output { get; private set; }
+
+        /// <summary>Keeps <paramref name="output"/> as the graph's outputs, freeing the ones before (a backend that runs the
+        /// code at every replay hands new outputs each time).</summary>
+        public void Keep(ClassifierOutput output)
+        {
+            FreeOutput();
+            Output = output;
+        }
+
+        private void FreeOutput()
+        {
+            Output?.Logits.Dispose();
+            Output?.Features.Dispose();
+            Output?.AuxLogits?.Dispose();
+        }
 
         public void Dispose()
         {
             Graph?.Dispose();
             Input?.Dispose();
-            Output?.Logits.Dispose();
-            Output?.Features.Dispose();
-            Output?.AuxLogits?.Dispose();
+            FreeOutput();
         }
     }
 
@@ -95,14 +108,7 @@ public sealed class ForwardGraphs(Func<Tensor, ClassifierOutput> forward, EvalRe
             {
                 using var scope = NewDisposeScope();
                 var o = forward(shape.Input);
-                var kept = new ClassifierOutput(o.Logits.DetachFromDisposeScope(), o.Features.DetachFromDisposeScope(), o.AuxLogits?.DetachFromDisposeScope());
-                if (shape.Output is { } old) // a backend that runs the code at every replay hands new outputs each time
-                {
-                    old.Logits.Dispose();
-                    old.Features.Dispose();
-                    old.AuxLogits?.Dispose();
-                }
-                shape.Output = kept;
+                shape.Keep(new ClassifierOutput(o.Logits.DetachFromDisposeScope(), o.Features.DetachFromDisposeScope(), o.AuxLogits?.DetachFromDisposeScope()));
             });
             return true;
         }

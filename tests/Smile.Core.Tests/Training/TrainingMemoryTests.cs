@@ -29,15 +29,8 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
     [Fact]
     public void SmileStepsLeaveNoTensorBehind()
     {
-        torch.random.manual_seed(17);
-        using var student = ModelFactory.Create("resnet18", 10, 1000);
-        using var teacher = ModelFactory.Create("resnet18", 1000);
-        student.train();
-        var smile = Regularizers.Create("smile");
-        using var ctx = new TrainingContext(student, teacher, new LossOptions());
-        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, smile.WeightDecayApplies(p.name))), lr: 0.01);
-        using var images = randn(Batch, 3, Size, Size);
-        using var labels = randint(0, 10, Batch);
+        using var run = new SmileRun(17);
+        var (smile, ctx, sgd, images, labels) = (run.Smile, run.Context, run.Sgd, run.Images, run.Labels);
         var rng = new Random(17);
         var statistics = DisposeScopeManager.Statistics;
 
@@ -71,16 +64,9 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
     [Fact]
     public void ReplayedSmileStepsLeaveNoTensorBehind()
     {
-        torch.random.manual_seed(18);
-        using var student = ModelFactory.Create("resnet18", 10, 1000);
-        using var teacher = ModelFactory.Create("resnet18", 1000);
-        student.train();
-        var smile = Regularizers.Create("smile");
-        using var ctx = new TrainingContext(student, teacher, new LossOptions());
-        using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, smile.WeightDecayApplies(p.name))), lr: 0.01);
-        using var graphs = new StepGraphs(ctx, sgd, () => new RerunStepGraph(), Serilog.Core.Logger.None);
-        using var images = randn(Batch, 3, Size, Size);
-        using var labels = randint(0, 10, Batch);
+        using var run = new SmileRun(18);
+        var (smile, images, labels) = (run.Smile, run.Images, run.Labels);
+        using var graphs = new StepGraphs(run.Context, run.Sgd, () => new RerunStepGraph(), Serilog.Core.Logger.None);
         var rng = new Random(18);
         var statistics = DisposeScopeManager.Statistics;
 
@@ -96,6 +82,40 @@ public sealed class TrainingMemoryTests(ITestOutputHelper output)
         output.WriteLine($"live tensors on this thread after {WarmUp} replayed steps: {liveAfterWarmUp}, after {steps}: {live} ({graphs.Replays} replays)");
         Assert.Equal(steps - StepGraphs.WarmupSteps, graphs.Replays);
         Assert.True(live <= liveAfterWarmUp, $"{live - liveAfterWarmUp} tensors leaked over {steps - WarmUp} replayed steps ({statistics})");
+    }
+
+    /// <summary>What both tests train: a seeded ResNet-18 student with a 1000-class aux head, its teacher, SMILE, Nesterov
+    /// SGD and one random batch.</summary>
+    private sealed class SmileRun : IDisposable
+    {
+        private readonly ImageClassifier student, teacher;
+        public IRegularizer Smile { get; } = Regularizers.Create("smile");
+        public TrainingContext Context { get; }
+        public NesterovSgd Sgd { get; }
+        public Tensor Images { get; }
+        public Tensor Labels { get; }
+
+        public SmileRun(int seed)
+        {
+            torch.random.manual_seed(seed);
+            student = ModelFactory.Create("resnet18", 10, 1000);
+            teacher = ModelFactory.Create("resnet18", 1000);
+            student.train();
+            Context = new TrainingContext(student, teacher, new LossOptions());
+            Sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, Smile.WeightDecayApplies(p.name))), lr: 0.01);
+            Images = randn(Batch, 3, Size, Size);
+            Labels = randint(0, 10, Batch);
+        }
+
+        public void Dispose()
+        {
+            Sgd.Dispose();
+            Context.Dispose();
+            student.Dispose();
+            teacher.Dispose();
+            Images.Dispose();
+            Labels.Dispose();
+        }
     }
 
     /// <summary>The resident set after handing glibc's free pages back to the kernel: without the trim, what is
