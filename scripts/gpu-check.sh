@@ -102,7 +102,7 @@ fi
 # Speed, side by side with PyTorch in the same run.
 for precision in $bench_precisions; do
   if run "bench-train-$precision" "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$batch" \
-      --steps "$steps" --rounds 1 --precision "$precision" --device "$device"; then
+      --steps "$steps" --rounds 1 --precision "$precision" --device "$device" --smile_channels_last no --arithmetic no; then
     while read -r step mine nchw cl _; do
       rows+=("| $step step images/s, $precision (Smile / PyTorch NCHW / channels-last) | $device | $mine / $nchw / $cl | | |")
     done < <(grep -E '^(l2|smile|eval)(-graph)? ' "$out/bench-train-$precision.log")

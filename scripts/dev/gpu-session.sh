@@ -77,7 +77,7 @@ fi
 
 # 4. The SMILE step at a batch large enough to fill the GPU (bf16, channels-last, as the run's defaults), and PyTorch's
 # fastest there.
-part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --channels_last "$cl" --precision bf16 --device "$device"
+part bench-train-big 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "$big" --steps "$steps" --rounds 1 --channels_last "$cl" --precision bf16 --device "$device" --smile_channels_last no --arithmetic no
 if [ "$device" = cuda ]; then
   part "torch-compiled-$big" 120 python3 scripts/dev/torch_compiled_step.py "$arch" "$size" "$big" "$compile_steps" eager compiled
 fi
@@ -88,7 +88,7 @@ if [ -d "$work/jpeg" ]; then
 fi
 
 # 5. More rounds of the batch-48 bf16 table, as time allows (runs on a GPU moved by up to 25% between calls).
-part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps "$steps" --rounds "$rounds" --channels_last "$cl" --precision bf16 --device "$device"
+part bench-train-48-rounds 120 "$smile" bench train --model_arch "$arch" --image_size "$size" --batch_size "${e2e_batch}" --steps "$steps" --rounds "$rounds" --channels_last "$cl" --precision bf16 --device "$device" --smile_channels_last no --arithmetic no
 
 if [ -n "$sampler" ]; then
   kill "$sampler" 2>/dev/null

@@ -20,10 +20,11 @@ public static class TrainingBenchmark
 {
     /// <param name="graphs">Replay the two training steps from a graph (<see cref="BenchmarkWorkload"/>); the eval forward is
     /// then not timed (NaN).</param>
+    /// <param name="speed">The run's speed switches (default: a run's defaults on <paramref name="device"/>).</param>
     public static StepThroughput Run(string arch, int imageSize, int batchSize, int steps, bool foldBatchNorm = true, MixedPrecision? precision = null, Device? device = null,
-        bool graphs = false)
+        bool graphs = false, CudaSpeed? speed = null)
     {
-        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision, device, graphs: graphs);
+        using var work = new BenchmarkWorkload(arch, imageSize, batchSize, foldBatchNorm, precision, device, speed, graphs: graphs);
         var l2 = Regularizers.Create("l2");
         var smile = Regularizers.Create("smile");
         // On CUDA the kernels run after the call returns: each timed call ends with a synchronisation.

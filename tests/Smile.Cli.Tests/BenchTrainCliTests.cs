@@ -10,7 +10,7 @@ public class BenchTrainCliTests
     public void TinyTrainBenchmarkPrintsBothSidesRatiosArithmeticAndMemory()
     {
         var r = SmileProcess.Run("bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "4",
-            "--steps", "1", "--rounds", "1", "--channels_last", "no");
+            "--steps", "1", "--rounds", "1", "--channels_last", "no", "--smile_channels_last", "no");
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
         Assert.DoesNotContain("warning", r.Stderr); // the PyTorch side ran
         Assert.Contains("GOMP_SPINCOUNT=30000", r.Stdout);
@@ -22,6 +22,26 @@ public class BenchTrainCliTests
         }
         Assert.Matches(@"peak RSS: Smile process \d+ MiB, PyTorch NCHW \d+ MiB", r.Stdout);
         Assert.DoesNotContain("-graph", r.Stdout); // no graphs on the CPU
+        Assert.DoesNotContain("-cl ", r.Stdout);
+    }
+
+    /// <summary>On the CPU Smile's own channels-last step (`finetune --channels_last on`) is timed too, in rows of its
+    /// own beside the same PyTorch figures; a bad value of the switch is one line naming it.</summary>
+    [Fact]
+    public void SmileInChannelsLastGetsRowsOfItsOwn()
+    {
+        var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_PYTHON"] = "/nonexistent/python" },
+            "bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1",
+            "--channels_last", "no", "--smile_channels_last", "yes", "--arithmetic", "no");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Contains("Smile NCHW and channels-last (the -cl rows)", r.Stdout);
+        Assert.Matches(new Regex(@"^round 1: Smile l2 [\d.]+, smile [\d.]+, eval [\d.]+ images/s; Smile channels-last l2 [\d.]+, smile [\d.]+, eval [\d.]+", RegexOptions.Multiline), r.Stdout);
+        foreach (var step in new[] { "l2-cl", "smile-cl", "eval-cl" })
+            Assert.Matches(new Regex($@"^{step}\s+[\d.]+\s+NaN\s+NaN", RegexOptions.Multiline), r.Stdout);
+        var bad = SmileProcess.Run("bench", "train", "--smile_channels_last", "sometimes");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("smile_channels_last", bad.Stderr);
+        Assert.Single(bad.Stderr.Trim().Split('\n'));
     }
 
     /// <summary>Where the step is replayed from a graph (CUDA; here the CPU stand-in), Smile's two training steps are
@@ -30,9 +50,10 @@ public class BenchTrainCliTests
     public void ReplayedStepsGetRowsOfTheirOwn()
     {
         var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_STEP_GRAPHS"] = "rerun", ["SMILE_PYTHON"] = "/nonexistent/python" },
-            "bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no");
+            "bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no", "--smile_channels_last", "no", "--arithmetic", "no");
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
         Assert.Contains("steps replayed by the CPU stand-in for graphs", r.Stdout);
+        Assert.DoesNotContain("arithmetic:", r.Stdout);
         foreach (var step in new[] { "l2-graph", "smile-graph" })
             Assert.Matches(new Regex($@"^{step}\s+[\d.]+\s+NaN\s+NaN", RegexOptions.Multiline), r.Stdout);
         Assert.DoesNotContain("eval-graph", r.Stdout);
@@ -50,7 +71,7 @@ public class BenchTrainCliTests
             string marker = Path.Combine(dir, "started"), wrapper = Path.Combine(dir, "python");
             File.WriteAllText(wrapper, $"#!/bin/sh\necho \"$@\" >> \"{marker}\"\nexec /usr/bin/python3 \"$@\"\n");
             File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            string[] args = ["bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no"];
+            string[] args = ["bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1", "--channels_last", "no", "--smile_channels_last", "no", "--arithmetic", "no"];
             var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_PYTHON"] = wrapper }, args);
             Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
             Assert.Contains("torch_step.py resnet18 32 2 1", File.ReadAllText(marker));
