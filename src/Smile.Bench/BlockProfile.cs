@@ -172,8 +172,8 @@ public sealed class BlockProfile : IDisposable
             }
             if (!stem)
             {
-                list.Add(("add", t => t[0] + t[1], [y, identity], true));
-                list.Add(("relu (out)", t => t[0].relu(), [y + identity], true));
+                list.Add(("add", t => t[0].Plus(t[1]), [y, identity], true));
+                list.Add(("relu (out)", t => t[0].relu(), [y.Plus(identity)], true));
             }
         }
         var prepared = new List<Op>();

@@ -56,7 +56,7 @@ public sealed class GpuCheckScriptTests
             using (var scope = TorchSharp.torch.NewDisposeScope())
             {
                 var w = smileSide["it1.student.layer2.0.conv1.weight"];
-                smileSide["it1.student.layer2.0.conv1.weight"] = w + 1e-4 * w.abs().max();
+                smileSide["it1.student.layer2.0.conv1.weight"] = w.Plus(w.abs().max().Times(1e-4));
                 SafetensorsFile.Write(planted, smileSide);
                 smileSide.Remove("teacher.layer1.0.bn1.weight");
                 SafetensorsFile.Write(planted + ".missing", smileSide);

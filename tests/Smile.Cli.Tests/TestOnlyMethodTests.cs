@@ -28,8 +28,8 @@ public sealed class TestOnlyMethodTests(TinyTransferFixture data) : IClassFixtur
             var logits = ctx.Student.call(batch.Images).Logits;
             var terms = new List<(string, Tensor)>
             {
-                ("main", nn.functional.cross_entropy(logits, batch.Labels) * scale),
-                ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+                ("main", nn.functional.cross_entropy(logits, batch.Labels).Times(scale)),
+                ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
             };
             return LossTerms.Finish(terms, LossTerms.Accuracy(logits, batch.Labels));
         }

@@ -97,7 +97,7 @@ public static class Predictor
                 Tensor logits;
                 using (precision?.Enter(device))
                     logits = trained.Model.call(images).Logits;
-                var probabilities = logits.div(temperature).softmax(1).cpu();
+                var probabilities = logits.DividedBy(temperature).softmax(1).cpu();
                 var (values, indexes) = probabilities.topk(k, dim: 1);
                 v = values.data<float>().ToArray();
                 ix = indexes.data<long>().ToArray();

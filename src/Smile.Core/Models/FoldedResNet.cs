@@ -97,7 +97,7 @@ public sealed class FoldedResNet : IDisposable
                 PointwiseConv2d c => c.Weight,
                 _ => throw new InvalidOperationException($"unexpected convolution module {pair.Conv.GetType().Name}"),
             };
-            var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+            var scale = norm.weight! / norm.running_var!.Plus(norm.eps).sqrt();
             var w = weight * scale.reshape(-1, 1, 1, 1);
             var b = norm.bias! - norm.running_mean! * scale;
             if (pair.Weight is null)
@@ -136,7 +136,7 @@ public sealed class FoldedResNet : IDisposable
                     if (k < block.Convs.Length - 1) h = h.relu_();
                 }
                 var identity = block.Downsample is null ? input : Conv(block.Downsample, input);
-                return h.add_(identity).relu_();
+                return h.AddInPlace(identity).relu_();
             });
             input.Dispose();
         }

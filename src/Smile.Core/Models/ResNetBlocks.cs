@@ -64,7 +64,7 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
         var y = bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_();
         y = bn2.call(LowPrecisionConvolution.Call(conv2, y));
         var identity = downsample is null ? x : downsample.call(x);
-        return y.add_(identity).relu_().MoveToOuterDisposeScope();
+        return y.AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 
     public Tensor InnerMap(Tensor x)
@@ -77,7 +77,7 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var identity = downsample is null ? x : downsample.call(x);
-        return bn2.call(inner).add_(identity).relu_().MoveToOuterDisposeScope();
+        return bn2.call(inner).AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 }
 
@@ -113,7 +113,7 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
         y = bn2.call(LowPrecisionConvolution.Call(conv2, y)).relu_();
         y = bn3.call(conv3.call(y));
         var identity = downsample is null ? x : downsample.call(x);
-        return y.add_(identity).relu_().MoveToOuterDisposeScope();
+        return y.AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 
     public Tensor InnerMap(Tensor x)
@@ -128,6 +128,6 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var identity = downsample is null ? x : downsample.call(x);
-        return bn3.call(inner).add_(identity).relu_().MoveToOuterDisposeScope();
+        return bn3.call(inner).AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 }

@@ -53,7 +53,7 @@ public sealed class Adam : FlatOptimizer
                 var (m, v, stepTensor) = Views(slot);
                 state["exp_avg." + slot.Name] = m;
                 state["exp_avg_sq." + slot.Name] = v;
-                stepTensor.fill_((double)step);
+                using (Scalar count = (double)step) stepTensor.fill_(count);
                 state["step." + slot.Name] = stepTensor;
             }
             return state;
@@ -142,7 +142,7 @@ public sealed class Adam : FlatOptimizer
         v.mul_(b2).addcmul_(g, g, keep2);
         double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
         using Scalar rootCorrection2 = Math.Sqrt(correction2), stepSize = -lr / correction1;
-        var denom = v.sqrt().div_(rootCorrection2).add_(epsilon);
+        var denom = v.sqrt().div_(rootCorrection2).add_(epsilon, TensorArithmetic.One);
         param.addcdiv_(m, denom, stepSize);
     }
 

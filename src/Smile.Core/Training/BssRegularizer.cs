@@ -44,8 +44,8 @@ public sealed class BssRegularizer : IRegularizer
         var terms = new List<(string, Tensor)>
         {
             ("main", LossTerms.CrossEntropy(ctx, output.Logits, batch.Labels)),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
-            ("bss", SmallestSquaredSingularValues(output.Features.mean([2L, 3L]), K) * Eta),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
+            ("bss", SmallestSquaredSingularValues(output.Features.mean([2L, 3L]), K).Times(Eta)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(output.Logits, batch.Labels));

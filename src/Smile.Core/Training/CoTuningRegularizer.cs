@@ -108,8 +108,8 @@ public sealed class CoTuningRegularizer : IRegularizer
         var terms = new List<(string, Tensor)>
         {
             ("main", LossTerms.CrossEntropy(ctx, student.Logits, batch.Labels)),
-            ("cotuning", LossTerms.SoftCrossEntropy(sourceHead, targets) * Lambda),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("cotuning", LossTerms.SoftCrossEntropy(sourceHead, targets).Times(Lambda)),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(student.Logits, batch.Labels));
@@ -152,7 +152,8 @@ public sealed class CoTuningRegularizer : IRegularizer
         using var scope = NewDisposeScope();
         var p = logits.to(ScalarType.Float64).softmax(1);
         var members = nn.functional.one_hot(labels, classes).to(ScalarType.Float64).t(); // K x N
-        var counts = members.sum(1, keepdim: true).clamp_min(1);
+        using Scalar one = 1;
+        var counts = members.sum(1, keepdim: true).clamp_min(one);
         return (matmul(members, p) / counts).MoveToOuterDisposeScope();
     }
 
@@ -182,7 +183,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         ArgumentNullException.ThrowIfNull(labels);
         using var scope = NewDisposeScope();
         var device = logits.device;
-        var pi = (logits.to(ScalarType.Float64) * ReverseCalibration).softmax(1);
+        var pi = logits.to(ScalarType.Float64).Times(ReverseCalibration).softmax(1);
         var held = HeldOut(labels.cpu().data<long>().ToArray());
         if (!held.Any(h => h) || held.All(h => h))
             throw new MethodSettingException("cotuning_relationship", "reverse needs a class with at least two training images (one is held out to choose the regression's strength); use direct");
@@ -203,7 +204,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         double scale = CalibrationScale(matmul(valX, weights.t()), valY);
         log?.Information("Co-Tuning: reverse estimate with C {C} (held-out accuracy {Accuracy:F4}), calibration scale {Scale:F4}", bestC, bestAccuracy, scale);
 
-        var targetGivenSource = (weights.t() * scale).softmax(1);               // S x K
+        var targetGivenSource = weights.t().Times(scale).softmax(1);               // S x K
         var joint = targetGivenSource * pi.mean([0]).unsqueeze(1);              // S x K
         var sourceGivenTarget = joint.t();                                      // K x S
         return (sourceGivenTarget / sourceGivenTarget.sum(1, keepdim: true)).MoveToOuterDisposeScope();
@@ -223,8 +224,8 @@ public sealed class CoTuningRegularizer : IRegularizer
         (double Value, Tensor Gradient) Objective(Tensor w)
         {
             var z = matmul(x, w.t());
-            var value = (z.logsumexp(1) - (z * onehot).sum(1)).mean() + w.square().sum() * (decay / 2);
-            var gradient = matmul((z.softmax(1) - onehot).t(), x) / n + w * decay;
+            var value = (z.logsumexp(1) - (z * onehot).sum(1)).mean().Plus(w.square().sum().Times(decay / 2));
+            var gradient = matmul((z.softmax(1) - onehot).t(), x).DividedBy(n).Plus(w.Times(decay));
             return (value.item<double>(), gradient);
         }
         var weights = zeros([classes, x.shape[1]], ScalarType.Float64, x.device);
@@ -245,7 +246,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         double Slope(double s)
         {
             using var inner = NewDisposeScope();
-            return (((z * s).softmax(1) * z).sum(1) - zy).mean().item<double>();
+            return ((z.Times(s).softmax(1) * z).sum(1) - zy).mean().item<double>();
         }
         double lo = 1, hi = 1, step = 1;
         while (Slope(hi) < 0 && hi < 1e8) { lo = hi; hi += step; step *= 2; }
@@ -286,7 +287,7 @@ public sealed class CoTuningRegularizer : IRegularizer
             double fNext;
             while (true)
             {
-                next = x + direction * length;
+                next = x.Plus(direction.Times(length));
                 (fNext, gNext) = f(next);
                 if (fNext <= fx + 1e-4 * length * slope || length < 1e-20) break;
                 length *= 0.5;
@@ -318,17 +319,17 @@ public sealed class CoTuningRegularizer : IRegularizer
         for (int i = history.Count - 1; i >= 0; i--)
         {
             alphas[i] = history[i].Rho * (history[i].S * q).sum().item<double>();
-            q = q - history[i].Y * alphas[i];
+            q = q - history[i].Y.Times(alphas[i]);
         }
         if (history.Count > 0)
         {
             var (s, y, _) = history[^1];
-            q = q * ((s * y).sum().item<double>() / (y * y).sum().item<double>());
+            q = q.Times((s * y).sum().item<double>() / (y * y).sum().item<double>());
         }
         for (int i = 0; i < history.Count; i++)
         {
             double beta = history[i].Rho * (history[i].Y * q).sum().item<double>();
-            q = q + history[i].S * (alphas[i] - beta);
+            q = q.Plus(history[i].S.Times(alphas[i] - beta));
         }
         return q.neg();
     }

@@ -324,12 +324,12 @@ public sealed class DeltaRegularizer : IRegularizer
             source.ForwardWithStageMaps(batch.Images, sourceMaps);
         }
         var main = LossTerms.CrossEntropy(ctx, output.Logits, batch.Labels);
-        var delta = FeatureMapDistance(maps, sourceMaps, UsesAttention ? AttentionOn(ctx.Device) : null) * Alpha;
+        var delta = FeatureMapDistance(maps, sourceMaps, UsesAttention ? AttentionOn(ctx.Device) : null).Times(Alpha);
         if (!scaleChecked) WarnOfScale(main, delta);
         var terms = new List<(string, Tensor)>
         {
             ("main", main),
-            ("head", LossTerms.ClassifierL2(ctx) * Beta),
+            ("head", LossTerms.ClassifierL2(ctx).Times(Beta)),
             ("delta", delta),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
@@ -372,14 +372,14 @@ public sealed class DeltaRegularizer : IRegularizer
                 throw new InvalidOperationException($"student map [{string.Join(", ", student[j].shape)}] and source map [{string.Join(", ", source[j].shape)}] differ in shape");
             var squared = (student[j] - source[j].detach()).square().sum([2L, 3L]); // B x C
             Tensor layer;
-            if (attention is null) layer = squared.sum() * 0.5;
+            if (attention is null) layer = squared.sum().Times(0.5);
             else
             {
                 long channels = squared.shape[1], spatial = student[j].shape[2] * student[j].shape[3];
                 if (attention[j].shape[0] != channels) throw new ArgumentException($"stage {j + 1} has {channels} channels but {attention[j].shape[0]} attention weights");
-                layer = (squared * attention[j]).sum() * (0.5 * channels / spatial);
+                layer = (squared * attention[j]).sum().Times(0.5 * channels / spatial);
             }
-            total = total is null ? layer : total + layer;
+            total = total is null ? layer : total.Plus(layer);
         }
         return (total ?? throw new ArgumentException("no feature maps")).MoveToOuterDisposeScope();
     }
@@ -424,13 +424,14 @@ public sealed class DeltaRegularizer : IRegularizer
             using var scope = NewDisposeScope();
             long k = Math.Clamp(AblationBudget / Math.Max(perCopy, 1), 1, channels - first);
             // Copy i has channel first + i zeroed.
+            using Scalar start = first, stop = first + k;
             var keep = ones(k, channels, device: map.device)
-                .scatter_(1, arange(first, first + k, dtype: ScalarType.Int64, device: map.device).unsqueeze(1), zeros(k, 1, device: map.device));
+                .scatter_(1, arange(start, stop, dtype: ScalarType.Int64, device: map.device).unsqueeze(1), zeros(k, 1, device: map.device));
             var edited = (map.unsqueeze(0) * keep.view(k, 1, channels, 1, 1)).reshape([k * n, .. map.shape[1..]]);
             var repeated = input.unsqueeze(0).expand([k, .. input.shape]).reshape([k * n, .. input.shape[1..]]);
             var features = source.FeaturesFromStageMap(stage, repeated, edited);
             var perImage = nn.functional.cross_entropy(Head(features, weight, bias), labels.repeat(k), reduction: nn.Reduction.None);
-            var rise = (perImage.view(k, n).mean([1L]) - intact).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var rise = perImage.view(k, n).mean([1L]).Minus(intact).to(ScalarType.Float64).cpu().data<double>().ToArray();
             for (long i = 0; i < k; i++) sums[first + i] += rise[i];
             first += k;
         }
@@ -486,11 +487,12 @@ public sealed class DeltaRegularizer : IRegularizer
                     nn.functional.cross_entropy(Head(pooled, w, b, pooledAlready: true), batch.Labels.to(device)).backward();
                     using var noGrad = no_grad();
                     Tensor[] parameters = [weight, bias];
+                    using Scalar weightDecay = 1e-4, momentum = 0.9, negativeLr = -lr;
                     for (int i = 0; i < 2; i++)
                     {
-                        var step = parameters[i].grad!.add(parameters[i], alpha: 1e-4);
-                        velocity[i].mul_(0.9).add_(step);
-                        parameters[i].add_(velocity[i], alpha: -lr);
+                        var step = parameters[i].grad!.add(parameters[i], alpha: weightDecay);
+                        velocity[i].mul_(momentum).AddInPlace(step);
+                        parameters[i].add_(velocity[i], alpha: negativeLr);
                         parameters[i].grad!.zero_();
                     }
                 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Training;
@@ -49,21 +50,24 @@ public sealed class DistillationRegularizer : IRegularizer
         using var scope = NewDisposeScope();
         double t = temperature;
         Tensor teacherProbabilities;
-        using (no_grad()) teacherProbabilities = (network.call(images).Logits / t).softmax(1);
+        using (no_grad()) teacherProbabilities = network.call(images).Logits.DividedBy(t).softmax(1);
         var logits = ctx.Student.call(images).Logits;
         var terms = new List<(string, Tensor)>
         {
-            ("main", LossTerms.CrossEntropy(ctx, logits, labels) * (1 - alpha)),
-            ("kd", KlDivergence(teacherProbabilities, logits / t) * (alpha * t * t)),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("main", LossTerms.CrossEntropy(ctx, logits, labels).Times(1 - alpha)),
+            ("kd", KlDivergence(teacherProbabilities, logits.DividedBy(t)).Times(alpha * t * t)),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(logits, labels));
     }
 
     /// <summary>KL(p || softmax(z)) summed over classes, averaged over the batch; 0 log 0 = 0.</summary>
-    internal static Tensor KlDivergence(Tensor p, Tensor studentLogits) =>
-        (p * (p.clamp_min(1e-30).log() - studentLogits.log_softmax(1))).sum(1).mean();
+    internal static Tensor KlDivergence(Tensor p, Tensor studentLogits)
+    {
+        using Scalar tiny = 1e-30;
+        return (p * (p.clamp_min(tiny).log() - studentLogits.log_softmax(1))).sum(1).mean();
+    }
 
     public void Dispose() => teacher?.Dispose();
 }

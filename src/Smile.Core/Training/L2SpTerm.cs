@@ -18,8 +18,8 @@ public static class L2SpTerm
         using var scope = NewDisposeScope();
         Tensor sum = zeros(Array.Empty<long>(), device: LossTerms.ParameterDevice(ctx.Student));
         foreach (var (current, pretrained) in ctx.BackbonePairs)
-            sum = sum + (current - pretrained).square().sum();
-        return (sum * (ctx.Options.L2spLambda / 2.0)).MoveToOuterDisposeScope();
+            sum = sum.Plus((current - pretrained).square().sum());
+        return sum.Times(ctx.Options.L2spLambda / 2.0).MoveToOuterDisposeScope();
     }
 
     /// <summary>Appends ("l2sp", term) when L2spLambda &gt; 0; the combination every regularizer offers.</summary>

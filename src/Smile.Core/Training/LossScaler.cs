@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class LossScaler(double initialScale = 65536, int growthInterval =
         bool finite = grads.Count == 0 || stack(grads.Select(g => g.isfinite().all()).ToArray()).all().item<bool>();
         if (finite)
         {
-            double inverse = 1.0 / Scale;
+            using Scalar inverse = 1.0 / Scale;
             foreach (var g in grads) g.mul_(inverse);
             if (++GoodSteps >= GrowthInterval)
             {

@@ -9,13 +9,13 @@ public static class LossTerms
 {
     /// <summary>lam * x + (1 - lam) * x[p] along the batch dimension.</summary>
     public static Tensor Mix(Tensor x, MixWeights mix) =>
-        x * mix.Keep + x.index_select(0, mix.Permutation) * mix.Rest;
+        (x * mix.Keep).Plus(x.index_select(0, mix.Permutation) * mix.Rest);
 
     /// <summary>Mixup's label loss: lam * CE(logits, y) + (1 - lam) * CE(logits, y[p]), each CE a batch mean.
     /// Equal to CE against the mixed one-hot target, without building it.</summary>
     public static Tensor MixedCrossEntropy(Tensor logits, Tensor labels, MixWeights mix) =>
-        nn.functional.cross_entropy(logits, labels) * mix.Keep
-        + nn.functional.cross_entropy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
+        (nn.functional.cross_entropy(logits, labels) * mix.Keep)
+        .Plus(nn.functional.cross_entropy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest);
 
     /// <summary>
     /// The label cross-entropy of a batch: every method's CE against the target classes goes through here (or through
@@ -40,7 +40,7 @@ public static class LossTerms
     {
         ArgumentNullException.ThrowIfNull(ctx);
         if (ctx.Options.ClassWeights is null) return MixedCrossEntropy(logits, labels, mix);
-        return CrossEntropy(ctx, logits, labels) * mix.Keep + CrossEntropy(ctx, logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
+        return (CrossEntropy(ctx, logits, labels) * mix.Keep).Plus(CrossEntropy(ctx, logits, labels.index_select(0, mix.Permutation)) * mix.Rest);
     }
 
     /// <summary>The label-smoothing family's CE against soft targets built from <paramref name="labels"/>: with class
@@ -59,7 +59,7 @@ public static class LossTerms
         if (sampleWeights is not null && (sampleWeights.dim() != 1 || sampleWeights.shape[0] != batch))
             throw new ArgumentException($"expected one sample weight per image ({batch}), got shape [{string.Join(", ", sampleWeights.shape)}]");
         var weighted = sampleWeights is null ? perImage : perImage * sampleWeights.detach().to(perImage.dtype);
-        if (ctx.Options.ClassWeights is not { } classWeights) return weighted.sum().div(batch);
+        if (ctx.Options.ClassWeights is not { } classWeights) return weighted.sum().DividedBy(batch);
         if (classWeights.Count != logits.shape[1])
             throw new ArgumentException($"{classWeights.Count} class weights for {logits.shape[1]} classes");
         var perLabel = tensor(classWeights.ToArray(), dtype: perImage.dtype, device: perImage.device).index_select(0, labels);
@@ -76,8 +76,8 @@ public static class LossTerms
     {
         Tensor sum = zeros(Array.Empty<long>(), device: ParameterDevice(ctx.Student));
         foreach (var parameter in ctx.HeadParameters)
-            sum = sum + parameter.square().sum();
-        return sum * 0.5;
+            sum = sum.Plus(parameter.square().sum());
+        return sum.Times(0.5);
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public static class LossTerms
         var terms = new List<(string, Tensor)>
         {
             ("main", CrossEntropy(ctx, output.Logits, labels)),
-            ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("cls", ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         return terms;
     }
@@ -103,7 +103,7 @@ public static class LossTerms
         var terms = new List<(string, Tensor)>
         {
             ("main", SoftCrossEntropy(ctx, logits, target, labels)),
-            ("cls", ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("cls", ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return Finish(terms, Accuracy(logits, labels));
@@ -118,14 +118,14 @@ public static class LossTerms
 
     /// <summary>Mixup's accuracy: lam * acc(y) + (1 - lam) * acc(y[p]).</summary>
     public static Tensor MixedAccuracy(Tensor logits, Tensor labels, MixWeights mix) =>
-        Accuracy(logits, labels) * mix.Keep + Accuracy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest;
+        (Accuracy(logits, labels) * mix.Keep).Plus(Accuracy(logits, labels.index_select(0, mix.Permutation)) * mix.Rest);
 
     /// <summary>Sums the terms into the total and moves exactly the returned tensors out of the
     /// regularizer's dispose scope; everything else made in that scope dies with it.</summary>
     public static StepLosses Finish(List<(string Name, Tensor Value)> terms, Tensor accuracy)
     {
         Tensor total = terms[0].Value;
-        for (int i = 1; i < terms.Count; i++) total = total + terms[i].Value;
+        for (int i = 1; i < terms.Count; i++) total = total.Plus(terms[i].Value);
         if (terms.Count == 1) total = total.alias();
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, value) in terms)

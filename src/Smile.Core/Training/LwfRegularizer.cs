@@ -48,14 +48,14 @@ public sealed class LwfRegularizer : IRegularizer
         var oldTask = student.AuxLogits
             ?? throw new InvalidOperationException("the lwf method needs a student with the source head (aux_fc): give the pre-trained weights");
         Tensor sourceProbabilities;
-        using (no_grad()) sourceProbabilities = (ctx.TeacherForward(batch.Images).Logits / Temperature).softmax(1);
+        using (no_grad()) sourceProbabilities = ctx.TeacherForward(batch.Images).Logits.DividedBy(Temperature).softmax(1);
         if (oldTask.shape[1] != sourceProbabilities.shape[1])
             throw new InvalidOperationException($"the student's source head has {oldTask.shape[1]} outputs but the source network {sourceProbabilities.shape[1]}");
         var terms = new List<(string, Tensor)>
         {
             ("main", LossTerms.CrossEntropy(ctx, student.Logits, batch.Labels)),
-            ("lwf", DistillationRegularizer.KlDivergence(sourceProbabilities, oldTask / Temperature) * Lambda),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("lwf", DistillationRegularizer.KlDivergence(sourceProbabilities, oldTask.DividedBy(Temperature)).Times(Lambda)),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(student.Logits, batch.Labels));

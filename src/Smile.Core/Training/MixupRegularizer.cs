@@ -31,7 +31,7 @@ public sealed class MixupRegularizer : IRegularizer
         var terms = new List<(string, Tensor)>
         {
             ("main", LossTerms.MixedCrossEntropy(ctx, output.Logits, labels, weights)),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.MixedAccuracy(output.Logits, labels, weights));

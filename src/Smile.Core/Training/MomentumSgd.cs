@@ -132,7 +132,7 @@ public class MomentumSgd : FlatOptimizer
         }
         else
         {
-            buf.mul_(mu).add_(grad);
+            buf.mul_(mu).AddInPlace(grad);
         }
         if (Nesterov) p.add_(grad.add_(buf, mu), negLr);
         else p.add_(buf, negLr);
@@ -149,7 +149,7 @@ public class MomentumSgd : FlatOptimizer
             var buf = View(slot);
             if (state.Started[slot.Index])
             {
-                buf.mul_(mu).add_(g);
+                buf.mul_(mu).AddInPlace(g);
             }
             else
             {

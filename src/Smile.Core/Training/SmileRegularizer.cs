@@ -84,14 +84,14 @@ public sealed class SmileRegularizer : IRegularizer
         var main = LossTerms.MixedCrossEntropy(ctx, student.Logits, labels, weights);
         timer?.Mark(StepStage.MainCe);
         // CE against lam * q + (1 - lam) * q[p], written as the two CEs (it is linear in the target).
-        var aux = (LossTerms.SoftCrossEntropy(auxMix, softTargets) * weights.Keep
-                 + LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, weights.Permutation)) * weights.Rest) * AuxLambda;
+        var aux = (LossTerms.SoftCrossEntropy(auxMix, softTargets) * weights.Keep)
+            .Plus(LossTerms.SoftCrossEntropy(auxMix, softTargets.index_select(0, weights.Permutation)) * weights.Rest).Times(AuxLambda);
         timer?.Mark(StepStage.AuxCe);
         // The Frobenius norm of the whole N x C x H x W difference, not squared, divided by H * W.
         long spatial = student.Features.shape[2] * student.Features.shape[3];
-        var reg = (featureTarget - student.Features).norm() / spatial * RegLambda;
+        var reg = (featureTarget - student.Features).norm().DividedBy(spatial).Times(RegLambda);
         timer?.Mark(StepStage.FeatureReg);
-        var cls = LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda;
+        var cls = LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda);
         timer?.Mark(StepStage.ClsL2);
 
         var terms = new List<(string, Tensor)> { ("main", main), ("aux", aux), ("reg", reg), ("cls", cls) };

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Training;
@@ -18,7 +19,7 @@ public static class SmoothedTargets
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var oneHot = nn.functional.one_hot(labels, classes).to(dtype);
-        return (oneHot * (1.0 - epsilon) + epsilon / classes).MoveToOuterDisposeScope();
+        return oneHot.Times(1.0 - epsilon).Plus(epsilon / classes).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -34,8 +35,9 @@ public static class SmoothedTargets
         // even when the teacher is so sure that p_y rounds to 1 and 1 - p_y to 0 (dividing would then blow
         // the wrong classes' share up far beyond eps).
         var oneHot = nn.functional.one_hot(labels, teacherLogits.shape[1]).to(teacherLogits.dtype);
-        var wrong = (teacherLogits / temperature).masked_fill(oneHot.to(ScalarType.Bool), double.NegativeInfinity).softmax(1);
-        return (oneHot * (1.0 - epsilon) + wrong * epsilon).MoveToOuterDisposeScope();
+        using Scalar minusInfinity = double.NegativeInfinity;
+        var wrong = teacherLogits.DividedBy(temperature).masked_fill(oneHot.to(ScalarType.Bool), minusInfinity).softmax(1);
+        return oneHot.Times(1.0 - epsilon).Plus(wrong.Times(epsilon)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The ILS target from teacher probabilities p (rows sum to 1).</summary>
@@ -45,8 +47,9 @@ public static class SmoothedTargets
         using var scope = NewDisposeScope();
         var oneHot = nn.functional.one_hot(labels, p.shape[1]).to(p.dtype);
         // The wrong classes' own sum, not 1 - p_y: no cancellation when p_y is close to 1.
-        var others = p * (1.0 - oneHot);
-        var rest = others / others.sum(1, keepdim: true).clamp_min(1e-300);
-        return (oneHot * (1.0 - epsilon) + rest * epsilon).MoveToOuterDisposeScope();
+        var others = p * oneHot.SubtractedFrom(1.0);
+        using Scalar tiny = 1e-300;
+        var rest = others / others.sum(1, keepdim: true).clamp_min(tiny);
+        return oneHot.Times(1.0 - epsilon).Plus(rest.Times(epsilon)).MoveToOuterDisposeScope();
     }
 }

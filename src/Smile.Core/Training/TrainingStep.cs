@@ -61,7 +61,7 @@ public static class TrainingStep
             timer?.Mark(StepStage.Items);
             if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
             var scaler = ctx.Precision.Scaler;
-            (scaler is null ? losses.Total : losses.Total * scaler.Scale).backward();
+            (scaler is null ? losses.Total : losses.Total.Times(scaler.Scale)).backward();
             timer?.Mark(StepStage.Backward);
             if (scaler is not null && !scaler.Unscale(ctx.Student.parameters()))
                 return new StepResult(loss, terms, accuracy) { UpdateSkipped = true };

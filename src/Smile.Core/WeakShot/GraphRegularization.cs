@@ -16,7 +16,7 @@ public static class GraphRegularization
     {
         if (mu == 0 || !double.IsFinite(mu)) throw new ArgumentOutOfRangeException(nameof(mu), mu, "μ must be finite and not 0 (the rectification divides by exp(μ) - 1)");
         using var scope = NewDisposeScope();
-        return similarity.detach().mul(mu).exp().sub(1.0).div(Math.Exp(mu) - 1.0).MoveToOuterDisposeScope();
+        return similarity.detach().Times(mu).exp().Minus(1.0).DividedBy(Math.Exp(mu) - 1.0).MoveToOuterDisposeScope();
     }
 
     /// <summary>L_reg for pooled features f (B x D) and similarities A (B x B, detached here).</summary>
@@ -31,8 +31,8 @@ public static class GraphRegularization
         // instead of the B x B x D differences (128 x 128 x 2048 floats, twice with the gradient, at the authors' batch).
         // Named dims: a bare literal 0 would also convert to ScalarType and pick the whole-tensor sum overload.
         var squaredNorms = features.square().sum(dim: 1);
-        var degree = w.sum(dim: 1) + w.sum(dim: 0);
+        var degree = w.sum(dim: 1).Plus(w.sum(dim: 0));
         var cross = (w * features.matmul(features.t())).sum();
-        return ((squaredNorms * degree).sum() - cross * 2.0).div(b * b).MoveToOuterDisposeScope();
+        return ((squaredNorms * degree).sum() - cross.Times(2.0)).DividedBy(b * b).MoveToOuterDisposeScope();
     }
 }

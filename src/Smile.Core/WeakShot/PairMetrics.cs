@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.WeakShot;
@@ -38,7 +39,8 @@ public static class PairMetrics
             throw new ArgumentException($"{b} labels and {imageIds.Count} image ids need {b * b} pair rows, got {pairLogits.shape[0]}");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var predicted = PairHead.Similarity(pairLogits.detach(), b).gt(0.5).cpu();
+        using Scalar half = 0.5;
+        var predicted = PairHead.Similarity(pairLogits.detach(), b).gt(half).cpu();
         var actual = labels.unsqueeze(1).eq(labels.unsqueeze(0)).cpu();
         var ids = tensor(imageIds.Select(i => (long)i).ToArray());
         var distinct = ids.unsqueeze(1).ne(ids.unsqueeze(0));

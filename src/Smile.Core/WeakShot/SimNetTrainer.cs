@@ -217,13 +217,13 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
         {
             var domain = PairDiscriminator.DomainLoss(domainOutput.to(ScalarType.Float32), baseRows);
             terms["disc"] = domain.item<float>();
-            total = sim - options.AdversarialWeight * domain;
+            total = sim - domain.Times(options.AdversarialWeight);
         }
         double loss = total.item<float>();
         var accuracy = baseLogits.argmax(1).eq(PairHead.PairLabels(labels)).to(ScalarType.Float32).mean().item<float>();
         if (!double.IsFinite(loss)) return new StepResult(loss, terms, accuracy);
         var scaler = precision.Scaler;
-        (scaler is null ? total : total * scaler.Scale).backward();
+        (scaler is null ? total : total.Times(scaler.Scale)).backward();
         if (scaler is not null && !scaler.Unscale(net.parameters()))
             return new StepResult(loss, terms, accuracy) { UpdateSkipped = true };
         sgd.Step();
@@ -234,7 +234,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
             var domainLogits = disc.call(relation.detach().to(ScalarType.Float32));
             PairDiscriminator.DomainLoss(domainLogits, baseRows).backward();
             discSgd.Step();
-            var domainLabels = arange(domainLogits.shape[0], device: device).ge(baseRows).to(ScalarType.Int64);
+            using Scalar rows = domainLogits.shape[0], firstTarget = baseRows;
+            var domainLabels = arange(rows, device: device).ge(firstTarget).to(ScalarType.Int64);
             terms["disc_acc"] = domainLogits.argmax(1).eq(domainLabels).to(ScalarType.Float32).mean().item<float>();
         }
         return new StepResult(loss, terms, accuracy);

@@ -100,13 +100,13 @@ public sealed class SimTransRegularizer : IRegularizer
         var terms = new List<(string, Tensor)>
         {
             ("main", main),
-            ("cls", LossTerms.ClassifierL2(ctx) * ctx.Options.ClsLambda),
+            ("cls", LossTerms.ClassifierL2(ctx).Times(ctx.Options.ClsLambda)),
         };
         if (GraphActive(batch.Epoch))
         {
             var network = simNet ?? throw new InvalidOperationException("the graph term needs the SimNet (call Prepare)");
             var similarity = network.BatchSimilarity(images);
-            terms.Add(("graph", GraphRegularization.Loss(SimNet.PooledFeatures(output), similarity, GraphMu) * GraphReg));
+            terms.Add(("graph", GraphRegularization.Loss(SimNet.PooledFeatures(output), similarity, GraphMu).Times(GraphReg)));
         }
         L2SpTerm.AddIfEnabled(ctx, terms);
         return LossTerms.Finish(terms, LossTerms.Accuracy(output.Logits, labels));

@@ -17,6 +17,6 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"expected logits B x K, labels B and weights B, got [{string.Join(", ", logits.shape)}], [{string.Join(", ", labels.shape)}], [{string.Join(", ", weights.shape)}]");
         using var scope = NewDisposeScope();
         var perImage = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None);
-        return (perImage * weights.detach().to(perImage.dtype)).sum().div(logits.shape[0]).MoveToOuterDisposeScope();
+        return (perImage * weights.detach().to(perImage.dtype)).sum().DividedBy(logits.shape[0]).MoveToOuterDisposeScope();
     }
 }

@@ -18,7 +18,8 @@ public sealed class DevicePrefetcherTests
         {
             pulled?.Invoke();
             if (k == failAt) throw new DataException($"planted failure at batch {k}");
-            var batch = new Batch(full(2, 3, 4, 4, (float)k), tensor(new long[] { k, k + 1 }), [2 * k, 2 * k + 1], epoch: k / 2);
+            using Scalar pixel = (float)k;
+            var batch = new Batch(full(2, 3, 4, 4, pixel), tensor(new long[] { k, k + 1 }), [2 * k, 2 * k + 1], epoch: k / 2);
             made.Add(batch);
             yield return batch;
         }

@@ -52,8 +52,9 @@ public class FoldedResNetTests
         Assert.All(nhwc.FoldedWeights.Where(w => w.shape[2] > 1), w => Assert.True(Nhwc(w), $"weight [{string.Join(", ", w.shape)}] strides [{string.Join(", ", w.stride())}]"));
         Assert.DoesNotContain(nchw.FoldedWeights.Where(w => w.shape[2] > 1), Nhwc);
         Close(nchw.Forward(x).Logits, nhwc.Forward(xl).Logits, "channels-last logits");
+        using Scalar keep = 0.9, noise = 0.05;
         using (no_grad())
-            foreach (var p in net.parameters()) p.mul_(0.9).add_(randn_like(p), 0.05);
+            foreach (var p in net.parameters()) p.mul_(keep).add_(randn_like(p), noise);
         nchw.Refold();
         nhwc.Refold();
         Assert.All(nhwc.FoldedWeights.Where(w => w.shape[2] > 1), w => Assert.True(Nhwc(w), "a refold lost the NHWC strides"));
@@ -70,8 +71,9 @@ public class FoldedResNetTests
         using var x = randn(2, 3, 32, 32);
         using var folded = new FoldedResNet(net);
         using var scope = NewDisposeScope();
+        using Scalar keep = 0.9, noise = 0.05;
         using (no_grad())
-            foreach (var p in net.parameters()) p.mul_(0.9).add_(randn_like(p), 0.05); // an EMA-like move of every weight
+            foreach (var p in net.parameters()) p.mul_(keep).add_(randn_like(p), noise); // an EMA-like move of every weight
 
         Tensor expected;
         using (no_grad()) expected = net.call(x).Logits;
@@ -109,10 +111,10 @@ public class FoldedResNetTests
         foreach (var (_, module) in net.named_modules())
         {
             if (module is not BatchNorm2d bn) continue;
-            bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.2);
-            bn.running_var!.copy_(rand_like(bn.running_var) + 0.5);
-            bn.weight!.copy_(randn_like(bn.weight) * 0.3 + 1);
-            bn.bias!.copy_(randn_like(bn.bias) * 0.1);
+            bn.running_mean!.copy_(randn_like(bn.running_mean).Times(0.2));
+            bn.running_var!.copy_(rand_like(bn.running_var).Plus(0.5));
+            bn.weight!.copy_(randn_like(bn.weight).Times(0.3).Plus(1));
+            bn.bias!.copy_(randn_like(bn.bias).Times(0.1));
         }
     }
 

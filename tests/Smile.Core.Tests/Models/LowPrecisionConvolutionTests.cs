@@ -36,7 +36,8 @@ public sealed class LowPrecisionConvolutionTests
         var conv = nn.Conv2d(16, 24, kernel_size: 3, stride: 2, padding: 1, bias: true);
         using (no_grad())
         {
-            conv.weight!.copy_(randn(conv.weight.shape, generator: gen).mul_(0.2));
+            using Scalar spread = 0.2;
+            conv.weight!.copy_(randn(conv.weight.shape, generator: gen).mul_(spread));
             conv.bias!.copy_(randn(conv.bias.shape, generator: gen));
         }
         var g = randn([4, 24, 8, 8], generator: gen);
@@ -74,11 +75,13 @@ public sealed class LowPrecisionConvolutionTests
     {
         using var scope = NewDisposeScope();
         var diff = (expected - actual).abs();
-        double share = diff.gt(0).to(ScalarType.Float64).mean().item<double>();
+        using Scalar zero = 0;
+        double share = diff.gt(zero).to(ScalarType.Float64).mean().item<double>();
         double step = type == ScalarType.BFloat16 ? 1.0 / 128 : 1.0 / 1024;
         // below the smallest normal number (fp16's 2^-14) a step is that of the smallest normal
         double smallestNormal = type == ScalarType.BFloat16 ? 1.2e-38 : 1.0 / 16384;
-        var scale = maximum(expected.abs(), actual.abs()).clamp_min(smallestNormal).mul(step);
+        using Scalar floor = smallestNormal, unit = step;
+        var scale = maximum(expected.abs(), actual.abs()).clamp_min(floor).mul(unit);
         return (share, diff.div(scale).max().to(ScalarType.Float64).item<double>());
     }
 

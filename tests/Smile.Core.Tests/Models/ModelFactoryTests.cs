@@ -61,11 +61,11 @@ public class ModelFactoryTests
 
         // d/dx of sum(y^2) for y = W * x[::2, ::2]: 2*y back through W, scattered to the even positions.
         var expectedGradX = zeros_like(x);
-        var g = einsum("nohw,oi->nihw", 2 * strided, weight.detach().squeeze(-1).squeeze(-1));
+        var g = einsum("nohw,oi->nihw", strided.Times(2), weight.detach().squeeze(-1).squeeze(-1));
         expectedGradX[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, 2), TensorIndex.Slice(null, null, 2)] = g;
         Assert.True((expectedGradX - gradSliced).abs().max().item<float>() < 1e-4f);
         var sub = x.detach()[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, 2), TensorIndex.Slice(null, null, 2)];
-        var expectedGradW = einsum("nohw,nihw->oi", 2 * strided, sub).unsqueeze(-1).unsqueeze(-1);
+        var expectedGradW = einsum("nohw,nihw->oi", strided.Times(2), sub).unsqueeze(-1).unsqueeze(-1);
         Assert.True((expectedGradW - gradWSliced).abs().max().item<float>() < 1e-3f);
     }
 }

@@ -76,8 +76,8 @@ public sealed class AdamAndDistillationTests
             double t = c.GetProperty("temperature").GetDouble(), alpha = c.GetProperty("alpha").GetDouble();
             var z = Matrix(r.GetProperty("student")).requires_grad_(true);
             var labels = tensor(r.GetProperty("labels").EnumerateArray().Select(v => v.GetInt64()).ToArray());
-            var p = (Matrix(r.GetProperty("teacher")) / t).softmax(1);
-            var loss = DistillationRegularizer.KlDivergence(p, z / t) * (alpha * t * t) + nn.functional.cross_entropy(z, labels) * (1 - alpha);
+            var p = Matrix(r.GetProperty("teacher")).DividedBy(t).softmax(1);
+            var loss = DistillationRegularizer.KlDivergence(p, z.DividedBy(t)).Times(alpha * t * t).Plus(nn.functional.cross_entropy(z, labels).Times(1 - alpha));
             loss.backward();
             double want = c.GetProperty("loss").GetDouble();
             Assert.True(Math.Abs(want - loss.item<float>()) <= 1e-5 * Math.Max(1, Math.Abs(want)), $"T {t}: loss {loss.item<float>()} vs {want}");

@@ -70,7 +70,7 @@ public sealed class BssParityTests(BssReferenceFixture reference) : IClassFixtur
         value.backward();
         Assert.True(features.grad!.isfinite().all().item<bool>());
         // The three zeros plus the smallest non-zero one, which is the smallest singular value of sqrt(2) * rows.
-        var expected = linalg.svdvals(rows * Math.Sqrt(2)).square()[-1].item<float>();
+        var expected = linalg.svdvals(rows.Times(Math.Sqrt(2))).square()[-1].item<float>();
         Assert.Equal(expected, value.item<float>(), 1e-4);
     }
 

@@ -78,7 +78,7 @@ public sealed class DeltaAttentionCacheTests : IDisposable
         using (no_grad())
         {
             var weight = source.named_parameters().First(p => p.name == "layer2.0.conv1.weight").parameter;
-            weight[0, 0, 0, 0] = weight[0, 0, 0, 0] + 1e-3f;
+            weight[0, 0, 0, 0] = weight[0, 0, 0, 0].Plus(1e-3f);
         }
         Assert.NotEqual(baseline, Key(train));
     }

@@ -40,7 +40,7 @@ public sealed class DeviceGuardTests
     {
         using var method = Regularizers.Create(methodName);
         if (method is RifleRegularizer rifle) rifle.SetRun(5, 2); // re-initialises the head before step 1
-        if (method is CoTuningRegularizer cotuning) cotuning.UseRelationship(ones(Classes, SourceClasses, device: Model) / SourceClasses);
+        if (method is CoTuningRegularizer cotuning) cotuning.UseRelationship(ones(Classes, SourceClasses, device: Model).DividedBy(SourceClasses));
         if (method is DeltaRegularizer delta) delta.UseAttention([.. new[] { 64, 128, 256, 512 }.Select(c => Enumerable.Repeat(1f / c, c).ToArray())]);
         var strays = RunSteps(method, optimizerName, steps: 2);
         Assert.Empty(strays);

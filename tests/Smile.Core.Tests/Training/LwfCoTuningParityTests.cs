@@ -67,7 +67,7 @@ public sealed class LwfCoTuningParityTests(LwfCoTuningReferenceFixture reference
         Close(expected["logits"], logits, 1e-4, "source logits");
         var direct = CoTuningRegularizer.DirectRelationship(logits, expected["labels"], 5);
         Close(expected["direct"], direct, 1e-5, "direct relationship");
-        Assert.True(direct.sum(1).sub(1).abs().max().item<double>() < 1e-9, "rows are not distributions");
+        Assert.True(direct.sum(1).Minus(1).abs().max().item<double>() < 1e-9, "rows are not distributions");
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class LwfCoTuningParityTests(LwfCoTuningReferenceFixture reference
         var reverse = CoTuningRegularizer.ReverseRelationship(expected["logits"], expected["labels"], 5, log);
         Assert.Contains(lines, l => l.Contains($"C {Number(meta["c"]).ToString(CultureInfo.InvariantCulture)} ", StringComparison.Ordinal));
         Close(expected["reverse"], reverse, 1e-3, "reverse relationship");
-        Assert.True(reverse.sum(1).sub(1).abs().max().item<double>() < 1e-9, "rows are not distributions");
+        Assert.True(reverse.sum(1).Minus(1).abs().max().item<double>() < 1e-9, "rows are not distributions");
         // Not the direct estimate: the test would pass for the wrong method otherwise.
         Assert.True((reverse - expected["direct"].to(ScalarType.Float64)).abs().max().item<double>() > 0.05);
     }
@@ -100,7 +100,7 @@ public sealed class LwfCoTuningParityTests(LwfCoTuningReferenceFixture reference
         var logits = tensor(new double[,] { { 2, 0, -1 }, { 0.5, 1, 0 }, { -1, 0, 3 }, { 1, 1, 0 } });
         var labels = tensor(new long[] { 0, 0, 2, 1 });
         double s = CoTuningRegularizer.CalibrationScale(logits, labels);
-        double Nll(double scale) => nn.functional.cross_entropy(logits * scale, labels).item<double>();
+        double Nll(double scale) => nn.functional.cross_entropy(logits.Times(scale), labels).item<double>();
         Assert.True(Nll(s) <= Nll(s * 1.01) && Nll(s) <= Nll(s * 0.99), $"scale {s} is not a minimum");
         Assert.NotEqual(1.0, s, 3);
     }
@@ -170,7 +170,7 @@ public sealed class CoTuningRelationshipDeviceTests
     {
         using var scope = NewDisposeScope();
         torch.random.manual_seed(7);
-        var logits = randn(20, 6, device: CPU) * 3;
+        var logits = randn(20, 6, device: CPU).Times(3);
         var labels = tensor(Enumerable.Range(0, 20).Select(i => (long)(i % 4)).ToArray(), device: CPU);
         var previous = torch.get_default_device();
         torch.set_default_device(new Device(DeviceType.META));
@@ -180,7 +180,7 @@ public sealed class CoTuningRelationshipDeviceTests
             {
                 Assert.Equal(DeviceType.CPU, r.device_type);
                 Assert.Equal(new long[] { 4, 6 }, r.shape);
-                Assert.True(r.sum(1).sub(1).abs().max().item<double>() < 1e-9);
+                Assert.True(r.sum(1).Minus(1).abs().max().item<double>() < 1e-9);
             }
         }
         finally

@@ -18,7 +18,7 @@ public sealed class MeanTeacherTests
         // has BatchNorm statistics of its own, so that an average of anything would show.
         using (no_grad())
         {
-            foreach (var p in student.parameters()) p.add_(randn_like(p) * 0.1);
+            foreach (var p in student.parameters()) p.AddInPlace(randn_like(p).Times(0.1));
             student.train();
             student.call(randn(2, 3, 32, 32));
         }
@@ -34,7 +34,7 @@ public sealed class MeanTeacherTests
             var before = teacherBefore[name];
             if (parameterNames.Contains(name) && !name.StartsWith("fc.", StringComparison.Ordinal))
             {
-                var expected = before.to_type(ScalarType.Float64) * decay + studentState[name].to_type(ScalarType.Float64) * (1 - decay);
+                var expected = before.to_type(ScalarType.Float64).Times(decay).Plus(studentState[name].to_type(ScalarType.Float64).Times(1 - decay));
                 double diff = (after.to_type(ScalarType.Float64) - expected).abs().max().item<double>();
                 Assert.True(diff < 1e-6, $"{name}: max |difference| {diff:E2} from decay * teacher + (1 - decay) * student");
                 Assert.False(after.equal(before).all().item<bool>(), $"{name} did not move");

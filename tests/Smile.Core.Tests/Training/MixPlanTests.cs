@@ -133,11 +133,11 @@ public sealed class MixPlanTests
         var x = randn(6, 3, 5, 5);
         var index = tensor(plan.Permutation);
         var mix = plan.On(x);
-        Assert.True((x * plan.Lambda + x.index_select(0, index) * (1.0 - plan.Lambda)).equal(LossTerms.Mix(x, mix)).all().item<bool>());
+        Assert.True(x.Times(plan.Lambda).Plus(x.index_select(0, index).Times(1.0 - plan.Lambda)).equal(LossTerms.Mix(x, mix)).all().item<bool>());
 
         var logits = randn(6, 4).requires_grad_();
         var labels = tensor(new long[] { 0, 3, 1, 2, 2, 0 });
-        var host = nn.functional.cross_entropy(logits, labels) * plan.Lambda + nn.functional.cross_entropy(logits, labels.index_select(0, index)) * (1.0 - plan.Lambda);
+        var host = nn.functional.cross_entropy(logits, labels).Times(plan.Lambda).Plus(nn.functional.cross_entropy(logits, labels.index_select(0, index)).Times(1.0 - plan.Lambda));
         var hostGrad = torch.autograd.grad([host], [logits])[0];
         var device = LossTerms.MixedCrossEntropy(logits, labels, mix);
         var deviceGrad = torch.autograd.grad([device], [logits])[0];

@@ -19,19 +19,20 @@ internal static class PerTensorReference
         public void Step()
         {
             using var noGrad = no_grad();
+            using Scalar decayScalar = weightDecay, momentumScalar = momentum, minusLr = -LearningRate;
             foreach (var (name, param, decay) in parameters)
             {
                 using var scope = NewDisposeScope();
                 var grad = param.grad;
                 if (grad is null) continue;
-                var g = decay && weightDecay != 0 ? grad.add(param, weightDecay) : grad;
+                var g = decay && weightDecay != 0 ? grad.add(param, decayScalar) : grad;
                 if (momentum != 0)
                 {
-                    if (Buffers.TryGetValue(name, out var buf)) buf.mul_(momentum).add_(g);
+                    if (Buffers.TryGetValue(name, out var buf)) buf.mul_(momentumScalar).AddInPlace(g);
                     else Buffers[name] = buf = g.clone().DetachFromDisposeScope();
-                    g = nesterov ? g.add(buf, momentum) : buf;
+                    g = nesterov ? g.add(buf, momentumScalar) : buf;
                 }
-                param.add_(g, -LearningRate);
+                param.add_(g, minusLr);
             }
         }
 
@@ -50,21 +51,23 @@ internal static class PerTensorReference
         public void Step()
         {
             using var noGrad = no_grad();
+            using Scalar decayScalar = weightDecay, beta1Scalar = beta1, beta2Scalar = beta2, oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2, epsilon = eps;
             foreach (var (name, param, decay) in parameters)
             {
                 using var scope = NewDisposeScope();
                 var grad = param.grad;
                 if (grad is null) continue;
-                var g = decay && weightDecay != 0 ? grad.add(param, weightDecay) : grad;
+                var g = decay && weightDecay != 0 ? grad.add(param, decayScalar) : grad;
                 if (!Moments.TryGetValue(name, out var state))
                     state = (zeros_like(param).DetachFromDisposeScope(), zeros_like(param).DetachFromDisposeScope(), 0);
                 state.Step++;
                 Moments[name] = state;
-                state.M.mul_(beta1).add_(g, 1 - beta1);
-                state.V.mul_(beta2).addcmul_(g, g, 1 - beta2);
+                state.M.mul_(beta1Scalar).add_(g, oneMinusBeta1);
+                state.V.mul_(beta2Scalar).addcmul_(g, g, oneMinusBeta2);
                 double correction1 = 1 - Math.Pow(beta1, state.Step), correction2 = 1 - Math.Pow(beta2, state.Step);
-                var denom = state.V.sqrt().div_(Math.Sqrt(correction2)).add_(eps);
-                param.addcdiv_(state.M, denom, -LearningRate / correction1);
+                using Scalar rootCorrection2 = Math.Sqrt(correction2), stepSize = -LearningRate / correction1;
+                var denom = state.V.sqrt().div_(rootCorrection2).add_(epsilon, TensorArithmetic.One);
+                param.addcdiv_(state.M, denom, stepSize);
             }
         }
 
@@ -78,6 +81,7 @@ internal static class PerTensorReference
     public static void Ema(IEnumerable<(Parameter Teacher, Parameter Student)> pairs, double decay)
     {
         using var noGrad = no_grad();
-        foreach (var (t, s) in pairs) t.mul_(decay).add_(s, 1.0 - decay);
+        using Scalar keep = decay, take = 1.0 - decay;
+        foreach (var (t, s) in pairs) t.mul_(keep).add_(s, take);
     }
 }

@@ -112,12 +112,12 @@ public sealed class SimNetTests
 
         var output = student.call(images);
         var weighted = WeightedCrossEntropy.Loss(output.Logits, labels, weights);
-        var graph = GraphRegularization.Loss(SimNet.PooledFeatures(output), simnet.BatchSimilarity(images), -4.0) * 0.5;
+        var graph = GraphRegularization.Loss(SimNet.PooledFeatures(output), simnet.BatchSimilarity(images), -4.0).Times(0.5);
         Assert.DoesNotContain("graph", plainEpoch.Terms.Keys);
         TensorAssert.Close(weighted, plainEpoch.Terms["main"], "main, even epoch", 1e-6);
         TensorAssert.Close(weighted, graphEpoch.Terms["main"], "main, odd epoch", 1e-6);
         TensorAssert.Close(graph, graphEpoch.Terms["graph"], "graph, odd epoch", 1e-6);
-        TensorAssert.Close(weighted + graph, graphEpoch.Total, "total", 1e-6);
+        TensorAssert.Close(weighted.Plus(graph), graphEpoch.Total, "total", 1e-6);
         Assert.True(graph.item<float>() > 0);
 
         // Without weights the main term is the plain CE.

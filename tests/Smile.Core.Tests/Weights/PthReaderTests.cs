@@ -41,7 +41,8 @@ public sealed class PthReaderTests(PthFixture fixture) : IClassFixture<PthFixtur
         var tensors = PthReader.Read(fixture.PathOf("state_dict.pth"));
         Assert.All(tensors, kv => Assert.True(kv.Value.is_contiguous(), $"{kv.Key} is not contiguous"));
         var slice = ToDoubles(tensors["shared.slice"]);
-        tensors["shared.base"].fill_(100);
+        using Scalar hundred = 100;
+        tensors["shared.base"].fill_(hundred);
         Assert.Equal(slice, ToDoubles(tensors["shared.slice"]));
         Assert.Equal(0, tensors["shared.slice"].storage_offset());
     }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Smile.Weights;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Tests.Weights;
@@ -18,6 +19,7 @@ public sealed class SafetensorsFileTests : IDisposable
     private static Dictionary<string, Tensor> Sample()
     {
         manual_seed(5);
+        using Scalar six = 6;
         return new()
         {
             ["f32"] = randn([2, 3, 4]),
@@ -32,7 +34,7 @@ public sealed class SafetensorsFileTests : IDisposable
             ["bool"] = tensor(new[] { true, false, true, true }),
             ["scalar"] = tensor(2.5f),
             ["empty"] = zeros(0, 4),
-            ["a.nested.name"] = arange(6, dtype: ScalarType.Float32).reshape(2, 3),
+            ["a.nested.name"] = arange(six, dtype: ScalarType.Float32).reshape(2, 3),
         };
     }
 
@@ -63,7 +65,8 @@ public sealed class SafetensorsFileTests : IDisposable
     {
         using var scope = NewDisposeScope();
         var path = PathOf("t.safetensors");
-        var source = arange(12, dtype: ScalarType.Float32).reshape(3, 4);
+        using Scalar twelve = 12;
+        var source = arange(twelve, dtype: ScalarType.Float32).reshape(3, 4);
         SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["t"] = source.t(), ["slice"] = source[.., 1..3] });
         var read = SafetensorsFile.Read(path);
         Assert.Equal(new float[] { 0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11 }, read["t"].data<float>().ToArray());
@@ -96,7 +99,8 @@ public sealed class SafetensorsFileTests : IDisposable
         using var scope = NewDisposeScope();
         var path = PathOf("o.safetensors");
         SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["x"] = ones(1000) });
-        SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["y"] = full(2, 3f) });
+        using Scalar three = 3f;
+        SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["y"] = full(2, three) });
         Assert.Equal([path], Directory.GetFiles(_dir));
         var read = SafetensorsFile.Read(path);
         Assert.Equal(["y"], read.Keys);

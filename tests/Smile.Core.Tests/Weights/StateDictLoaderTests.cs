@@ -14,9 +14,10 @@ public sealed class StateDictLoaderTests
     private static Dictionary<string, Tensor> File()
     {
         using var source = Model();
+        using Scalar five = 5, quarter = 0.25;
         return source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.dtype == ScalarType.Int64
-            ? kv.Value.detach().clone().add_(5)
-            : kv.Value.detach().clone().add_(0.25));
+            ? kv.Value.detach().clone().add_(five, TensorArithmetic.One)
+            : kv.Value.detach().clone().add_(quarter, TensorArithmetic.One));
     }
 
     private static double[] Values(Tensor t) => t.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();

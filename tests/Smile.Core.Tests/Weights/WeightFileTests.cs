@@ -1,4 +1,5 @@
 using Smile.Weights;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smile.Tests.Weights;
@@ -14,7 +15,8 @@ public sealed class WeightFileTests : IDisposable
     {
         using var scope = NewDisposeScope();
         var safetensors = Path.Combine(_dir, "really-safetensors.pth");
-        SafetensorsFile.Write(safetensors, new Dictionary<string, Tensor> { ["x"] = full(3, 1.5f) });
+        using Scalar value = 1.5f;
+        SafetensorsFile.Write(safetensors, new Dictionary<string, Tensor> { ["x"] = full(3, value) });
         Assert.Equal(new float[] { 1.5f, 1.5f, 1.5f }, WeightFile.Read(safetensors)["x"].data<float>().ToArray());
 
         var pth = Path.Combine(_dir, "really-pth.safetensors");
