@@ -16,6 +16,8 @@ public static class TensorAddress
     public static IntPtr Of(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        return THSTensor_data(tensor.Handle);
+        var address = THSTensor_data(tensor.Handle);
+        GC.KeepAlive(tensor); // the handle is only valid while the tensor is alive (docs/DESIGN.md, "Scalars")
+        return address;
     }
 }

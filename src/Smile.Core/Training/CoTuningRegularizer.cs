@@ -204,7 +204,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         double scale = CalibrationScale(matmul(valX, weights.t()), valY);
         log?.Information("Co-Tuning: reverse estimate with C {C} (held-out accuracy {Accuracy:F4}), calibration scale {Scale:F4}", bestC, bestAccuracy, scale);
 
-        var targetGivenSource = weights.t().Times(scale).softmax(1);               // S x K
+        var targetGivenSource = weights.t().Times(scale).softmax(1);            // S x K
         var joint = targetGivenSource * pi.mean([0]).unsqueeze(1);              // S x K
         var sourceGivenTarget = joint.t();                                      // K x S
         return (sourceGivenTarget / sourceGivenTarget.sum(1, keepdim: true)).MoveToOuterDisposeScope();
