@@ -47,6 +47,8 @@ internal sealed class ScalarUses(INamedTypeSymbol scalar, INamedTypeSymbol tenso
         if (!IsTorchSharp(method)) return;
         if (MadeInside.TryGetValue(method.Name, out var parameter) && !method.Parameters.Any(p => p.Name == parameter))
             Report(context, $"{method.Name}() without its '{parameter}' (a Scalar of 1 made inside TorchSharp)");
+        else if (method.Name is "BatchNorm1d" or "BatchNorm2d" or "BatchNorm3d")
+            Report(context, $"TorchSharp's {method.Name} (its training forward counts batches with add_(1); build it with Smile.Models.HeldBatchNorm)");
         else if (method.Name == "vector_norm" || (method.Name == "matrix_norm" && method.Parameters.Any(p => p.Name == "ord" && p.Type.SpecialType == SpecialType.System_Double)))
             Report(context, $"linalg.{method.Name}() with a number 'ord' (made into a Scalar inside TorchSharp; use Tensor.norm or linalg.norm)");
         else if (method.IsExtensionMethod && ThroughScalar.Contains(method.Name))

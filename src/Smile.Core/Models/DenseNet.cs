@@ -35,7 +35,7 @@ public sealed class DenseNet : ImageClassifier
         var modules = new List<(string, Module<Tensor, Tensor>)>
         {
             ("conv0", Conv2d(3, spec.InitFeatures, kernel_size: 7, stride: 2, padding: 3, bias: false)),
-            ("norm0", BatchNorm2d(spec.InitFeatures)),
+            ("norm0", HeldBatchNorm.For2d(spec.InitFeatures)),
             ("relu0", ReLU()),
             ("pool0", MaxPool2d(kernel_size: 3, stride: 2, padding: 1)),
         };
@@ -50,7 +50,7 @@ public sealed class DenseNet : ImageClassifier
                 channels /= 2;
             }
         }
-        modules.Add(("norm5", BatchNorm2d(channels)));
+        modules.Add(("norm5", HeldBatchNorm.For2d(channels)));
         features = Sequential(modules);
         FeatureChannels = (int)channels;
         classifier = Linear(channels, numClasses);
@@ -70,7 +70,7 @@ public sealed class DenseNet : ImageClassifier
             switch (module)
             {
                 case Conv2d conv: init.kaiming_normal_(conv.weight); break;
-                case BatchNorm2d bn: init.ones_(bn.weight); init.zeros_(bn.bias); break;
+                case BatchNorm bn: init.ones_(bn.weight); init.zeros_(bn.bias); break;
                 case Linear linear when linear.bias is not null: init.zeros_(linear.bias); break;
             }
         }

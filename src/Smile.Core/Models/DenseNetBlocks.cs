@@ -9,19 +9,19 @@ namespace Smile.Models;
 /// channels, on the concatenation of every earlier feature map of its block (drop rate 0, as densenet121).</summary>
 internal sealed class DenseLayer : Module<Tensor, Tensor>
 {
-    private readonly BatchNorm2d norm1;
+    private readonly HeldBatchNorm norm1;
     private readonly ReLU relu1;
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d norm2;
+    private readonly HeldBatchNorm norm2;
     private readonly ReLU relu2;
     private readonly Conv2d conv2;
 
     public DenseLayer(long inputFeatures, long growthRate, long bottleneckSize) : base(nameof(DenseLayer))
     {
-        norm1 = BatchNorm2d(inputFeatures);
+        norm1 = HeldBatchNorm.For2d(inputFeatures);
         relu1 = ReLU();
         conv1 = Conv2d(inputFeatures, bottleneckSize * growthRate, kernel_size: 1, bias: false);
-        norm2 = BatchNorm2d(bottleneckSize * growthRate);
+        norm2 = HeldBatchNorm.For2d(bottleneckSize * growthRate);
         relu2 = ReLU();
         conv2 = Conv2d(bottleneckSize * growthRate, growthRate, kernel_size: 3, padding: 1, bias: false);
         RegisterComponents();
@@ -63,14 +63,14 @@ internal sealed class DenseBlock : Module<Tensor, Tensor>
 /// <summary>torchvision's _Transition: BN-ReLU-1x1 conv (halving the channels) then 2x2 average pooling.</summary>
 internal sealed class Transition : Module<Tensor, Tensor>
 {
-    private readonly BatchNorm2d norm;
+    private readonly HeldBatchNorm norm;
     private readonly ReLU relu;
     private readonly Conv2d conv;
     private readonly AvgPool2d pool;
 
     public Transition(long inputFeatures, long outputFeatures) : base(nameof(Transition))
     {
-        norm = BatchNorm2d(inputFeatures);
+        norm = HeldBatchNorm.For2d(inputFeatures);
         relu = ReLU();
         conv = Conv2d(inputFeatures, outputFeatures, kernel_size: 1, bias: false);
         pool = AvgPool2d(kernel_size: 2, stride: 2);

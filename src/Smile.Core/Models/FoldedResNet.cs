@@ -22,10 +22,10 @@ namespace Smile.Models;
 public sealed class FoldedResNet : IDisposable
 {
     /// <summary>One convolution + BatchNorm pair, by module name, and its folded weight and bias.</summary>
-    private sealed class Pair(nn.Module conv, BatchNorm2d norm, long stride, long padding)
+    private sealed class Pair(nn.Module conv, BatchNorm norm, long stride, long padding)
     {
         public nn.Module Conv { get; } = conv;
-        public BatchNorm2d Norm { get; } = norm;
+        public BatchNorm Norm { get; } = norm;
         public long Stride { get; } = stride;
         public long Padding { get; } = padding;
         public Tensor? Weight { get; set; }
@@ -51,7 +51,7 @@ public sealed class FoldedResNet : IDisposable
         ArgumentNullException.ThrowIfNull(network);
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         Pair PairOf(string conv, string norm, long stride, long padding) =>
-            new(modules[conv], (BatchNorm2d)modules[norm], stride, padding);
+            new(modules[conv], (BatchNorm)modules[norm], stride, padding);
 
         stem = PairOf("conv1", "bn1", 2, 3);
         maxpool = (MaxPool2d)modules["maxpool"];

@@ -14,7 +14,7 @@ namespace Smile.Models;
 public sealed class ResNet : ImageClassifier
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly HeldBatchNorm bn1;
     private readonly MaxPool2d maxpool;
     private readonly Sequential layer1;
     private readonly Sequential layer2;
@@ -43,7 +43,7 @@ public sealed class ResNet : ImageClassifier
 
         conv1 = Conv2d(3, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
         init.kaiming_normal_(conv1.weight, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-        bn1 = BatchNorm2d(64);
+        bn1 = HeldBatchNorm.For2d(64);
         maxpool = MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
         long inPlanes = 64;
         layer1 = MakeLayer(spec, ref inPlanes, 64, spec.Blocks[0], 1);

@@ -18,7 +18,7 @@ internal static class ResNetLayers
     /// <summary>torchvision's <c>downsample</c>: Sequential(1x1 conv with stride, BatchNorm) named "0" and "1".</summary>
     public static Module<Tensor, Tensor>? Downsample(long inPlanes, long outPlanes, long stride) =>
         stride != 1 || inPlanes != outPlanes
-            ? Sequential(("0", new PointwiseConv2d(inPlanes, outPlanes, stride)), ("1", BatchNorm2d(outPlanes)))
+            ? Sequential(("0", new PointwiseConv2d(inPlanes, outPlanes, stride)), ("1", HeldBatchNorm.For2d(outPlanes)))
             : null;
 }
 
@@ -43,17 +43,17 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
     public const int Expansion = 1;
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly HeldBatchNorm bn1;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly HeldBatchNorm bn2;
     private readonly Module<Tensor, Tensor>? downsample;
 
     public BasicBlock(long inPlanes, long planes, long stride) : base(nameof(BasicBlock))
     {
         conv1 = ResNetLayers.Conv3x3(inPlanes, planes, stride);
-        bn1 = BatchNorm2d(planes);
+        bn1 = HeldBatchNorm.For2d(planes);
         conv2 = ResNetLayers.Conv3x3(planes, planes);
-        bn2 = BatchNorm2d(planes);
+        bn2 = HeldBatchNorm.For2d(planes);
         downsample = ResNetLayers.Downsample(inPlanes, planes * Expansion, stride);
         RegisterComponents();
     }
@@ -87,21 +87,21 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     public const int Expansion = 4;
 
     private readonly PointwiseConv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly HeldBatchNorm bn1;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly HeldBatchNorm bn2;
     private readonly PointwiseConv2d conv3;
-    private readonly BatchNorm2d bn3;
+    private readonly HeldBatchNorm bn3;
     private readonly Module<Tensor, Tensor>? downsample;
 
     public Bottleneck(long inPlanes, long planes, long stride) : base(nameof(Bottleneck))
     {
         conv1 = new PointwiseConv2d(inPlanes, planes, 1);
-        bn1 = BatchNorm2d(planes);
+        bn1 = HeldBatchNorm.For2d(planes);
         conv2 = ResNetLayers.Conv3x3(planes, planes, stride);
-        bn2 = BatchNorm2d(planes);
+        bn2 = HeldBatchNorm.For2d(planes);
         conv3 = new PointwiseConv2d(planes, planes * Expansion, 1);
-        bn3 = BatchNorm2d(planes * Expansion);
+        bn3 = HeldBatchNorm.For2d(planes * Expansion);
         downsample = ResNetLayers.Downsample(inPlanes, planes * Expansion, stride);
         RegisterComponents();
     }

@@ -17,9 +17,9 @@ public sealed class ShallowCnn : ImageClassifier
     public const string Name = "shallow_cnn";
 
     private readonly Conv2d conv1, conv2, conv3;
-    private readonly BatchNorm2d bn1, bn2, bn3;
+    private readonly HeldBatchNorm bn1, bn2, bn3;
     private readonly Linear fc1;
-    private readonly BatchNorm1d bn4;
+    private readonly HeldBatchNorm bn4;
     private readonly Dropout dropout;
     private readonly Linear fc;
     private readonly Linear? aux_fc;
@@ -37,13 +37,13 @@ public sealed class ShallowCnn : ImageClassifier
         NumClasses = numClasses;
         AuxClasses = auxClasses;
         conv1 = Conv2d(3, 32, kernel_size: 3, padding: 1);
-        bn1 = BatchNorm2d(32);
+        bn1 = HeldBatchNorm.For2d(32);
         conv2 = Conv2d(32, 64, kernel_size: 3, padding: 1);
-        bn2 = BatchNorm2d(64);
+        bn2 = HeldBatchNorm.For2d(64);
         conv3 = Conv2d(64, 128, kernel_size: 3, padding: 1);
-        bn3 = BatchNorm2d(128);
+        bn3 = HeldBatchNorm.For2d(128);
         fc1 = Linear(128 * 4 * 4, 128);
-        bn4 = BatchNorm1d(128);
+        bn4 = HeldBatchNorm.For1d(128);
         dropout = Dropout(0.5);
         fc = Linear(128, numClasses);
         aux_fc = auxClasses is int s ? Linear(128, s) : null;

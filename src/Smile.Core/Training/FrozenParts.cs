@@ -89,5 +89,5 @@ public sealed class FrozenParts
     }
 
     private static bool IsBatchNorm(nn.Module module) =>
-        module is TorchSharp.Modules.BatchNorm1d or TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm3d;
+        module is TorchSharp.Modules.BatchNorm;
 }

@@ -1,3 +1,4 @@
+using Smile.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,7 +20,7 @@ public sealed record PairHeadOutput(Tensor Logits, Tensor Relation);
 public sealed class PairHead : Module<Tensor, PairHeadOutput>
 {
     private readonly Linear fc1, fc2, fc3, fc4;
-    private readonly BatchNorm1d bn1, bn2, bn3;
+    private readonly HeldBatchNorm bn1, bn2, bn3;
 
     public int FeatureDim { get; }
     public int RelationDim { get; }
@@ -31,11 +32,11 @@ public sealed class PairHead : Module<Tensor, PairHeadOutput>
         FeatureDim = featureDim;
         RelationDim = relationDim;
         fc1 = Linear(2 * featureDim, 2 * featureDim);
-        bn1 = BatchNorm1d(2 * featureDim);
+        bn1 = HeldBatchNorm.For1d(2 * featureDim);
         fc2 = Linear(2 * featureDim, relationDim);
-        bn2 = BatchNorm1d(relationDim);
+        bn2 = HeldBatchNorm.For1d(relationDim);
         fc3 = Linear(relationDim, relationDim);
-        bn3 = BatchNorm1d(relationDim);
+        bn3 = HeldBatchNorm.For1d(relationDim);
         fc4 = Linear(relationDim, 2);
         RegisterComponents();
     }

@@ -38,6 +38,8 @@ public class FinalizedScalarAnalyzerTests
     [InlineData("var x = a.ToSingle(); return a;")]
     [InlineData("return a.mul(a.sum().ToScalar());")]
     [InlineData("return linalg.vector_norm(a);")]
+    [InlineData("return nn.BatchNorm2d(3).call(a);")]
+    [InlineData("return nn.BatchNorm1d(3).call(a);")]
     [InlineData("return linalg.matrix_norm(a, 2.0);")]
     public void AScalarLeftToTheFinalizerIsReported(string body)
     {
@@ -59,6 +61,7 @@ public class FinalizedScalarAnalyzerTests
     [InlineData("return a.addcdiv_(b, b, Held);")]
     [InlineData("return a.Plus(b).Times(0.5).DividedBy(2).Minus(1.0).SubtractedFrom(1.0).AddInPlace(b);")]
     [InlineData("var x = a.sum().item<float>(); return a;")]
+    [InlineData("return Smile.Models.HeldBatchNorm.For2d(3).call(a);")]
     [InlineData("return linalg.norm(a, 2.0).Plus(linalg.matrix_norm(a, \"fro\")).Plus(a.norm(2.0f));")]
     public void AHeldScalarIsNotReported(string body)
     {

@@ -110,7 +110,7 @@ public class FoldedResNetTests
         using var noGrad = no_grad();
         foreach (var (_, module) in net.named_modules())
         {
-            if (module is not BatchNorm2d bn) continue;
+            if (module is not BatchNorm bn) continue;
             bn.running_mean!.copy_(randn_like(bn.running_mean).Times(0.2));
             bn.running_var!.copy_(rand_like(bn.running_var).Plus(0.5));
             bn.weight!.copy_(randn_like(bn.weight).Times(0.3).Plus(1));

@@ -1,3 +1,4 @@
+using Smile.Models;
 using Smile.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -62,7 +63,7 @@ public sealed class PthReaderTests(PthFixture fixture) : IClassFixture<PthFixtur
     {
         using var scope = NewDisposeScope();
         var file = PthReader.Read(fixture.PathOf("state_dict.pth"));
-        using var model = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("bn", nn.BatchNorm2d(4)), ("fc", nn.Linear(36, 5)));
+        using var model = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("bn", HeldBatchNorm.For2d(4)), ("fc", nn.Linear(36, 5)));
         var report = StateDictLoader.Load(model, file, "state_dict.pth", skipPrefixes: ["extra.", "shared."]);
         Assert.Equal(9, report.Loaded.Count);
         var state = model.state_dict();

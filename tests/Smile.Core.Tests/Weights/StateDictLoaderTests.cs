@@ -1,3 +1,4 @@
+using Smile.Models;
 using Smile.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,7 +9,7 @@ public sealed class StateDictLoaderTests
 {
     /// <summary>Parameters and buffers (BatchNorm's running statistics and num_batches_tracked).</summary>
     private static nn.Module<Tensor, Tensor> Model() =>
-        nn.Sequential(("a", nn.Linear(3, 4)), ("bn", nn.BatchNorm1d(4)), ("b", nn.Linear(4, 2)));
+        nn.Sequential(("a", nn.Linear(3, 4)), ("bn", HeldBatchNorm.For1d(4)), ("b", nn.Linear(4, 2)));
 
     /// <summary>A state dict for <see cref="Model"/> whose values differ from any fresh model's.</summary>
     private static Dictionary<string, Tensor> File()
