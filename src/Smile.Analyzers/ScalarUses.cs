@@ -7,7 +7,8 @@ using Microsoft.CodeAnalysis.Operations;
 
 namespace Smile.Analyzers;
 
-/// <summary>The three ways a Scalar is made for a single call, each checked by <see cref="FinalizedScalarAnalyzer"/>.</summary>
+/// <summary>The ways a TorchSharp Scalar is made for a single call and left to the finalizer: conversions, calls and
+/// operators, each checked by <see cref="FinalizedScalarAnalyzer"/>.</summary>
 internal sealed class ScalarUses(INamedTypeSymbol scalar, INamedTypeSymbol tensor)
 {
     /// <summary>TorchSharp methods that make a Scalar of 1 inside and do not dispose it, with the parameter that, when the
