@@ -152,8 +152,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         using var scope = NewDisposeScope();
         var p = logits.to(ScalarType.Float64).softmax(1);
         var members = nn.functional.one_hot(labels, classes).to(ScalarType.Float64).t(); // K x N
-        using Scalar one = 1;
-        var counts = members.sum(1, keepdim: true).clamp_min(one);
+        var counts = members.sum(1, keepdim: true).clamp_min(TensorArithmetic.One);
         return (matmul(members, p) / counts).MoveToOuterDisposeScope();
     }
 

@@ -471,11 +471,12 @@ public sealed class DeltaRegularizer : IRegularizer
             bias = empty(classes).uniform_(-bound, bound, generator).to(device).DetachFromDisposeScope();
         }
         Tensor[] velocity = [zeros_like(weight).DetachFromDisposeScope(), zeros_like(bias).DetachFromDisposeScope()];
+        using Scalar weightDecay = 1e-4, momentum = 0.9;
         try
         {
             for (int epoch = 0; epoch < epochs; epoch++)
             {
-                double lr = 0.01 * Math.Pow(0.1, epoch / 6.0);
+                using Scalar negativeLr = -0.01 * Math.Pow(0.1, epoch / 6.0);
                 foreach (var batch in loader.Batches(epoch))
                 {
                     using var owned = batch;
@@ -487,7 +488,6 @@ public sealed class DeltaRegularizer : IRegularizer
                     nn.functional.cross_entropy(Head(pooled, w, b, pooledAlready: true), batch.Labels.to(device)).backward();
                     using var noGrad = no_grad();
                     Tensor[] parameters = [weight, bias];
-                    using Scalar weightDecay = 1e-4, momentum = 0.9, negativeLr = -lr;
                     for (int i = 0; i < 2; i++)
                     {
                         var step = parameters[i].grad!.add(parameters[i], alpha: weightDecay);
