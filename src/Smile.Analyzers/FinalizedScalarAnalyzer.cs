@@ -40,6 +40,7 @@ public sealed class FinalizedScalarAnalyzer : DiagnosticAnalyzer
             start.RegisterOperationAction(check.Conversion, OperationKind.Conversion);
             start.RegisterOperationAction(check.Invocation, OperationKind.Invocation);
             start.RegisterOperationAction(check.Operator, OperationKind.Binary, OperationKind.CompoundAssignment);
+            start.RegisterOperationAction(check.MemberUse, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.Conversion);
         });
     }
 }

@@ -54,6 +54,55 @@ internal sealed class ScalarUses(INamedTypeSymbol scalar, INamedTypeSymbol tenso
             Report(context, $"linalg.{method.Name}() with a number 'ord' (made into a Scalar inside TorchSharp; use Tensor.norm or linalg.norm)");
         else if (method.IsExtensionMethod && ThroughScalar.Contains(method.Name))
             Report(context, $"{method.Name}() (through Tensor.ToScalar() inside TorchSharp; read the value with item<T>())");
+        else if (MadeInsideTorchSharp(method) is { } site)
+            Report(context, $"{method.ContainingType.Name}.{method.Name}() (a Scalar made inside TorchSharp, at its {site})");
+        else if (ForwardMakesScalar(method.ReturnType) is { } forward)
+            Report(context, $"TorchSharp's {method.ReturnType.Name} (its forward makes a Scalar inside TorchSharp, at its {forward})");
+    }
+
+    /// <summary>Any other TorchSharp member that makes a Scalar inside and leaves it to the finalizer: a constructor,
+    /// a property, a conversion operator (the table, <see cref="TorchSharpScalarMakers"/>, comes from a scan of
+    /// TorchSharp's source).</summary>
+    public void MemberUse(OperationAnalysisContext context)
+    {
+        ISymbol? member = context.Operation switch
+        {
+            IObjectCreationOperation creation => creation.Constructor,
+            IPropertyReferenceOperation property => property.Property,
+            IConversionOperation conversion => conversion.OperatorMethod,
+            _ => null,
+        };
+        if (member is not null && MadeInsideTorchSharp(member) is { } site)
+            Report(context, $"{member.ContainingType.Name}.{member.Name} (a Scalar made inside TorchSharp, at its {site})");
+        else if (context.Operation is IObjectCreationOperation { Type: { } made } && ForwardMakesScalar(made) is { } forward)
+            Report(context, $"TorchSharp's {made.Name} (its forward makes a Scalar inside TorchSharp, at its {forward})");
+    }
+
+    /// <summary>A module is called through Module.call, out of the analyzer's sight, so a TorchSharp module whose forward
+    /// makes a Scalar is reported where it is made: where that forward makes it, or null. The forward that runs is the
+    /// most derived class's (Smile.Models.HeldBatchNorm's, not TorchSharp's BatchNorm's).</summary>
+    private static string? ForwardMakesScalar(ITypeSymbol type)
+    {
+        for (var t = type as INamedTypeSymbol; t is not null; t = t.BaseType)
+        {
+            var forwards = t.GetMembers("forward").OfType<IMethodSymbol>().ToList();
+            if (forwards.Count > 0) return forwards.Select(MadeInsideTorchSharp).FirstOrDefault(site => site is not null);
+        }
+        return null;
+    }
+
+    /// <summary>Where <paramref name="member"/> makes a Scalar inside TorchSharp, or null.</summary>
+    private static string? MadeInsideTorchSharp(ISymbol member)
+    {
+        if (member is IMethodSymbol { ReducedFrom: { } extension }) member = extension;
+        member = member.OriginalDefinition;
+        if (member.ContainingNamespace?.ToDisplayString() is not { } ns || !(ns == "TorchSharp" || ns.StartsWith("TorchSharp.", StringComparison.Ordinal)))
+            return null;
+        var id = DocumentationCommentId.CreateDeclarationId(member);
+        if (id is null) return null;
+        int returnType = id.IndexOf('~');
+        if (returnType >= 0 && member is not IMethodSymbol { MethodKind: MethodKind.Conversion }) id = id.Substring(0, returnType);
+        return TorchSharpScalarMakers.Members.TryGetValue(id, out var site) ? site : null;
     }
 
     /// <summary>TorchSharp's Tensor operators with a number operand convert it inside TorchSharp, every + adds with an

@@ -17,6 +17,13 @@ public static class TensorArithmetic
     /// every thread).</summary>
     public static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>2, the exponent of <see cref="Squared"/>, held for good as <see cref="One"/> is.</summary>
+    private static readonly Scalar Two = 2.ToScalar();
+
+    /// <summary><c>a.square()</c>, which TorchSharp computes as <c>pow(2)</c> with a 2 it makes on the spot: the same
+    /// call with a held 2.</summary>
+    public static Tensor Squared(this Tensor a) => a.pow(Two);
+
     /// <summary><c>a + b</c>.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 

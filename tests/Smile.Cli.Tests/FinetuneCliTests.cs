@@ -325,7 +325,8 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     public async Task CtrlCWritesTheLastCheckpointAndExitsCleanly()
     {
         var save = Path.Combine(data.Root, "interrupt");
-        using var process = System.Diagnostics.Process.Start(SmileProcess.InterruptibleStart(With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"))))!;
+        var args = With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"));
+        using var process = System.Diagnostics.Process.Start(SmileProcess.InterruptibleStart(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;
@@ -345,7 +346,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         }
         log.Append(await rest);
         Assert.Equal(130, process.ExitCode);
-        Assert.Contains("Stopped after", log.ToString());
+        Assert.Contains("Stopped after", SmileProcess.CheckedStderr(log.ToString(), args));
         var last = Path.Combine(save, "tiny_smile_Last.safetensors");
         Assert.True(Checkpoint.ReadInfo(last).Iteration >= 3);
         Assert.Empty(Directory.GetFiles(save, "*.tmp*"));

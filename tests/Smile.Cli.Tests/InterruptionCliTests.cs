@@ -78,7 +78,7 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
             Assert.Fail($"smile did not stop after SIG{signal}");
         }
         log.Append(rest.Result);
-        return (process.ExitCode, log.ToString());
+        return (process.ExitCode, SmileProcess.CheckedStderr(log.ToString(), args));
     }
 
     private static void Signal(int pid, string signal)

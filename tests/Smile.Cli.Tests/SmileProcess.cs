@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Smile.Diagnostics;
 
 namespace Smile.Tests;
 
@@ -21,6 +22,7 @@ public static class SmileProcess
     public static ProcessStartInfo InterruptibleStart(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.Environment[FinalizerWatch.Variable] = "1"; // the caller passes the stderr it read to CheckedStderr
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
         start.ArgumentList.Add("dotnet");
@@ -41,6 +43,7 @@ public static class SmileProcess
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "smile.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment[FinalizerWatch.Variable] = "1";
         foreach (var (name, value) in environment)
         {
             if (value is null) start.Environment.Remove(name);
@@ -58,6 +61,23 @@ public static class SmileProcess
             throw new TimeoutException($"smile {string.Join(' ', args)} did not finish in 10 minutes");
         }
         watcher.GetAwaiter().GetResult();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        return new Result(process.ExitCode, stdout.Result, CheckedStderr(stderr.Result, args));
+    }
+
+    /// <summary>
+    /// Every run is watched for TorchSharp Scalars left to the finalizer (the use-after-free hazard of
+    /// docs/DESIGN.md, "Scalars"; src/Smile.Core/Diagnostics/FinalizerWatch.cs): a run that finalized one fails its
+    /// test, whatever the test checks. The report line is taken out of stderr, which the tests read as the user sees it.
+    /// A run that did not finish (killed, crashed) prints no report, and its test sees the exit code.
+    /// </summary>
+    public static string CheckedStderr(string stderr, IEnumerable<string> args)
+    {
+        var lines = stderr.Split('\n');
+        int at = Array.FindLastIndex(lines, l => l.StartsWith(FinalizerWatch.ReportPrefix, StringComparison.Ordinal));
+        if (at < 0) return stderr;
+        var counts = lines[at][FinalizerWatch.ReportPrefix.Length..];
+        if (!counts.StartsWith("Scalar 0,", StringComparison.Ordinal) && counts != "Scalar 0")
+            throw new Xunit.Sdk.XunitException($"smile {string.Join(' ', args)} left TorchSharp Scalars to the finalizer ({counts}): each is a use-after-free hazard (docs/DESIGN.md, \"Scalars\")");
+        return string.Join('\n', lines.Where((_, i) => i != at));
     }
 }

@@ -59,6 +59,6 @@ public sealed class BssRegularizer : IRegularizer
         if (features.dim() != 2) throw new ArgumentException($"expected N x C features, got shape [{string.Join(", ", features.shape)}]");
         var sigma = linalg.svdvals(features.to(ScalarType.Float32)); // descending
         long count = sigma.shape[0], take = Math.Min(k, count);
-        return sigma.narrow(0, count - take, take).square().sum();
+        return sigma.narrow(0, count - take, take).Squared().sum();
     }
 }

@@ -223,7 +223,7 @@ public sealed class CoTuningRegularizer : IRegularizer
         (double Value, Tensor Gradient) Objective(Tensor w)
         {
             var z = matmul(x, w.t());
-            var value = (z.logsumexp(1) - (z * onehot).sum(1)).mean().Plus(w.square().sum().Times(decay / 2));
+            var value = (z.logsumexp(1) - (z * onehot).sum(1)).mean().Plus(w.Squared().sum().Times(decay / 2));
             var gradient = matmul((z.softmax(1) - onehot).t(), x).DividedBy(n).Plus(w.Times(decay));
             return (value.item<double>(), gradient);
         }

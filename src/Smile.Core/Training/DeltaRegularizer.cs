@@ -370,7 +370,7 @@ public sealed class DeltaRegularizer : IRegularizer
         {
             if (!student[j].shape.SequenceEqual(source[j].shape))
                 throw new InvalidOperationException($"student map [{string.Join(", ", student[j].shape)}] and source map [{string.Join(", ", source[j].shape)}] differ in shape");
-            var squared = (student[j] - source[j].detach()).square().sum([2L, 3L]); // B x C
+            var squared = (student[j] - source[j].detach()).Squared().sum([2L, 3L]); // B x C
             Tensor layer;
             if (attention is null) layer = squared.sum().Times(0.5);
             else
@@ -426,7 +426,7 @@ public sealed class DeltaRegularizer : IRegularizer
             // Copy i has channel first + i zeroed.
             using Scalar start = first, stop = first + k;
             var keep = ones(k, channels, device: map.device)
-                .scatter_(1, arange(start, stop, dtype: ScalarType.Int64, device: map.device).unsqueeze(1), zeros(k, 1, device: map.device));
+                .scatter_(1, arange(start, stop, TensorArithmetic.One, dtype: ScalarType.Int64, device: map.device).unsqueeze(1), zeros(k, 1, device: map.device));
             var edited = (map.unsqueeze(0) * keep.view(k, 1, channels, 1, 1)).reshape([k * n, .. map.shape[1..]]);
             var repeated = input.unsqueeze(0).expand([k, .. input.shape]).reshape([k * n, .. input.shape[1..]]);
             var features = source.FeaturesFromStageMap(stage, repeated, edited);

@@ -18,7 +18,7 @@ public static class L2SpTerm
         using var scope = NewDisposeScope();
         Tensor sum = zeros(Array.Empty<long>(), device: LossTerms.ParameterDevice(ctx.Student));
         foreach (var (current, pretrained) in ctx.BackbonePairs)
-            sum = sum.Plus((current - pretrained).square().sum());
+            sum = sum.Plus((current - pretrained).Squared().sum());
         return sum.Times(ctx.Options.L2spLambda / 2.0).MoveToOuterDisposeScope();
     }
 

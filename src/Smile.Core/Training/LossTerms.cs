@@ -76,7 +76,7 @@ public static class LossTerms
     {
         Tensor sum = zeros(Array.Empty<long>(), device: ParameterDevice(ctx.Student));
         foreach (var parameter in ctx.HeadParameters)
-            sum = sum.Plus(parameter.square().sum());
+            sum = sum.Plus(parameter.Squared().sum());
         return sum.Times(0.5);
     }
 

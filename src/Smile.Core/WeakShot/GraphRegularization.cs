@@ -30,7 +30,7 @@ public static class GraphRegularization
         // Σ_ij w_ij ||f_i - f_j||² = Σ_i ||f_i||² (Σ_j w_ij + Σ_j w_ji) - 2 Σ_ij w_ij f_i·f_j: O(B² + BD) memory
         // instead of the B x B x D differences (128 x 128 x 2048 floats, twice with the gradient, at the authors' batch).
         // Named dims: a bare literal 0 would also convert to ScalarType and pick the whole-tensor sum overload.
-        var squaredNorms = features.square().sum(dim: 1);
+        var squaredNorms = features.Squared().sum(dim: 1);
         var degree = w.sum(dim: 1).Plus(w.sum(dim: 0));
         var cross = (w * features.matmul(features.t())).sum();
         return ((squaredNorms * degree).sum() - cross.Times(2.0)).DividedBy(b * b).MoveToOuterDisposeScope();

@@ -41,6 +41,15 @@ public class FinalizedScalarAnalyzerTests
     [InlineData("return nn.BatchNorm2d(3).call(a);")]
     [InlineData("return nn.BatchNorm1d(3).call(a);")]
     [InlineData("return linalg.matrix_norm(a, 2.0);")]
+    // Members that make a Scalar inside TorchSharp (the scanned table, src/Smile.Analyzers/TorchSharpScalarMakers.cs).
+    [InlineData("return a.square();")]
+    [InlineData("return torch.square(a);")]
+    [InlineData("return torch.arange(Held);")]
+    [InlineData("return torch.arange(Held, Held);")]
+    [InlineData("return nn.functional.leaky_relu(a);")]
+    [InlineData("return nn.LeakyReLU().call(a);")]
+    [InlineData("var x = (float)a; return a;")]
+    [InlineData("var o = optim.Adagrad(new[] { new TorchSharp.Modules.Parameter(a) }); return a;")]
     public void AScalarLeftToTheFinalizerIsReported(string body)
     {
         var diagnostics = Analyze(body);
@@ -62,6 +71,7 @@ public class FinalizedScalarAnalyzerTests
     [InlineData("return a.Plus(b).Times(0.5).DividedBy(2).Minus(1.0).SubtractedFrom(1.0).AddInPlace(b);")]
     [InlineData("var x = a.sum().item<float>(); return a;")]
     [InlineData("return Smile.Models.HeldBatchNorm.For2d(3).call(a);")]
+    [InlineData("return a.Squared().Plus(torch.arange(Held, Held, Held)).relu();")]
     [InlineData("return linalg.norm(a, 2.0).Plus(linalg.matrix_norm(a, \"fro\")).Plus(a.norm(2.0f));")]
     public void AHeldScalarIsNotReported(string body)
     {

@@ -48,7 +48,7 @@ public class ModelFactoryTests
         var weight = conv.parameters().Single();
         var x = randn(2, 8, 9, 9, requires_grad: true); // odd size: the slice must keep the last row/column like the strided conv
         var sliced = conv.call(x);
-        sliced.square().sum().backward();
+        sliced.Squared().sum().backward();
         var gradSliced = x.grad!.clone();
         var gradWSliced = weight.grad!.clone();
         x.grad!.zero_(); weight.grad!.zero_();

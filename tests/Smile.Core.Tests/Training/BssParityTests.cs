@@ -70,7 +70,7 @@ public sealed class BssParityTests(BssReferenceFixture reference) : IClassFixtur
         value.backward();
         Assert.True(features.grad!.isfinite().all().item<bool>());
         // The three zeros plus the smallest non-zero one, which is the smallest singular value of sqrt(2) * rows.
-        var expected = linalg.svdvals(rows.Times(Math.Sqrt(2))).square()[-1].item<float>();
+        var expected = linalg.svdvals(rows.Times(Math.Sqrt(2))).Squared()[-1].item<float>();
         Assert.Equal(expected, value.item<float>(), 1e-4);
     }
 
@@ -79,11 +79,11 @@ public sealed class BssParityTests(BssReferenceFixture reference) : IClassFixtur
     {
         using var scope = NewDisposeScope();
         var features = randn(3, 8);
-        var all = linalg.svdvals(features).square().sum().item<float>();
+        var all = linalg.svdvals(features).Squared().sum().item<float>();
         Assert.Equal(all, BssRegularizer.SmallestSquaredSingularValues(features, 10).item<float>(), 1e-4);
         // One value: the smallest, not the largest.
         var sigma = linalg.svdvals(features);
-        Assert.Equal(sigma[-1].square().item<float>(), BssRegularizer.SmallestSquaredSingularValues(features, 1).item<float>(), 1e-5);
+        Assert.Equal(sigma[-1].Squared().item<float>(), BssRegularizer.SmallestSquaredSingularValues(features, 1).item<float>(), 1e-5);
     }
 
     private static void AssertClose(double want, double got, string what) =>

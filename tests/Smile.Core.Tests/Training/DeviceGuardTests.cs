@@ -28,20 +28,11 @@ public sealed class DeviceGuardTests
     private static readonly Device Model = CPU;
     private const int Batch = 4, Size = 32, Classes = 3, SourceClasses = 10;
 
-    public static TheoryData<string, string> MethodsAndOptimizers() => new()
-    {
-        { "smile", "sgd" }, { "smile", "adam" }, { "l2", "sgd" }, { "mixup", "sgd" }, { "l2sp", "sgd" }, { "ls", "adam" },
-        { "bss", "sgd" }, { "rifle", "sgd" }, { "rifle", "adam" }, { "lwf", "sgd" }, { "cotuning", "sgd" }, { "delta", "sgd" },
-    };
-
     [Theory]
-    [MemberData(nameof(MethodsAndOptimizers))]
+    [MemberData(nameof(StepMethods.WithOptimizers), MemberType = typeof(StepMethods))]
     public void EveryTensorOfATrainingStepIsOnTheModelsDevice(string methodName, string optimizerName)
     {
-        using var method = Regularizers.Create(methodName);
-        if (method is RifleRegularizer rifle) rifle.SetRun(5, 2); // re-initialises the head before step 1
-        if (method is CoTuningRegularizer cotuning) cotuning.UseRelationship(ones(Classes, SourceClasses, device: Model).DividedBy(SourceClasses));
-        if (method is DeltaRegularizer delta) delta.UseAttention([.. new[] { 64, 128, 256, 512 }.Select(c => Enumerable.Repeat(1f / c, c).ToArray())]);
+        using var method = StepMethods.Create(methodName, Classes, SourceClasses, Model);
         var strays = RunSteps(method, optimizerName, steps: 2);
         Assert.Empty(strays);
     }
