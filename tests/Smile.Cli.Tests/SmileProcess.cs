@@ -22,7 +22,6 @@ public static class SmileProcess
     public static ProcessStartInfo InterruptibleStart(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        start.Environment[FinalizerWatch.Variable] = "1"; // the caller passes the stderr it read to CheckedStderr
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
         start.ArgumentList.Add("dotnet");
@@ -43,7 +42,6 @@ public static class SmileProcess
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "smile.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.Environment[FinalizerWatch.Variable] = "1";
         foreach (var (name, value) in environment)
         {
             if (value is null) start.Environment.Remove(name);
@@ -66,9 +64,10 @@ public static class SmileProcess
 
     /// <summary>
     /// Every run is watched for TorchSharp Scalars left to the finalizer (the use-after-free hazard of
-    /// docs/DESIGN.md, "Scalars"; src/Smile.Core/Diagnostics/FinalizerWatch.cs): a run that finalized one fails its
-    /// test, whatever the test checks. The report line is taken out of stderr, which the tests read as the user sees it.
-    /// A run that did not finish (killed, crashed) prints no report, and its test sees the exit code.
+    /// docs/DESIGN.md, "Scalars"; <see cref="WatchEverySmile"/>): a run that finalized one fails its test, whatever the
+    /// test checks. The report line is taken out of stderr, which the tests read as the user sees it. A run that did
+    /// not finish (killed, crashed) prints no report, and its test sees the exit code. Tests that start smile themselves
+    /// pass the stderr they read through this.
     /// </summary>
     public static string CheckedStderr(string stderr, IEnumerable<string> args)
     {

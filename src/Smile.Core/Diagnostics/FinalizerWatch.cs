@@ -18,6 +18,9 @@ public sealed class FinalizerWatch : EventListener
 
     public const string ReportPrefix = "smile: finalized TorchSharp objects: ";
 
+    /// <summary>The exit code of a watched `smile` that would have exited 0 but finalized a Scalar (EX_SOFTWARE).</summary>
+    public const int ScalarsFinalizedExitCode = 70;
+
     const string RuntimeSource = "Microsoft-Windows-DotNETRuntime";
     const long GcKeyword = 0x1;
 
