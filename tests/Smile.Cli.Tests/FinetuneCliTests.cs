@@ -326,7 +326,9 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     {
         var save = Path.Combine(data.Root, "interrupt");
         var args = With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"));
-        using var process = System.Diagnostics.Process.Start(SmileProcess.InterruptibleStart(args))!;
+        var start = SmileProcess.InterruptibleStart(args);
+        var report = SmileProcess.WatchFinalizers(start);
+        using var process = System.Diagnostics.Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;
@@ -346,7 +348,8 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         }
         log.Append(await rest);
         Assert.Equal(130, process.ExitCode);
-        Assert.Contains("Stopped after", SmileProcess.CheckedStderr(log.ToString(), args));
+        SmileProcess.CheckFinalizerReport(report, args);
+        Assert.Contains("Stopped after", log.ToString());
         var last = Path.Combine(save, "tiny_smile_Last.safetensors");
         Assert.True(Checkpoint.ReadInfo(last).Iteration >= 3);
         Assert.Empty(Directory.GetFiles(save, "*.tmp*"));

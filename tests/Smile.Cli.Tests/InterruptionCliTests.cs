@@ -60,7 +60,9 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
     /// and returns the exit code and everything it wrote to stderr.</summary>
     private static (int ExitCode, string Stderr) RunAndSignal(string[] args, string marker, string signal)
     {
-        using var process = Process.Start(SmileProcess.InterruptibleStart(args))!;
+        var start = SmileProcess.InterruptibleStart(args);
+        var report = SmileProcess.WatchFinalizers(start);
+        using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;
@@ -78,7 +80,8 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
             Assert.Fail($"smile did not stop after SIG{signal}");
         }
         log.Append(rest.Result);
-        return (process.ExitCode, SmileProcess.CheckedStderr(log.ToString(), args));
+        SmileProcess.CheckFinalizerReport(report, args);
+        return (process.ExitCode, log.ToString());
     }
 
     private static void Signal(int pid, string signal)

@@ -49,6 +49,7 @@ public static class SmileProcess
         }
         start.ArgumentList.Add(dll);
         foreach (var a in args) start.ArgumentList.Add(a);
+        var report = WatchFinalizers(start);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -59,24 +60,35 @@ public static class SmileProcess
             throw new TimeoutException($"smile {string.Join(' ', args)} did not finish in 10 minutes");
         }
         watcher.GetAwaiter().GetResult();
-        return new Result(process.ExitCode, stdout.Result, CheckedStderr(stderr.Result, args));
+        CheckFinalizerReport(report, args);
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>
-    /// Every run is watched for TorchSharp Scalars left to the finalizer (the use-after-free hazard of
-    /// docs/DESIGN.md, "Scalars"; <see cref="WatchEverySmile"/>): a run that finalized one fails its test, whatever the
-    /// test checks. The report line is taken out of stderr, which the tests read as the user sees it. A run that did
-    /// not finish (killed, crashed) prints no report, and its test sees the exit code. Tests that start smile themselves
-    /// pass the stderr they read through this.
+    /// Gives <paramref name="start"/> a report file of its own for the finalizer watch (every smile the tests start is
+    /// watched for TorchSharp Scalars left to the finalizer, the use-after-free hazard of docs/DESIGN.md, "Scalars";
+    /// <see cref="WatchEverySmile"/>); pass the returned path to <see cref="CheckFinalizerReport"/> when the run is over.
     /// </summary>
-    public static string CheckedStderr(string stderr, IEnumerable<string> args)
+    public static string WatchFinalizers(ProcessStartInfo start)
     {
-        var lines = stderr.Split('\n');
-        int at = Array.FindLastIndex(lines, l => l.StartsWith(FinalizerWatch.ReportPrefix, StringComparison.Ordinal));
-        if (at < 0) return stderr;
-        var counts = lines[at][FinalizerWatch.ReportPrefix.Length..];
-        if (!counts.StartsWith("Scalar 0,", StringComparison.Ordinal) && counts != "Scalar 0")
-            throw new Xunit.Sdk.XunitException($"smile {string.Join(' ', args)} left TorchSharp Scalars to the finalizer ({counts}): each is a use-after-free hazard (docs/DESIGN.md, \"Scalars\")");
-        return string.Join('\n', lines.Where((_, i) => i != at));
+        var report = Path.Combine(Path.GetTempPath(), $"smile-finalizers-{Guid.NewGuid():N}.txt");
+        start.Environment[FinalizerWatch.Variable] = report;
+        return report;
+    }
+
+    /// <summary>Fails the test when the watched run finalized a Scalar, whatever else the test checks (a run that
+    /// exited 0 also exits 70 then; this catches the runs that stop with an error). A run that did not finish (killed,
+    /// crashed) writes no report, and its test sees the exit code.</summary>
+    public static void CheckFinalizerReport(string report, IEnumerable<string> args)
+    {
+        if (!File.Exists(report)) return;
+        var lines = File.ReadAllLines(report);
+        File.Delete(report);
+        foreach (var line in lines)
+        {
+            var counts = line.StartsWith(FinalizerWatch.ReportPrefix, StringComparison.Ordinal) ? line[FinalizerWatch.ReportPrefix.Length..] : line;
+            if (!counts.StartsWith("Scalar 0,", StringComparison.Ordinal) && counts != "Scalar 0")
+                throw new Xunit.Sdk.XunitException($"smile {string.Join(' ', args)} left TorchSharp Scalars to the finalizer ({counts}): each is a use-after-free hazard (docs/DESIGN.md, \"Scalars\")");
+        }
     }
 }

@@ -12,8 +12,8 @@ namespace Smile.Diagnostics;
 /// </summary>
 public sealed class FinalizerWatch : EventListener
 {
-    /// <summary>The environment variable (set to 1) under which `smile` watches a whole run and prints
-    /// <see cref="ReportPrefix"/> and the counts to stderr at exit.</summary>
+    /// <summary>The environment variable (a file's path; /dev/stderr to read it on the terminal) under which `smile`
+    /// watches a whole run and appends <see cref="ReportPrefix"/> and the counts to that file at exit.</summary>
     public const string Variable = "SMILE_WATCH_FINALIZERS";
 
     public const string ReportPrefix = "smile: finalized TorchSharp objects: ";
@@ -34,6 +34,7 @@ public sealed class FinalizerWatch : EventListener
     static string ShortName(Type t) => (t.FullName ?? t.Name).Split('.', '+')[^1];
 
     readonly ConcurrentDictionary<string, long> _finalized = new();
+    int _sentinels; // Sentinel objects whose finalization this listener has heard of
 
     public FinalizerWatch() => _ = TorchSharpTypes.Value;
 
@@ -48,16 +49,40 @@ public sealed class FinalizerWatch : EventListener
         int at = e.PayloadNames.IndexOf("TypeID");
         if (at < 0) return;
         nint type = e.Payload[at] switch { ulong u => (nint)(long)u, long l => (nint)l, nint p => p, _ => 0 };
-        if (TorchSharpTypes.Value.TryGetValue(type, out var name)) _finalized.AddOrUpdate(name, 1, (_, n) => n + 1);
+        if (type == SentinelType) Interlocked.Increment(ref _sentinels);
+        else if (TorchSharpTypes.Value.TryGetValue(type, out var name)) _finalized.AddOrUpdate(name, 1, (_, n) => n + 1);
     }
 
-    /// <summary>Collects everything unreachable and waits until its finalizers (and their events) have run, then
-    /// returns the count per TorchSharp class ("Scalar", "Tensor", ...) finalized since the watch began.</summary>
+    /// <summary>Collects everything unreachable and waits until its finalizers have run and their events have reached
+    /// this listener, then returns the count per TorchSharp class ("Scalar", "Tensor", ...) finalized since the watch
+    /// began. The events come on the runtime's dispatch thread, later: a sentinel finalized after everything else marks
+    /// when they are all in.</summary>
     public IReadOnlyDictionary<string, long> Settle()
     {
         for (int i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }
-        Thread.Sleep(200); // the listener receives events on its own dispatch thread
+        int heard = Volatile.Read(ref _sentinels);
+        DropSentinel();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref _sentinels) <= heard)
+        {
+            if (clock.Elapsed > SentinelWait)
+                throw new TimeoutException($"the runtime's FinalizeObject events did not arrive in {SentinelWait.TotalSeconds:F0} s: the finalizer watch cannot count");
+            Thread.Sleep(5);
+        }
         return new SortedDictionary<string, long>(_finalized, StringComparer.Ordinal);
+    }
+
+    static readonly TimeSpan SentinelWait = TimeSpan.FromSeconds(60);
+    static readonly nint SentinelType = typeof(Sentinel).TypeHandle.Value;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static void DropSentinel() => _ = new Sentinel();
+
+    sealed class Sentinel
+    {
+        ~Sentinel() { }
     }
 
     /// <summary>Scalars finalized since the watch began, after <see cref="Settle"/>.</summary>
