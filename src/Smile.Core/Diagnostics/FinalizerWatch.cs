@@ -88,7 +88,16 @@ public sealed class FinalizerWatch : EventListener
     /// <summary>Scalars finalized since the watch began, after <see cref="Settle"/>.</summary>
     public long SettledScalars() => Settle().TryGetValue(nameof(TorchSharp.Scalar), out var n) ? n : 0;
 
-    /// <summary>"Scalar 0, Tensor 3": the line the CLI prints, and tests parse, at the end of a watched run.</summary>
+    /// <summary>The Scalars a report line (<see cref="ReportPrefix"/> and <see cref="Describe"/>'s counts) names.</summary>
+    public static long ScalarsIn(string line)
+    {
+        var counts = line.StartsWith(ReportPrefix, StringComparison.Ordinal) ? line[ReportPrefix.Length..] : line;
+        var first = counts.Split(',')[0].Split(' ');
+        return first.Length == 2 && first[0] == nameof(TorchSharp.Scalar) && long.TryParse(first[1], out var n)
+            ? n : throw new FormatException($"not a finalizer report: {line}");
+    }
+
+    /// <summary>"Scalar 0, Tensor 3": the counts of a report line, the Scalars always first.</summary>
     public static string Describe(IReadOnlyDictionary<string, long> counts) =>
         string.Join(", ", new[] { nameof(TorchSharp.Scalar) }.Concat(counts.Keys.Where(k => k != nameof(TorchSharp.Scalar)))
             .Select(k => $"{k} {(counts.TryGetValue(k, out var n) ? n : 0)}"));

@@ -57,6 +57,16 @@ public sealed class FinalizerWatchTests
         Assert.Equal(0, finalized);
     }
 
+    [Fact]
+    public void AReportLineNamesItsScalarsFirst()
+    {
+        var line = FinalizerWatch.ReportPrefix + FinalizerWatch.Describe(new Dictionary<string, long> { ["Tensor"] = 3, ["Scalar"] = 7 });
+        Assert.Equal(FinalizerWatch.ReportPrefix + "Scalar 7, Tensor 3", line);
+        Assert.Equal(7, FinalizerWatch.ScalarsIn(line));
+        Assert.Equal(0, FinalizerWatch.ScalarsIn(FinalizerWatch.Describe(new Dictionary<string, long>())));
+        Assert.Throws<FormatException>(() => FinalizerWatch.ScalarsIn("Tensor 3"));
+    }
+
     [Theory]
     [MemberData(nameof(StepMethods.WithOptimizers), MemberType = typeof(StepMethods))]
     public void NoMethodsTrainingStepLeavesAScalarToTheFinalizer(string methodName, string optimizerName) =>
