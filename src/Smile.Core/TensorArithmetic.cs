@@ -17,6 +17,10 @@ public static class TensorArithmetic
     /// every thread).</summary>
     public static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>0, as <see cref="One"/> is: the start of an <c>arange</c> (whose one-argument form makes its 0 and 1
+    /// inside TorchSharp).</summary>
+    public static readonly Scalar Zero = 0.ToScalar();
+
     /// <summary>2, the exponent of <see cref="Squared"/>, held for good as <see cref="One"/> is.</summary>
     private static readonly Scalar Two = 2.ToScalar();
 

@@ -326,9 +326,7 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
     {
         var save = Path.Combine(data.Root, "interrupt");
         var args = With(Finetune(save, "smile", 100000), ("--eval_frequency", "100000"));
-        var start = SmileProcess.InterruptibleStart(args);
-        var report = SmileProcess.WatchFinalizers(start);
-        using var process = System.Diagnostics.Process.Start(start)!;
+        using var process = System.Diagnostics.Process.Start(SmileProcess.InterruptibleStart(args, out var report))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;

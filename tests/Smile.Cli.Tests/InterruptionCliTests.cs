@@ -60,9 +60,7 @@ public sealed class InterruptionCliTests(SlowEvaluationFixture data) : IClassFix
     /// and returns the exit code and everything it wrote to stderr.</summary>
     private static (int ExitCode, string Stderr) RunAndSignal(string[] args, string marker, string signal)
     {
-        var start = SmileProcess.InterruptibleStart(args);
-        var report = SmileProcess.WatchFinalizers(start);
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(SmileProcess.InterruptibleStart(args, out var report))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var log = new System.Text.StringBuilder();
         string? line;

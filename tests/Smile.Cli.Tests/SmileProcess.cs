@@ -18,8 +18,9 @@ public static class SmileProcess
     /// that press Ctrl-C: a test run started in the background of a non-interactive shell (`nohup ... &amp;`) passes
     /// SIGINT on ignored, and .NET then leaves it ignored, as a shell's background job should be. Debian's python3 (the
     /// tests' PyTorch reference, always there) resets it and execs smile in the same process, so the pid is smile's.
+    /// <paramref name="report"/> is its finalizer watch's file, for <see cref="CheckFinalizerReport"/> after the run.
     /// </summary>
-    public static ProcessStartInfo InterruptibleStart(IEnumerable<string> args)
+    public static ProcessStartInfo InterruptibleStart(IEnumerable<string> args, out string report)
     {
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
@@ -27,6 +28,7 @@ public static class SmileProcess
         start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smile.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
+        report = WatchFinalizers(start);
         return start;
     }
 
@@ -69,7 +71,7 @@ public static class SmileProcess
     /// watched for TorchSharp Scalars left to the finalizer, the use-after-free hazard of docs/DESIGN.md, "Scalars";
     /// <see cref="WatchEverySmile"/>); pass the returned path to <see cref="CheckFinalizerReport"/> when the run is over.
     /// </summary>
-    public static string WatchFinalizers(ProcessStartInfo start)
+    private static string WatchFinalizers(ProcessStartInfo start)
     {
         var report = Path.Combine(Path.GetTempPath(), $"smile-finalizers-{Guid.NewGuid():N}.txt");
         start.Environment[FinalizerWatch.Variable] = report;

@@ -234,8 +234,8 @@ public sealed class SimNetStrategy : ITrainingStrategy, IDisposable
             var domainLogits = disc.call(relation.detach().to(ScalarType.Float32));
             PairDiscriminator.DomainLoss(domainLogits, baseRows).backward();
             discSgd.Step();
-            using Scalar zero = 0, rows = domainLogits.shape[0], firstTarget = baseRows;
-            var domainLabels = arange(zero, rows, TensorArithmetic.One, device: device).ge(firstTarget).to(ScalarType.Int64);
+            using Scalar rows = domainLogits.shape[0], firstTarget = baseRows;
+            var domainLabels = arange(TensorArithmetic.Zero, rows, TensorArithmetic.One, device: device).ge(firstTarget).to(ScalarType.Int64);
             terms["disc_acc"] = domainLogits.argmax(1).eq(domainLabels).to(ScalarType.Float32).mean().item<float>();
         }
         return new StepResult(loss, terms, accuracy);

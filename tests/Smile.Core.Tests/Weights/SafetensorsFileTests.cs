@@ -11,9 +11,6 @@ public sealed class SafetensorsFileTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("smile-st-").FullName;
 
-    /// <summary>arange's start, held (its one-argument form makes a 0 and a 1 inside TorchSharp).</summary>
-    private static readonly Scalar Zero = 0;
-
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string PathOf(string name) => Path.Combine(_dir, name);
@@ -37,7 +34,7 @@ public sealed class SafetensorsFileTests : IDisposable
             ["bool"] = tensor(new[] { true, false, true, true }),
             ["scalar"] = tensor(2.5f),
             ["empty"] = zeros(0, 4),
-            ["a.nested.name"] = arange(Zero, six, TensorArithmetic.One, dtype: ScalarType.Float32).reshape(2, 3),
+            ["a.nested.name"] = arange(TensorArithmetic.Zero, six, TensorArithmetic.One, dtype: ScalarType.Float32).reshape(2, 3),
         };
     }
 
@@ -69,7 +66,7 @@ public sealed class SafetensorsFileTests : IDisposable
         using var scope = NewDisposeScope();
         var path = PathOf("t.safetensors");
         using Scalar twelve = 12;
-        var source = arange(Zero, twelve, TensorArithmetic.One, dtype: ScalarType.Float32).reshape(3, 4);
+        var source = arange(TensorArithmetic.Zero, twelve, TensorArithmetic.One, dtype: ScalarType.Float32).reshape(3, 4);
         SafetensorsFile.Write(path, new Dictionary<string, Tensor> { ["t"] = source.t(), ["slice"] = source[.., 1..3] });
         var read = SafetensorsFile.Read(path);
         Assert.Equal(new float[] { 0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11 }, read["t"].data<float>().ToArray());
