@@ -16,11 +16,10 @@ public class CliTests
         Assert.Matches(@"threads\s+\d+ intra-op", r.Stdout);
         Assert.Matches(@"native\s+/\S*libtorch_cpu\.so", r.Stdout);
         Assert.Contains("safeguard      strided 1x1 convolutions on CPU computed as slice + stride-1 convolution: on", r.Stdout);
-        // The channels-last line follows the caches line: a CPU that hides them is told to keep the layout off.
+        // Both safeguard lines follow the caches line: on a CPU that hides them they say they are needed.
         bool hidden = r.Stdout.Contains("CPU caches     hidden by the (virtual) machine", StringComparison.Ordinal);
-        Assert.Contains("safeguard      channels-last on CPU: off unless asked for " +
-            "(oneDNN's channels-last convolutions crashed on CPUs that hide their cache sizes); " +
-            (hidden ? "this CPU hides them: keep it off" : "this CPU shows them"), r.Stdout);
+        Assert.Contains("safeguard      channels-last 1x1 convolutions on CPU computed as matrix products: on" +
+            (hidden ? " (needed here: this CPU hides its cache sizes)" : "") + "\n", r.Stdout.ReplaceLineEndings("\n"));
         Assert.Matches(@"allocator\s+tuned", r.Stdout);
     }
 

@@ -34,6 +34,7 @@ public sealed class VerbFlagCliTests : IDisposable
             (["demo-data", "--out", Path.Combine(aFile, "sub")], null!),
             (["selftest", "--model_arch", "resnet18", "--image_size", "100000"], "--image_size: must be at most 4096"),
             (["selftest", "--model_arch", "resnet18", "--batch_size", "0"], "--batch_size: must be at least 2 (BatchNorm in train mode)"),
+            (["selftest", "--model_arch", "resnet18", "--channels_last", "sideways"], "--channels_last: must be on or off, not 'sideways'"),
             (["bench", "data", "--image_size", "0"], "--image_size: must be at least 32"),
             (["bench", "inference", "--image_size", "100000"], "--image_size: must be at most 4096"),
             (["simtrans", "train-simnet", "--base_dir", images, "--image_size", "100000"], "--image_size: must be at most 4096"),

@@ -16,7 +16,7 @@ internal static class BenchTrainCommand
         var steps = Flags.Make("steps", "Timed steps per measurement (SMILE: steps/4 samples of 10 iterations).", 4);
         var rounds = Flags.Make("rounds", "Interleaved Smile / PyTorch rounds.", 2);
         var channelsLast = Flags.Make("channels_last", "Also time PyTorch in channels-last (yes or no).", "yes");
-        var smileChannelsLast = Flags.Make("smile_channels_last", "On the CPU, also time Smile in channels-last (`finetune --channels_last on`): auto (yes where the CPU shows its cache sizes; where it hides them oneDNN can crash in that layout), yes or no.", "auto");
+        var smileChannelsLast = Flags.Make("smile_channels_last", "On the CPU, also time Smile in channels-last (`finetune --channels_last on`): yes or no (auto: yes).", "auto");
         var rates = Flags.Make("arithmetic", "On the CPU, also measure LibTorch's matmul and convolution rates (about 6 s on 2 cores) and print each step's share of them (yes or no).", "yes");
         var fold = Flags.Make("fold_batchnorm", "Run Smile's teacher and eval forward with BatchNorm folded into the convolutions, as training and evaluation do (yes or no).", "yes");
         var precision = Flags.Make("precision", "fp32, or bf16: both sides under CPU autocast (Smile: --precision bf16's step; PyTorch: torch.autocast).", "fp32");
@@ -48,7 +48,7 @@ internal static class BenchTrainCommand
             bool rounded = arithmetic.RoundsConvolutions(target);
             bool cuda = target.type == TorchSharp.DeviceType.CUDA;
             // On CUDA Smile's step is channels-last already (a run's default there).
-            bool smileCl = !cuda && (smileLayout == "yes" || smileLayout == "auto" && !Smile.Diagnostics.CpuInfo.Machine.CachesHidden);
+            bool smileCl = !cuda && smileLayout != "no";
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile " +
                 (cuda ? "with a run's CUDA defaults (channels-last, cuDNN autotuning and TF32, PyTorch given the last two; " : $"NCHW{(smileCl ? " and channels-last (the -cl rows)" : " (its CPU default)")} ({Smile.Native.ThreadPolicy.State}; ") +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +

@@ -14,21 +14,25 @@ internal static class SelfTestCommand
         var size = new Option<int>("--image_size", "--image-size") { Description = "Square input size.", DefaultValueFactory = _ => 224 };
         var steps = new Option<int>("--steps") { Description = "Training steps to run.", DefaultValueFactory = _ => 2 };
         var precision = new Option<string>("--precision") { Description = "fp32, bf16 or fp16: the step's arithmetic, as `finetune --precision`.", DefaultValueFactory = _ => "fp32" };
-        var command = new Command("selftest", "Run full training steps (forward, backward, SGD update) on random data.") { arch, batch, size, steps, precision };
+        var layout = new Option<string>("--channels_last", "--channels-last") { Description = "on or off: batches in channels-last (NHWC) memory format, as `finetune --channels_last on`.", DefaultValueFactory = _ => "off" };
+        var command = new Command("selftest", "Run full training steps (forward, backward, SGD update) on random data.") { arch, batch, size, steps, precision, layout };
         command.SetAction(parse =>
         {
             Flags.Require(parse.GetValue(batch) >= 2, "batch_size", "must be at least 2 (BatchNorm in train mode)");
             Flags.ImageSize(parse.GetValue(size));
             Flags.Require(parse.GetValue(steps) >= 1, "steps", "must be at least 1");
+            string channelsLast = parse.GetValue(layout)!.Trim().ToLowerInvariant();
+            Flags.Require(channelsLast is "on" or "off", "channels_last", $"must be on or off, not '{channelsLast}'");
             var arithmetic = EvalPrecision.Read(parse.GetValue(precision), TorchSharp.torch.CPU);
-            var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps), precision: arithmetic);
+            var report = TrainingStepCheck.Run(parse.GetValue(arch)!, parse.GetValue(batch), parse.GetValue(size), parse.GetValue(steps), precision: arithmetic,
+                channelsLast: channelsLast == "on");
             for (int i = 0; i < report.Losses.Count; i++)
                 Console.WriteLine($"step {i + 1}: loss {report.Losses[i]:F4}, {report.Seconds[i]:F2} s ({report.BatchSize / report.Seconds[i]:F1} images/s)");
             if (report.InferenceSeconds is double inference)
                 Console.WriteLine($"inference forward ({report.InferencePath}): {inference:F2} s ({report.BatchSize / inference:F1} images/s)");
             bool finite = report.Losses.All(double.IsFinite);
             Console.WriteLine(finite
-                ? $"selftest ok: {report.Arch}, batch {report.BatchSize}, {report.ImageSize}x{report.ImageSize}, {arithmetic.Name}, NCHW"
+                ? $"selftest ok: {report.Arch}, batch {report.BatchSize}, {report.ImageSize}x{report.ImageSize}, {arithmetic.Name}, {report.Layout}"
                 : $"selftest FAILED: {report.Arch}: non-finite loss");
             return finite ? 0 : 1;
         });

@@ -54,8 +54,8 @@ public sealed record SystemInfo(
     {
         $"strided 1x1 convolutions on CPU computed as slice + stride-1 convolution: {(PointwiseConv2d.SlicesStride(torch.CPU) ? "on" : "off")}" +
             (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
-        "channels-last on CPU: off unless asked for (oneDNN's channels-last convolutions crashed on CPUs that hide their cache sizes)" +
-            (cpu.CachesHidden ? "; this CPU hides them: keep it off" : "; this CPU shows them"),
+        "channels-last 1x1 convolutions on CPU computed as matrix products: on" +
+            (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
     };
 
     /// <summary>Names and memory of the CUDA devices (empty without any), or null where they cannot be read.</summary>

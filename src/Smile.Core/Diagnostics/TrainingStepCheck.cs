@@ -14,6 +14,9 @@ public sealed record TrainingStepReport(string Arch, int BatchSize, int ImageSiz
 
     /// <summary>How that inference forward ran ("BatchNorm folded, NCHW").</summary>
     public string? InferencePath { get; init; }
+
+    /// <summary>The batches' memory layout: "NCHW" or "channels-last".</summary>
+    public string Layout { get; init; } = "NCHW";
 }
 
 /// <summary>
@@ -24,7 +27,8 @@ public sealed record TrainingStepReport(string Arch, int BatchSize, int ImageSiz
 /// </summary>
 public static class TrainingStepCheck
 {
-    public static TrainingStepReport Run(string arch, int batchSize, int imageSize, int steps, Device? device = null, int seed = 0, MixedPrecision? precision = null)
+    public static TrainingStepReport Run(string arch, int batchSize, int imageSize, int steps, Device? device = null, int seed = 0, MixedPrecision? precision = null,
+        bool channelsLast = false)
     {
         if (batchSize < 2) throw new ModelConfigException($"batch size must be at least 2 for BatchNorm in train mode (got {batchSize})");
         if (imageSize < 32) throw new ModelConfigException($"image size must be at least 32 (got {imageSize})");
@@ -39,7 +43,7 @@ public static class TrainingStepCheck
         using var model = ModelFactory.Create(arch, numClasses: 10, auxClasses: 1000);
         model.to(device).train();
         using var method = new SmileRegularizer();
-        using var context = new TrainingContext(model, teacher, new LossOptions()) { Precision = precision ?? MixedPrecision.Fp32 };
+        using var context = new TrainingContext(model, teacher, new LossOptions()) { Precision = precision ?? MixedPrecision.Fp32, ChannelsLast = channelsLast };
         using var optimizer = new NesterovSgd(model.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
         var losses = new List<double>();
         var seconds = new List<double>();
@@ -48,7 +52,7 @@ public static class TrainingStepCheck
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
-            var x = randn(batchSize, 3, imageSize, imageSize, device: device);
+            var x = Batch(batchSize, imageSize, device, channelsLast);
             var y = randint(0, 10, batchSize, device: device);
             var result = TrainingStep.Run(context, method, optimizer, new StepBatch(x, y), method.DrawMix(random, batchSize), i);
             losses.Add(result.Loss);
@@ -61,13 +65,23 @@ public static class TrainingStepCheck
             // The evaluator's and the SMILE teacher's forward: on CPU it reaches other oneDNN primitives than training does.
             // Folding computes eval-mode arithmetic whatever the module's mode, so the model stays as it is.
             using var scope = NewDisposeScope();
-            using var folded = new FoldedResNet(resnet);
+            using var folded = new FoldedResNet(resnet, channelsLast);
             using var autocast = context.Precision.Enter(context.Device);
             var clock = Stopwatch.StartNew();
-            folded.Forward(randn(batchSize, 3, imageSize, imageSize, device: device));
+            folded.Forward(Batch(batchSize, imageSize, device, channelsLast));
             inference = clock.Elapsed.TotalSeconds;
-            path = "BatchNorm folded, NCHW";
+            path = $"BatchNorm folded, {Layout(channelsLast)}";
         }
-        return new TrainingStepReport(ModelFactory.CanonicalName(arch), batchSize, imageSize, losses, seconds) { InferenceSeconds = inference, InferencePath = path };
+        return new TrainingStepReport(ModelFactory.CanonicalName(arch), batchSize, imageSize, losses, seconds) { InferenceSeconds = inference, InferencePath = path, Layout = Layout(channelsLast) };
+    }
+
+    private static string Layout(bool channelsLast) => channelsLast ? "channels-last" : "NCHW";
+
+    // Random images in the layout of a run's batches (`channelsLast`: as FinetuneStrategy lays them out).
+    private static Tensor Batch(int batchSize, int imageSize, Device device, bool channelsLast)
+    {
+        var x = randn(batchSize, 3, imageSize, imageSize, device: device);
+        if (!channelsLast) return x;
+        using (x) return CudaSpeed.ToChannelsLast(x);
     }
 }

@@ -154,16 +154,9 @@ public sealed class FoldedResNet : IDisposable
         return compute().MoveToOuterDisposeScope();
     }
 
-    private static Tensor Conv(Pair pair, Tensor x)
-    {
-        // A strided 1x1 convolution on CPU is a strided slice and a stride-1 convolution, as PointwiseConv2d computes it.
-        if (pair.Conv is PointwiseConv2d && pair.Stride != 1 && PointwiseConv2d.SlicesStride(x.device))
-        {
-            using var sliced = x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, pair.Stride), TensorIndex.Slice(null, null, pair.Stride)];
-            return LowPrecisionConvolution.Conv2d(sliced, pair.Weight!, pair.Bias);
-        }
-        return LowPrecisionConvolution.Conv2d(x, pair.Weight!, pair.Bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);
-    }
+    private static Tensor Conv(Pair pair, Tensor x) => pair.Conv is PointwiseConv2d
+        ? PointwiseConv2d.Apply(x, pair.Weight!, pair.Bias, pair.Stride)
+        : LowPrecisionConvolution.Conv2d(x, pair.Weight!, pair.Bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);
 
     public void Dispose()
     {

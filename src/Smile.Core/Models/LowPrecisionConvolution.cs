@@ -57,6 +57,18 @@ public static class LowPrecisionConvolution
         return y.to(type).MoveToOuterDisposeScope();
     }
 
+    /// <summary><c>nn.functional.linear</c> standing in for a 1x1 convolution (<see cref="PointwiseConv2d"/>), rounded
+    /// inside a region as <see cref="Conv2d"/> rounds.</summary>
+    public static Tensor Linear(Tensor rows, Tensor weight, Tensor? bias)
+    {
+        if (rounding is not { } type) return nn.functional.linear(rows, weight, bias);
+        roundedCalls++;
+        using var scope = NewDisposeScope();
+        using var fp32 = Autocast.Suspend(rows.device.type);
+        var y = nn.functional.linear(Rounded(rows, type), Rounded(weight, type), bias is null ? null : Rounded(bias, type));
+        return y.to(type).MoveToOuterDisposeScope();
+    }
+
     // Autocast would cast an fp32 operand to the low precision; an operand already in it is widened exactly.
     private static Tensor Rounded(Tensor t, ScalarType type) =>
         t.dtype == type ? t.to(ScalarType.Float32) : t.to(type).to(ScalarType.Float32);

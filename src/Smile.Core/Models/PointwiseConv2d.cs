@@ -6,14 +6,16 @@ namespace Smile.Models;
 
 /// <summary>
 /// A bias-free 1x1 convolution with a stride, parameter named <c>weight</c> like torchvision's Conv2d.
-/// On CPU a strided 1x1 convolution is computed as a strided slice followed by a stride-1 convolution
-/// with the same weight: mathematically identical, and it never reaches the oneDNN backward-data
-/// primitive of strided 1x1 convolutions that divides by zero on virtual machines that hide their
-/// cache sizes (SIGFPE kills the process; see docs/PLATFORM-NOTES.md). Other devices (CUDA) use
-/// the ordinary strided convolution.
+/// On CPU some of oneDNN's 1x1 convolution primitives divide by zero on virtual machines that hide their cache sizes
+/// (SIGFPE kills the process; see docs/PLATFORM-NOTES.md), so there this class computes the same arithmetic another
+/// way (<see cref="Apply"/>): a strided 1x1 convolution as a strided slice followed by a stride-1 convolution with the
+/// same weight, and a channels-last 1x1 convolution as one matrix product over the image's pixels. Other devices
+/// (CUDA) use the ordinary convolution.
 /// </summary>
 public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
 {
+    [ThreadStatic] private static long matrixProducts;
+
     private readonly Parameter weight;
     private readonly long stride;
 
@@ -29,16 +31,49 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The convolution weight (out x in x 1 x 1), for code that folds it (<see cref="FoldedResNet"/>).</summary>
     internal Parameter Weight => weight;
 
+    /// <summary>How many 1x1 convolutions this thread has computed as matrix products (a test checks that every one of a
+    /// channels-last ResNet's does, so that none can reach the crashing primitives unnoticed).</summary>
+    public static long MatrixProducts => matrixProducts;
+
     /// <summary>Whether a strided call on this device is computed by slicing (decided here, once, for the whole model).</summary>
     public static bool SlicesStride(Device device) => device.type == DeviceType.CPU;
 
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) => Apply(input, weight, null, stride);
+
+    /// <summary>The 1x1 convolution of <paramref name="x"/> by <paramref name="weight"/> (out x in x 1 x 1) and the
+    /// optional <paramref name="bias"/>, computed on CPU as described on the class (the folded forward's 1x1
+    /// convolutions go through here too). Inside a <see cref="LowPrecisionConvolution"/> region it rounds as a
+    /// convolution would.</summary>
+    internal static Tensor Apply(Tensor x, Tensor weight, Tensor? bias, long stride)
     {
-        if (stride == 1)
-            return LowPrecisionConvolution.Conv2d(input, weight);
-        if (!SlicesStride(input.device))
-            return LowPrecisionConvolution.Conv2d(input, weight, strides: new[] { stride, stride });
-        using var sliced = input[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
-        return LowPrecisionConvolution.Conv2d(sliced, weight);
+        if (stride != 1 && SlicesStride(x.device))
+        {
+            using var sliced = x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
+            return Apply(sliced, weight, bias, 1);
+        }
+        if (stride == 1 && MultipliesMatrices(x))
+            return MatrixProduct(x, weight, bias);
+        return LowPrecisionConvolution.Conv2d(x, weight, bias, stride == 1 ? null : [stride, stride]);
+    }
+
+    // A channels-last CPU tensor (its channels adjacent in memory, each pixel's after the previous one's; a strided
+    // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1 convolutions are among those that crash
+    // (above), and its pixels are already the rows of a matrix, so the product copies no input but a slice's.
+    private static bool MultipliesMatrices(Tensor x) =>
+        x.device.type == DeviceType.CPU && x.dim() == 4 && x.shape[1] > 1 && x.stride(1) == 1
+        && (x.stride(3) >= x.shape[1] || x.shape[2] * x.shape[3] == 1);
+
+    // [N, C, H, W] in channels-last = [N*H*W, C] rows; times the weight's [C, O] gives [N*H*W, O], which viewed back is
+    // the convolution's [N, O, H, W] output in channels-last.
+    private static Tensor MatrixProduct(Tensor x, Tensor weight, Tensor? bias)
+    {
+        matrixProducts++;
+        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], o = weight.shape[0];
+        using var pixels = x.permute(0, 2, 3, 1);
+        using var rows = pixels.reshape(n * h * w, c);
+        using var matrix = weight.view(o, c);
+        using var product = LowPrecisionConvolution.Linear(rows, matrix, bias);
+        using var image = product.view(n, h, w, o);
+        return image.permute(0, 3, 1, 2);
     }
 }

@@ -1,0 +1,105 @@
+using Smile.Models;
+using Smile.Native;
+using Smile.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smile.Tests.Models;
+
+/// <summary>
+/// <see cref="PointwiseConv2d"/>'s channels-last route on CPU: a 1x1 convolution as one matrix product over the
+/// pixels, which keeps oneDNN's channels-last 1x1 convolution primitives (they divide by zero on CPUs that hide their
+/// cache sizes, docs/PLATFORM-NOTES.md) out of every ResNet. Its output, input gradient and weight gradient equal the
+/// NCHW convolution's (whose forward and stride-1 backward are safe there), strided or not, with a bias or without,
+/// in fp32 and inside a bf16 rounding region; and every 1x1 convolution of a channels-last ResNet goes that way.
+/// </summary>
+public sealed class PointwiseConv2dTests
+{
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)] // odd input size: the slice keeps the last row and column, as the strided convolution does
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void AChannelsLastCallIsAMatrixProductEqualToTheNchwConvolution(long stride, bool bias)
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(5);
+        var weight = randn(24, 16, 1, 1, requires_grad: true);
+        var b = bias ? randn(24, requires_grad: true) : null;
+        var x = randn(3, 16, 9, 9);
+        var upstream = randn(3, 24, stride == 1 ? 9 : 5, stride == 1 ? 9 : 5);
+
+        var (nchw, nchwGradX, nchwGradW) = Run(x, weight, b, stride, upstream, channelsLast: false);
+        long before = PointwiseConv2d.MatrixProducts;
+        var (nhwc, nhwcGradX, nhwcGradW) = Run(x, weight, b, stride, upstream, channelsLast: true);
+        Assert.Equal(1, PointwiseConv2d.MatrixProducts - before);
+        Assert.Equal(nchw.shape, nhwc.shape);
+        Assert.True(nhwc.stride(1) == 1, $"output strides [{string.Join(", ", nhwc.stride())}]: not channels-last");
+        Close(nchw, nhwc, "output");
+        Close(nchwGradX, nhwcGradX, "input gradient");
+        Close(nchwGradW, nhwcGradW, "weight gradient");
+    }
+
+    [Fact]
+    public void InsideABf16RegionTheMatrixProductRoundsAsTheConvolutionDoes()
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(6);
+        var weight = randn(24, 16, 1, 1);
+        var bias = randn(24);
+        var x = randn(2, 16, 6, 6);
+        Tensor Forward(Tensor input)
+        {
+            using var autocast = Autocast.Enter(DeviceType.CPU, ScalarType.BFloat16);
+            using var rounding = LowPrecisionConvolution.Enter(ScalarType.BFloat16);
+            return PointwiseConv2d.Apply(input, weight, bias, 1);
+        }
+        long rounded = LowPrecisionConvolution.RoundedCalls;
+        var nchw = Forward(x);
+        var nhwc = Forward(CudaSpeed.ToChannelsLast(x));
+        Assert.Equal(2, LowPrecisionConvolution.RoundedCalls - rounded);
+        Assert.Equal(ScalarType.BFloat16, nhwc.dtype);
+        // the same rounded operands summed in fp32 in another order: at most one bf16 step apart, in a few elements
+        var differ = (nchw.to(ScalarType.Float32) - nhwc.to(ScalarType.Float32)).abs() > nchw.to(ScalarType.Float32).abs().Times(1.0 / 128);
+        Assert.True(differ.to(ScalarType.Float32).mean().item<float>() <= 0.02f, "the rounded matrix product is not the rounded convolution");
+    }
+
+    public static IEnumerable<object[]> ResNets => ModelFactory.Names.Where(n => n.StartsWith("resnet", StringComparison.Ordinal)).Select(n => new object[] { n });
+
+    /// <summary>Training-mode forward and backward, and the folded forward of evaluation and SMILE's teacher.</summary>
+    [Theory]
+    [MemberData(nameof(ResNets))]
+    public void EveryPointwiseConvolutionOfAChannelsLastResNetIsAMatrixProduct(string arch)
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(7);
+        using var model = ModelFactory.Create(arch, 5);
+        long pointwise = model.modules().Count(m => m is PointwiseConv2d);
+        Assert.True(pointwise >= (arch is "resnet18" or "resnet34" ? 3 : 16), $"{arch}: {pointwise} pointwise convolutions");
+        var x = CudaSpeed.ToChannelsLast(randn(2, 3, 32, 32));
+        long before = PointwiseConv2d.MatrixProducts;
+        model.train();
+        model.call(x).Logits.sum().backward();
+        Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
+        using var folded = new FoldedResNet((ResNet)model, channelsLast: true);
+        before = PointwiseConv2d.MatrixProducts;
+        folded.Forward(x);
+        Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
+    }
+
+    private static (Tensor Output, Tensor GradX, Tensor GradW) Run(Tensor x, Tensor weight, Tensor? bias, long stride, Tensor upstream, bool channelsLast)
+    {
+        var input = (channelsLast ? CudaSpeed.ToChannelsLast(x) : x.clone()).requires_grad_();
+        weight.grad?.zero_();
+        var y = PointwiseConv2d.Apply(input, weight, bias, stride);
+        (y * upstream).sum().backward();
+        return (y.detach(), input.grad!.clone(), weight.grad!.clone());
+    }
+
+    private static void Close(Tensor expected, Tensor actual, string what)
+    {
+        double gap = (expected - actual).abs().max().item<float>();
+        double scale = expected.abs().max().item<float>();
+        Assert.True(gap <= 1e-5 * Math.Max(1, scale), $"{what}: differs by {gap} (scale {scale})");
+    }
+}
