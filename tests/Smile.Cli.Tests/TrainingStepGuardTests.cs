@@ -18,12 +18,13 @@ public class TrainingStepGuardTests
     public void FullTrainingStepsSurviveOnThisCpu(string arch, string precision) => Survives(arch, precision, 16, 224, 2);
 
     /// <summary>`--channels_last on`: without PointwiseConv2d's matrix products a ResNet-50 died here in its first
-    /// channels-last forward (docs/PLATFORM-NOTES.md).</summary>
+    /// channels-last forward (docs/PLATFORM-NOTES.md), and every channels-last case below by signal 8.</summary>
     [Theory]
     [InlineData("resnet50", "fp32", 16, 224)]
     [InlineData("resnet101", "fp32", 16, 224)]
     [InlineData("resnet50", "bf16", 16, 224)]
     [InlineData("resnet101", "bf16", 4, 96)]
+    [InlineData("densenet121", "fp32", 16, 224)] // its 1x1 convolutions are nn.Conv2d modules
     public void ChannelsLastTrainingStepsSurviveOnThisCpu(string arch, string precision, int batch, int size) =>
         Survives(arch, precision, batch, size, 2, channelsLast: true);
 

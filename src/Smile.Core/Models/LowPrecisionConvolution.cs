@@ -39,10 +39,15 @@ public static class LowPrecisionConvolution
         return new Restore(previous);
     }
 
-    /// <summary><paramref name="conv"/>'s forward of <paramref name="x"/> (its hooks included outside a region).</summary>
-    public static Tensor Call(Conv2d conv, Tensor x) => rounding is null
-        ? conv.call(x)
-        : Conv2d(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+    /// <summary><paramref name="conv"/>'s forward of <paramref name="x"/> (its hooks included outside a region); a 1x1
+    /// convolution of a channels-last CPU tensor as <see cref="PointwiseConv2d"/> computes it.</summary>
+    public static Tensor Call(Conv2d conv, Tensor x)
+    {
+        if (PointwiseConv2d.Takes(conv, x)) return PointwiseConv2d.Apply(x, conv.weight!, conv.bias, 1);
+        return rounding is null
+            ? conv.call(x)
+            : Conv2d(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+    }
 
     /// <summary><c>nn.functional.conv2d</c>, rounded inside a region.</summary>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias = null, long[]? strides = null, long[]? padding = null,

@@ -56,6 +56,13 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
         return LowPrecisionConvolution.Conv2d(x, weight, bias, stride == 1 ? null : [stride, stride]);
     }
 
+    /// <summary>Whether <paramref name="conv"/> (an nn.Conv2d, as DenseNet's) is a plain 1x1 convolution that
+    /// <see cref="Apply"/> computes as a matrix product for <paramref name="x"/>.</summary>
+    internal static bool Takes(Conv2d conv, Tensor x) =>
+        conv.kernel_size.All(k => k == 1) && conv.stride.All(s => s == 1) && conv.dilation.All(d => d == 1) && conv.groups == 1
+        && conv.padding_type is null or Padding.Valid && (conv.padding is null || conv.padding.All(p => p == 0))
+        && conv.padding_mode == PaddingModes.Zeros && MultipliesMatrices(x);
+
     // A channels-last CPU tensor (its channels adjacent in memory, each pixel's after the previous one's; a strided
     // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1 convolutions are among those that crash
     // (above), and its pixels are already the rows of a matrix, so the product copies no input but a slice's.

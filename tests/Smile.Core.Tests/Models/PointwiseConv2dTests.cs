@@ -11,7 +11,7 @@ namespace Smile.Tests.Models;
 /// pixels, which keeps oneDNN's channels-last 1x1 convolution primitives (they divide by zero on CPUs that hide their
 /// cache sizes, docs/PLATFORM-NOTES.md) out of every ResNet. Its output, input gradient and weight gradient equal the
 /// NCHW convolution's (whose forward and stride-1 backward are safe there), strided or not, with a bias or without,
-/// in fp32 and inside a bf16 rounding region; and every 1x1 convolution of a channels-last ResNet goes that way.
+/// in fp32 and inside a bf16 rounding region; and every 1x1 convolution of a channels-last model goes that way.
 /// </summary>
 public sealed class PointwiseConv2dTests
 {
@@ -64,24 +64,27 @@ public sealed class PointwiseConv2dTests
         Assert.True(differ.to(ScalarType.Float32).mean().item<float>() <= 0.02f, "the rounded matrix product is not the rounded convolution");
     }
 
-    public static IEnumerable<object[]> ResNets => ModelFactory.Names.Where(n => n.StartsWith("resnet", StringComparison.Ordinal)).Select(n => new object[] { n });
+    public static IEnumerable<object[]> Architectures => ModelFactory.Names.Select(n => new object[] { n });
 
-    /// <summary>Training-mode forward and backward, and the folded forward of evaluation and SMILE's teacher.</summary>
+    /// <summary>Training-mode forward and backward, and for a ResNet the folded forward of evaluation and SMILE's
+    /// teacher; DenseNet's 1x1 convolutions are nn.Conv2d modules (through LowPrecisionConvolution.Call).</summary>
     [Theory]
-    [MemberData(nameof(ResNets))]
-    public void EveryPointwiseConvolutionOfAChannelsLastResNetIsAMatrixProduct(string arch)
+    [MemberData(nameof(Architectures))]
+    public void EveryPointwiseConvolutionOfAChannelsLastModelIsAMatrixProduct(string arch)
     {
         using var scope = NewDisposeScope();
         torch.random.manual_seed(7);
         using var model = ModelFactory.Create(arch, 5);
-        long pointwise = model.modules().Count(m => m is PointwiseConv2d);
-        Assert.True(pointwise >= (arch is "resnet18" or "resnet34" ? 3 : 16), $"{arch}: {pointwise} pointwise convolutions");
+        long pointwise = model.modules().Count(m => m is PointwiseConv2d || m is TorchSharp.Modules.Conv2d c && c.kernel_size.All(k => k == 1));
+        if (arch.StartsWith("resnet", StringComparison.Ordinal) || arch.StartsWith("densenet", StringComparison.Ordinal))
+            Assert.True(pointwise >= 3, $"{arch}: {pointwise} pointwise convolutions");
         var x = CudaSpeed.ToChannelsLast(randn(2, 3, 32, 32));
         long before = PointwiseConv2d.MatrixProducts;
         model.train();
         model.call(x).Logits.sum().backward();
         Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
-        using var folded = new FoldedResNet((ResNet)model, channelsLast: true);
+        if (model is not ResNet resnet) return;
+        using var folded = new FoldedResNet(resnet, channelsLast: true);
         before = PointwiseConv2d.MatrixProducts;
         folded.Forward(x);
         Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
