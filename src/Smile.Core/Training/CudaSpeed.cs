@@ -9,8 +9,8 @@ namespace Smile.Training;
 /// The CUDA speed switches of a run, each on by default on CUDA and each with a way off: cuDNN autotuning, TF32 for
 /// fp32 matrix products and convolutions (<see cref="CudaSwitches"/>), channels-last batches, and the training step
 /// replayed as a CUDA graph (<see cref="StepGraphs"/>). On the CPU the first two and the graphs change nothing, and
-/// channels-last is off unless asked for: oneDNN's channels-last kernels crashed on CPUs that
-/// hide their cache sizes (docs/PLATFORM-NOTES.md, "Channels-last crashes forward passes too").
+/// channels-last is off unless asked for (the reference's NCHW); asked for, its 1x1 convolutions run as matrix
+/// products there (<see cref="PointwiseConv2d"/>), since oneDNN's crashed on CPUs that hide their cache sizes.
 /// </summary>
 public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto", bool CudaGraphs = true)
 {
