@@ -32,7 +32,7 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     internal Parameter Weight => weight;
 
     /// <summary>How many 1x1 convolutions this thread has computed as matrix products (a test checks that every one of a
-    /// channels-last ResNet's does, so that none can reach the crashing primitives unnoticed).</summary>
+    /// channels-last model's does, so that none can reach the crashing primitives unnoticed).</summary>
     public static long MatrixProducts => matrixProducts;
 
     /// <summary>Whether a strided call on this device is computed by slicing (decided here, once, for the whole model).</summary>
@@ -64,8 +64,9 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
         && conv.padding_mode == PaddingModes.Zeros && MultipliesMatrices(x);
 
     // A channels-last CPU tensor (its channels adjacent in memory, each pixel's after the previous one's; a strided
-    // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1 convolutions are among those that crash
-    // (above), and its pixels are already the rows of a matrix, so the product copies no input but a slice's.
+    // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1
+    // convolutions are among those that crash (above), and its pixels are already the rows of a matrix, so the
+    // product copies no input but a slice's.
     private static bool MultipliesMatrices(Tensor x) =>
         x.device.type == DeviceType.CPU && x.dim() == 4 && x.shape[1] > 1 && x.stride(1) == 1
         && (x.stride(3) >= x.shape[1] || x.shape[2] * x.shape[3] == 1);
