@@ -34,6 +34,7 @@ public static class TrainingStepCheck
         if (imageSize < 32) throw new ModelConfigException($"image size must be at least 32 (got {imageSize})");
         if (steps < 1) throw new ModelConfigException($"steps must be at least 1 (got {steps})");
         device ??= CPU;
+        string layout = channelsLast ? "channels-last" : "NCHW";
         torch.random.manual_seed(seed);
         // The SMILE step of a real run (the engine's own TrainingStep): a frozen source teacher, a student with an aux
         // head, mixup, the folded teacher forward, Nesterov SGD, and the mean teacher at step 0.
@@ -70,12 +71,10 @@ public static class TrainingStepCheck
             var clock = Stopwatch.StartNew();
             folded.Forward(Batch(batchSize, imageSize, device, channelsLast));
             inference = clock.Elapsed.TotalSeconds;
-            path = $"BatchNorm folded, {Layout(channelsLast)}";
+            path = $"BatchNorm folded, {layout}";
         }
-        return new TrainingStepReport(ModelFactory.CanonicalName(arch), batchSize, imageSize, losses, seconds) { InferenceSeconds = inference, InferencePath = path, Layout = Layout(channelsLast) };
+        return new TrainingStepReport(ModelFactory.CanonicalName(arch), batchSize, imageSize, losses, seconds) { InferenceSeconds = inference, InferencePath = path, Layout = layout };
     }
-
-    private static string Layout(bool channelsLast) => channelsLast ? "channels-last" : "NCHW";
 
     // Random images in the layout of a run's batches (`channelsLast`: as FinetuneStrategy lays them out).
     private static Tensor Batch(int batchSize, int imageSize, Device device, bool channelsLast)

@@ -67,16 +67,20 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1
     // convolutions are among those that crash (above), and its pixels are already the rows of a matrix, so the
     // product copies no input but a slice's.
-    private static bool MultipliesMatrices(Tensor x) =>
-        x.device.type == DeviceType.CPU && x.dim() == 4 && x.shape[1] > 1 && x.stride(1) == 1
-        && (x.stride(3) >= x.shape[1] || x.shape[2] * x.shape[3] == 1);
+    private static bool MultipliesMatrices(Tensor x)
+    {
+        if (x.device.type != DeviceType.CPU || x.dim() != 4) return false;
+        var shape = x.shape; // each read is a native call and a new array
+        return shape[1] > 1 && x.stride(1) == 1 && (x.stride(3) >= shape[1] || shape[2] * shape[3] == 1);
+    }
 
     // [N, C, H, W] in channels-last = [N*H*W, C] rows; times the weight's [C, O] gives [N*H*W, O], which viewed back is
     // the convolution's [N, O, H, W] output in channels-last.
     private static Tensor MatrixProduct(Tensor x, Tensor weight, Tensor? bias)
     {
         matrixProducts++;
-        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], o = weight.shape[0];
+        var shape = x.shape;
+        long n = shape[0], c = shape[1], h = shape[2], w = shape[3], o = weight.shape[0];
         using var pixels = x.permute(0, 2, 3, 1);
         using var rows = pixels.reshape(n * h * w, c);
         using var matrix = weight.view(o, c);
