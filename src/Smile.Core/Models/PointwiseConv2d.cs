@@ -48,7 +48,9 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     {
         if (stride != 1 && SlicesStride(x.device))
         {
-            using var sliced = x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
+            using var sliced = MultipliesMatrices(x)
+                ? EveryNthPixel(x, stride)
+                : x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
             return Apply(sliced, weight, bias, 1);
         }
         if (stride == 1 && MultipliesMatrices(x))
@@ -72,6 +74,25 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
         if (x.device.type != DeviceType.CPU || x.dim() != 4) return false;
         var shape = x.shape; // each read is a native call and a new array
         return shape[1] > 1 && x.stride(1) == 1 && (x.stride(3) >= shape[1] || shape[2] * shape[3] == 1);
+    }
+
+    // x[..., ::s, ::s] of a channels-last tensor, as a view whose backward is channels-last too. A slice's backward
+    // writes its gradient into an NCHW zero tensor; through the residual sums that layout reached most of a
+    // channels-last ResNet's backward, and every elementwise op (add, ReLU's and BatchNorm's backward) that met
+    // two layouts ran several times slower (docs/PERFORMANCE.md, "Channels-last gradients"). Here the pixels are
+    // the rows of [N, H/s, s, W/s, s, C] and the pick is two selects, whose backward fills a zero tensor of that
+    // shape: NHWC memory. A size that s does not divide is padded first (the padding is never picked).
+    private static Tensor EveryNthPixel(Tensor x, long s)
+    {
+        var shape = x.shape;
+        long n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+        long padH = (s - h % s) % s, padW = (s - w % s) % s;
+        using var padded = padH + padW == 0 ? x.alias() : nn.functional.pad(x, [0, padW, 0, padH]);
+        using var pixels = padded.permute(0, 2, 3, 1).contiguous(); // no copy when already NHWC in memory
+        using var blocks = pixels.view(n, (h + padH) / s, s, (w + padW) / s, s, c);
+        using var columns = blocks.select(4, 0);
+        using var picked = columns.select(2, 0);
+        return picked.permute(0, 3, 1, 2);
     }
 
     // [N, C, H, W] in channels-last = [N*H*W, C] rows; times the weight's [C, O] gives [N*H*W, O], which viewed back is

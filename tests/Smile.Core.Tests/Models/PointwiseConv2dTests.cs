@@ -16,18 +16,21 @@ namespace Smile.Tests.Models;
 public sealed class PointwiseConv2dTests
 {
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(2, false)] // odd input size: the slice keeps the last row and column, as the strided convolution does
-    [InlineData(1, true)]
-    [InlineData(2, true)]
-    public void AChannelsLastCallIsAMatrixProductEqualToTheNchwConvolution(long stride, bool bias)
+    [InlineData(1, false, 9)]
+    [InlineData(2, false, 9)] // odd input size: the pick keeps the last row and column, as the strided convolution does
+    [InlineData(1, true, 9)]
+    [InlineData(2, true, 9)]
+    [InlineData(2, false, 8)] // a size the stride divides: no padding
+    [InlineData(3, true, 7)]
+    public void AChannelsLastCallIsAMatrixProductEqualToTheNchwConvolution(long stride, bool bias, long size)
     {
         using var scope = NewDisposeScope();
         torch.random.manual_seed(5);
         var weight = randn(24, 16, 1, 1, requires_grad: true);
         var b = bias ? randn(24, requires_grad: true) : null;
-        var x = randn(3, 16, 9, 9);
-        var upstream = randn(3, 24, stride == 1 ? 9 : 5, stride == 1 ? 9 : 5);
+        var x = randn(3, 16, size, size);
+        long outSize = (size + stride - 1) / stride;
+        var upstream = randn(3, 24, outSize, outSize);
 
         var (nchw, nchwGradX, nchwGradW) = Run(x, weight, b, stride, upstream, channelsLast: false);
         long before = PointwiseConv2d.MatrixProducts;
@@ -35,6 +38,8 @@ public sealed class PointwiseConv2dTests
         Assert.Equal(1, PointwiseConv2d.MatrixProducts - before);
         Assert.Equal(nchw.shape, nhwc.shape);
         Assert.True(nhwc.stride(1) == 1, $"output strides [{string.Join(", ", nhwc.stride())}]: not channels-last");
+        // the gradient that flows on to the layers below keeps the layout (a slice's backward made it NCHW)
+        Assert.True(nhwcGradX.stride(1) == 1, $"input gradient strides [{string.Join(", ", nhwcGradX.stride())}]: not channels-last");
         Close(nchw, nhwc, "output");
         Close(nchwGradX, nhwcGradX, "input gradient");
         Close(nchwGradW, nhwcGradW, "weight gradient");
@@ -92,11 +97,13 @@ public sealed class PointwiseConv2dTests
 
     private static (Tensor Output, Tensor GradX, Tensor GradW) Run(Tensor x, Tensor weight, Tensor? bias, long stride, Tensor upstream, bool channelsLast)
     {
-        var input = (channelsLast ? CudaSpeed.ToChannelsLast(x) : x.clone()).requires_grad_();
-        weight.grad?.zero_();
+        var leaf = (channelsLast ? CudaSpeed.ToChannelsLast(x) : x.clone()).requires_grad_();
+        // A view of the leaf, as a layer's input is: a leaf's own .grad is laid out like the leaf whatever the
+        // backward computed, a view's gradient as the backward made it.
+        var input = leaf.alias();
         var y = PointwiseConv2d.Apply(input, weight, bias, stride);
-        (y * upstream).sum().backward();
-        return (y.detach(), input.grad!.clone(), weight.grad!.clone());
+        var grads = torch.autograd.grad([(y * upstream).sum()], [input, weight]);
+        return (y.detach(), grads[0], grads[1]);
     }
 
     private static void Close(Tensor expected, Tensor actual, string what)
