@@ -79,6 +79,10 @@ public static class Autocast
     /// <summary>Whether autocast is on for <paramref name="device"/> on this thread.</summary>
     public static bool IsOn(TorchSharp.DeviceType device) => Available && IsEnabled((sbyte)device);
 
+    /// <summary>The type autocast casts to on <paramref name="device"/> on this thread; null when it is off.</summary>
+    public static TorchSharp.torch.ScalarType? TypeIfOn(TorchSharp.DeviceType device) =>
+        IsOn(device) ? (TorchSharp.torch.ScalarType)GetDtype((sbyte)device) : null;
+
     private static string? Probe() => LibTorchExports.FirstMissing(Lib, Names);
 
     private sealed class Suspension(sbyte device, bool wasEnabled) : IDisposable

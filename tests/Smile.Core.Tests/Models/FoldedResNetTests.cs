@@ -104,6 +104,46 @@ public class FoldedResNetTests
         Assert.True((after - before).abs().max().item<float>() > 1e-3 * before.abs().max().item<float>(), "the update did not move the teacher");
     }
 
+    /// <summary>Under autocast the folded forward reads weights rounded once per fold instead of letting autocast round
+    /// the fp32 ones at every convolution: the outputs are the same bits, before and after a refold, in both layouts,
+    /// and outside autocast it computes in fp32 again.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UnderAutocastTheRoundedCopiesGiveWhatRoundingAtEachCallGives(bool channelsLast)
+    {
+        torch.random.manual_seed(8);
+        using var net = (ResNet)ModelFactory.Create("resnet18", 10, 7);
+        RandomizeNorms(net);
+        net.eval();
+        using var plain = randn(2, 3, 32, 32);
+        using var x = channelsLast ? Smile.Training.CudaSpeed.ToChannelsLast(plain) : plain.alias();
+        using var copies = new FoldedResNet(net, channelsLast);
+        using var eachCall = new FoldedResNet(net, channelsLast) { KeepsRoundedCopies = false };
+        var bf16 = Smile.Training.MixedPrecision.Create("bf16", out _);
+        using var scope = NewDisposeScope();
+        static bool Same(Tensor a, Tensor b) => a.equal(b).all().item<bool>();
+        void SameOutputs(string when)
+        {
+            ClassifierOutput a, b;
+            using (bf16.Enter(CPU))
+            {
+                a = copies.Forward(x);
+                b = eachCall.Forward(x);
+            }
+            Assert.False(Same(a.Logits, copies.Forward(x).Logits), $"{when}: the forward under autocast computed in fp32"); // outputs come back as fp32
+            Assert.True(Same(a.Features, b.Features) && Same(a.Logits, b.Logits), $"{when}: the rounded copies changed the outputs");
+        }
+        SameOutputs("first forward");
+        using Scalar keep = 0.9, noise = 0.05;
+        using (no_grad())
+            foreach (var p in net.parameters()) p.mul_(keep).add_(randn_like(p), noise);
+        copies.Refold();
+        eachCall.Refold();
+        SameOutputs("after a refold");
+        Assert.True(Same(copies.Forward(x).Logits, eachCall.Forward(x).Logits), "outside autocast the forward is not the fp32 one");
+    }
+
     /// <summary>BatchNorm statistics and affine parameters far from the identity, so that a folding mistake shows.</summary>
     private static void RandomizeNorms(ResNet net)
     {
