@@ -15,6 +15,9 @@ public class BenchTrainCliTests
         Assert.DoesNotContain("warning", r.Stderr); // the PyTorch side ran
         Assert.Contains("GOMP_SPINCOUNT=30000", r.Stdout);
         Assert.Contains("OpenMP's default wait policy", r.Stdout);
+        // fp32: PyTorch's own kernel choice (its AVX-512 kernels were no faster there; TorchBaseline.AtenCapability).
+        Assert.DoesNotContain("ATEN_CPU_CAPABILITY", r.Stdout);
+        Assert.Matches(new Regex(@"^PyTorch [\d.a-z+]+'s ATen kernels: AVX2$", RegexOptions.Multiline), r.Stdout);
         foreach (var step in new[] { "l2", "smile", "eval" })
         {
             Assert.Matches(new Regex($@"^{step}\s+[\d.]+\s+[\d.]+\s+NaN\s+[\d.]+/[\d.]+/[\d.]+x\s+n/a", RegexOptions.Multiline), r.Stdout);
@@ -23,6 +26,26 @@ public class BenchTrainCliTests
         Assert.Matches(@"peak RSS: Smile process \d+ MiB, PyTorch NCHW \d+ MiB", r.Stdout);
         Assert.DoesNotContain("-graph", r.Stdout); // no graphs on the CPU
         Assert.DoesNotContain("-cl ", r.Stdout);
+    }
+
+    /// <summary>PyTorch 1.13's AVX-512 kernels are opt-in; the bf16 baseline runs them on a CPU that has AVX-512
+    /// (TorchBaseline.AtenCapability), and a kernel set the user chose (ATEN_CPU_CAPABILITY) is the one it runs. The
+    /// header names the choice and the child reports the set it dispatched to.</summary>
+    [Fact]
+    public void TheAtenKernelSetIsChosenStatedAndReachesThePyTorchSide()
+    {
+        string[] args = ["bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1",
+            "--channels_last", "no", "--smile_channels_last", "no", "--arithmetic", "no", "--precision", "bf16"];
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
+            && System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported;
+        var r = SmileProcess.Run(args);
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Equal(avx512, r.Stdout.Contains("ATEN_CPU_CAPABILITY=avx512", StringComparison.Ordinal));
+        Assert.Matches(new Regex($@"^PyTorch [\d.a-z+]+'s ATen kernels: {(avx512 ? "AVX512" : "AVX2")}$", RegexOptions.Multiline), r.Stdout);
+        r = SmileProcess.RunWith(new Dictionary<string, string?> { ["ATEN_CPU_CAPABILITY"] = "default" }, args);
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Contains("ATEN_CPU_CAPABILITY=default", r.Stdout); // PyTorch 1.13 names its default set "NO AVX"
+        Assert.Matches(new Regex(@"^PyTorch [\d.a-z+]+'s ATen kernels: NO AVX$", RegexOptions.Multiline), r.Stdout);
     }
 
     /// <summary>On the CPU Smile's own channels-last step (`finetune --channels_last on`) is timed too, in rows of its

@@ -35,7 +35,7 @@ internal static class BenchProfileCommand
             using var peer = TorchPeer.Start(a, s, b, threads, steps: what != "blocks", blocks: what != "steps");
             Console.WriteLine($"smile bench profile: {a}, {s}x{s}, batch {b}, fp32, {threads} threads, {n} rounds; {DateTime.Now:yyyy-MM-dd HH:mm}, load average {LoadAverage()}");
             Console.WriteLine($"Smile: LibTorch {TorchSharp.torch.__version__}, allocator {Smile.Native.AllocatorPolicy.State}, {Smile.Native.ThreadPolicy.State}; " +
-                (peer is null ? "PyTorch: not available" : $"PyTorch {peer.Version} (GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB; OpenMP {peer.WaitPolicy})"));
+                (peer is null ? "PyTorch: not available" : $"PyTorch {peer.Version} (GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB; OpenMP {peer.WaitPolicy}{TorchBaseline.KernelsNote("fp32")})"));
             Console.WriteLine("Times in ms (medians over the rounds); ratio = Smile time / PyTorch time, above 1 Smile is slower.");
 
             if (what != "blocks")

@@ -52,7 +52,7 @@ internal static class BenchTrainCommand
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile " +
                 (cuda ? "with a run's CUDA defaults (channels-last, cuDNN autotuning and TF32, PyTorch given the last two; " : $"NCHW{(smileCl ? " and channels-last (the -cl rows)" : " (its CPU default)")} ({Smile.Native.ThreadPolicy.State}; ") +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
-                "PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB and OpenMP's default wait policy" +
+                $"PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB, OpenMP's default wait policy{TorchBaseline.KernelsNote(amp)}" +
                 (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
             // On CUDA (or with the CPU stand-in, SMILE_STEP_GRAPHS=rerun) Smile's two steps are timed replayed from a graph too.
             bool graphs = new Smile.Training.CudaSpeed().GraphBackend(target, out var noGraphs) is not null;
@@ -105,6 +105,8 @@ internal static class BenchTrainCommand
             Console.WriteLine($"peak RSS: Smile process {smile.Concat(replayed).Concat(smileInChannelsLast).Max(t => t.PeakRssMiB):F0} MiB" +
                 (nchw.Count > 0 ? $", PyTorch NCHW {nchw.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : "") +
                 (cl.Count > 0 ? $", channels-last {cl.Max(j => j.GetProperty("peak_rss_mib").GetDouble()):F0} MiB" : ""));
+            if (nchw.Concat(cl).FirstOrDefault() is { ValueKind: JsonValueKind.Object } child)
+                Console.WriteLine($"PyTorch {child.GetProperty("torch").GetString()}'s ATen kernels: {child.GetProperty("cpu_capability").GetString()}");
             // On CUDA the PyTorch side reports its caching allocator's peak (torch_step.py); Smile's is read outside
             // the process (scripts/dev/gpu-session.sh), since TorchSharp 0.107 exposes no allocator statistics.
             static string? Gpu(List<JsonElement> runs) => runs.Count > 0 && runs[0].TryGetProperty("peak_gpu_reserved_mib", out _)

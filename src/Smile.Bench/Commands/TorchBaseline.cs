@@ -10,15 +10,30 @@ internal static class TorchBaseline
 {
     public static string Interpreter { get; } = Environment.GetEnvironmentVariable("SMILE_PYTHON") is { Length: > 0 } chosen ? chosen : "/usr/bin/python3";
 
-    /// <summary>A start for <paramref name="script"/> under the tuned allocator, with the OpenMP variables of
+    /// <summary>The ATen kernel set PyTorch runs with at <paramref name="precision"/>: the user's ATEN_CPU_CAPABILITY when
+    /// set; otherwise "avx512" for bf16 on a CPU with AVX-512 (F, BW, DQ and VL), and PyTorch's own choice (null) else.
+    /// Debian's PyTorch 1.13 keeps its AVX-512 kernels opt-in (it reports "CPU capability usage: AVX2" on such a CPU);
+    /// with them its bf16 SMILE step ran about 6% faster here and its fp32 step no faster (docs/PERFORMANCE.md,
+    /// "PyTorch's AVX-512 kernels"), so the bf16 baseline opts in. LibTorch 2.10, Smile's, picks AVX-512 by itself but
+    /// ships AVX-512 builds of few kernels, none of the ResNet's elementwise ones.</summary>
+    public static string? AtenCapability(string precision) =>
+        Environment.GetEnvironmentVariable("ATEN_CPU_CAPABILITY") is { Length: > 0 } set ? set
+        : precision == "bf16" && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
+          && System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported ? "avx512" : null;
+
+    /// <summary>How the bench headers name the kernel set of <see cref="AtenCapability"/>.</summary>
+    public static string KernelsNote(string precision) => AtenCapability(precision) is { } c ? $", ATEN_CPU_CAPABILITY={c}" : "";
+
+    /// <summary>A start for <paramref name="script"/> under the tuned allocator and the kernel set of <see cref="AtenCapability"/>, with the OpenMP variables of
     /// <paramref name="openMp"/> and no others (empty: OpenMP's defaults, as PyTorch's users run it).</summary>
-    public static ProcessStartInfo Start(string script, IReadOnlyDictionary<string, string> openMp)
+    public static ProcessStartInfo Start(string script, IReadOnlyDictionary<string, string> openMp, string precision = "fp32")
     {
         var start = new ProcessStartInfo(Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         start.Environment["GLIBC_TUNABLES"] = Smile.Native.AllocatorPolicy.GlibcTunables;
         foreach (var name in Smile.Native.ThreadPolicy.VariableNames) start.Environment.Remove(name);
         foreach (var (name, value) in openMp) start.Environment[name] = value;
+        if (AtenCapability(precision) is { } capability) start.Environment["ATEN_CPU_CAPABILITY"] = capability;
         return start;
     }
 
@@ -32,7 +47,7 @@ internal static class TorchBaseline
         string script = Path.Combine(AppContext.BaseDirectory, "bench", "torch_step.py");
         if (!File.Exists(Interpreter) || !File.Exists(script)) return null;
         // PyTorch as its users run it: OpenMP's default wait policy, whatever this process uses.
-        var start = Start(script, new Dictionary<string, string>());
+        var start = Start(script, new Dictionary<string, string>(), precision);
         start.Environment["SMILE_BENCH_PRECISION"] = precision;
         start.Environment["SMILE_BENCH_DEVICE"] = device;
         if (roundedConvolutions) start.Environment["SMILE_BENCH_ROUNDED_CONV"] = "1";

@@ -83,6 +83,14 @@ def smile_loss(student, teacher, heads, x, y, perm, lam, amp):
         return main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls
 
 
+def cpu_capability():
+    """The ATen kernel set this PyTorch dispatches to ("AVX2", "AVX512", ...): 1.13 has no getter, its build summary says it."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 def status_mib(field):
     """A memory line of /proc/self/status in MiB: VmHWM (peak; ru_maxrss would carry over the parent's peak across
     fork and exec) or VmRSS (now)."""
@@ -209,7 +217,7 @@ def main():
     if device.type == "cuda":  # the caching allocator's peak: what the process held on the GPU, its context aside
         result["peak_gpu_reserved_mib"] = torch.cuda.max_memory_reserved(device) / 2**20
         result["peak_gpu_allocated_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    result.update({"peak_rss_mib": status_mib("VmHWM"), "torch": torch.__version__, "layout": layout,
+    result.update({"peak_rss_mib": status_mib("VmHWM"), "torch": torch.__version__, "layout": layout, "cpu_capability": cpu_capability(),
                    "foreach": bool(opt.defaults.get("foreach")), "set_to_none": set_to_none, "rounded_convs": ROUNDED[0]})
     print(json.dumps(result))
 
