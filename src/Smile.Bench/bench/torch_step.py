@@ -72,15 +72,22 @@ def smile_loss(student, teacher, heads, x, y, perm, lam, amp):
         logits, feat, aux = student(xm)
         with torch.no_grad():
             src_logits, src_feat, _ = teacher(x)
-            q = F.softmax(src_logits.float(), 1)
-            target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
-        logits, feat, aux = logits.float(), feat.float(), aux.float()
-        main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
-        logp = F.log_softmax(aux, 1)
-        aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
-        reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
-        cls = 0.5 * sum((p ** 2).sum() for p in heads)
-        return main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls
+        return smile_terms(logits, feat, aux, src_logits, src_feat, y, perm, lam, heads)
+
+
+def smile_terms(logits, feat, aux, src_logits, src_feat, y, perm, lam, heads):
+    """The SMILE loss from the student's outputs on the mixed batch and the teacher's on the clean one (inside the
+    step's autocast region); shared by scripts/dev/torch_stages.py, which times the forwards and this apart."""
+    with torch.no_grad():
+        q = F.softmax(src_logits.float(), 1)
+        target = lam * src_feat.float() + (1 - lam) * src_feat[perm].float()
+    logits, feat, aux = logits.float(), feat.float(), aux.float()
+    main = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
+    logp = F.log_softmax(aux, 1)
+    aux_loss = lam * (-(q * logp).sum(1).mean()) + (1 - lam) * (-(q[perm] * logp).sum(1).mean())
+    reg = torch.norm(target - feat) / (feat.shape[2] * feat.shape[3])
+    cls = 0.5 * sum((p ** 2).sum() for p in heads)
+    return main + 0.1 * aux_loss + 0.01 * reg + 1e-4 * cls
 
 
 def cpu_capability():
