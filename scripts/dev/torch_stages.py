@@ -5,7 +5,7 @@ AVX-512 kernels". The step of `smile bench train`'s PyTorch child (src/Smile.Ben
 usage: GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184 \
        [ATEN_CPU_CAPABILITY=avx512] /usr/bin/python3 scripts/dev/torch_stages.py [bf16|fp32]   (bf16 autocast by default)
 """
-import os, sys, time, torch, torchvision
+import contextlib, os, sys, time, torch, torchvision
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Smile.Bench", "bench"))
 from torch_step import WithFeatures, smile_terms
 torch.set_num_threads(2); torch.manual_seed(0)
@@ -16,8 +16,7 @@ sn = torchvision.models.resnet50(num_classes=200)
 student = WithFeatures(sn, torch.nn.Linear(2048, 1000)).to(memory_format=cl).train()
 opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
 heads = [p for n, p in student.named_parameters() if n.startswith("net.fc.") or n.startswith("aux.")]
-pairs = [(tp, sp) for (tn, tp), (sn_, sp) in zip(teacher.named_parameters(), student.named_parameters()) if not tn.startswith("net.fc.")]
-import contextlib
+pairs = [(tp, sp) for (tn, tp), (_, sp) in zip(teacher.named_parameters(), student.named_parameters()) if not tn.startswith("net.fc.")]
 amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if (len(sys.argv) < 2 or sys.argv[1] != "fp32") else contextlib.nullcontext
 T = {k: 0.0 for k in ["mixup","student forward","teacher forward","losses","zero_grad","backward","optimizer step","EMA"]}
 def mark(k, t0):

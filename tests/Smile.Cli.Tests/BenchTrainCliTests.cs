@@ -36,8 +36,7 @@ public class BenchTrainCliTests
     {
         string[] args = ["bench", "train", "--model_arch", "resnet18", "--image_size", "32", "--batch_size", "2", "--steps", "1", "--rounds", "1",
             "--channels_last", "no", "--smile_channels_last", "no", "--arithmetic", "no", "--precision", "bf16"];
-        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
-            && System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported;
+        bool avx512 = Smile.Diagnostics.CpuInfo.Read().HasOneDnnBf16; // AVX-512 BW, VL and DQ
         var r = SmileProcess.Run(args);
         Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
         Assert.Equal(avx512, r.Stdout.Contains("ATEN_CPU_CAPABILITY=avx512", StringComparison.Ordinal));

@@ -11,15 +11,15 @@ internal static class TorchBaseline
     public static string Interpreter { get; } = Environment.GetEnvironmentVariable("SMILE_PYTHON") is { Length: > 0 } chosen ? chosen : "/usr/bin/python3";
 
     /// <summary>The ATen kernel set PyTorch runs with at <paramref name="precision"/>: the user's ATEN_CPU_CAPABILITY when
-    /// set; otherwise "avx512" for bf16 on a CPU with AVX-512 (F, BW, DQ and VL), and PyTorch's own choice (null) else.
+    /// set; otherwise "avx512" for bf16 on a CPU with AVX-512 (BW, VL and DQ), and PyTorch's own choice (null) else.
     /// Debian's PyTorch 1.13 keeps its AVX-512 kernels opt-in (it reports "CPU capability usage: AVX2" on such a CPU);
     /// with them its bf16 SMILE step ran about 6% faster here and its fp32 step no faster (docs/PERFORMANCE.md,
     /// "PyTorch's AVX-512 kernels"), so the bf16 baseline opts in. LibTorch 2.10, Smile's, picks AVX-512 by itself but
     /// ships AVX-512 builds of few kernels, none of the ResNet's elementwise ones.</summary>
     public static string? AtenCapability(string precision) =>
         Environment.GetEnvironmentVariable("ATEN_CPU_CAPABILITY") is { Length: > 0 } set ? set
-        : precision == "bf16" && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
-          && System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported ? "avx512" : null;
+        // AVX-512 BW, VL and DQ: the set oneDNN's bf16 kernels ask for is the one ATen's AVX-512 kernels ask for too.
+        : precision == "bf16" && Smile.Diagnostics.CpuInfo.Machine.HasOneDnnBf16 ? "avx512" : null;
 
     /// <summary>How the bench headers name the kernel set of <see cref="AtenCapability"/>.</summary>
     public static string KernelsNote(string precision) => AtenCapability(precision) is { } c ? $", ATEN_CPU_CAPABILITY={c}" : "";
