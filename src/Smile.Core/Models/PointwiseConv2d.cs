@@ -7,7 +7,8 @@ namespace Smile.Models;
 /// <summary>
 /// A bias-free 1x1 convolution with a stride, parameter named <c>weight</c> like torchvision's Conv2d.
 /// On CPU some of oneDNN's 1x1 convolution primitives divide by zero on virtual machines that hide their cache sizes
-/// (SIGFPE kills the process; see docs/PLATFORM-NOTES.md), so there this class computes the same arithmetic another
+/// (SIGFPE kills the process), and its channels-last fp32 ones return wrong outputs for many shapes there (see
+/// docs/PLATFORM-NOTES.md), so there this class computes the same arithmetic another
 /// way (<see cref="Apply"/>): a strided 1x1 convolution as a strided slice (for a channels-last input, a view that picks
 /// the same pixels) followed by a stride-1 convolution with the same weight, and a channels-last 1x1 convolution as one
 /// matrix product over the image's pixels. Other devices (CUDA) use the ordinary convolution.
