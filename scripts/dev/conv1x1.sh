@@ -5,7 +5,7 @@
 # Usage: scripts/dev/conv1x1.sh correct | crashes | speed fp32|bf16
 set -euo pipefail
 cd "$(dirname "$0")/conv1x1"
-dotnet build -c Release -v quiet -nologo >/dev/null
+dotnet build -c Release -v quiet -nologo -clp:ErrorsOnly
 export GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
 probe=(dotnet bin/Release/net10.0/Conv1x1Probe.dll)
 case "${1:-}" in

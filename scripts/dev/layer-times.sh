@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 precision="${1:-bf16}"
-(cd "$here/layer-times" && dotnet build -c Release -v quiet -nologo >/dev/null)
+(cd "$here/layer-times" && dotnet build -c Release -v quiet -nologo -clp:ErrorsOnly)
 export GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
 out="$(mktemp -d)"
 dotnet "$here/layer-times/bin/Release/net10.0/LayerTimes.dll" "$precision" 2>/dev/null | tee "$out/smile"

@@ -22,6 +22,7 @@ public sealed record SystemInfo(
     CpuInfo Cpu,
     string AllocatorPolicy,
     string Nnpack,
+    string OneDnnCaches,
     IReadOnlyList<string> Safeguards)
 {
     public static SystemInfo Collect()
@@ -47,6 +48,7 @@ public sealed record SystemInfo(
             cpu,
             Native.AllocatorPolicy.State,
             Native.Nnpack.Disable(), // as every model build does: info shows the state training runs in
+            Native.OneDnnCacheSizes.Apply(), // the same
             ActiveSafeguards(cpu));
     }
 

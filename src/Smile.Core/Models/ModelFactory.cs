@@ -36,7 +36,7 @@ public static class ModelFactory
 
     /// <summary>A freshly initialised model (torchvision's initialisation) with <paramref name="numClasses"/> outputs
     /// and, if <paramref name="auxClasses"/> is given, an <c>aux_fc</c> head of that size. LibTorch's NNPACK is off from
-    /// the first call on (<see cref="Native.Nnpack"/>).</summary>
+    /// the first call on (<see cref="Native.Nnpack"/>), and oneDNN's cache sizes are set up (<see cref="Native.OneDnnCacheSizes"/>).</summary>
     public static ImageClassifier Create(string name, int numClasses, int? auxClasses = null)
     {
         var entry = Find(name);
@@ -46,6 +46,8 @@ public static class ModelFactory
         // Every model of the process passes here before its first convolution: the place to silence NNPACK's
         // "could not initialize" line per small-batch convolution (Smile.Native.Nnpack says why nothing else changes).
         Native.Nnpack.Disable();
+        // ... and to give oneDNN usable cache sizes where the machine hides them (Smile.Native.OneDnnCacheSizes).
+        Native.OneDnnCacheSizes.Apply();
         return model;
     }
 

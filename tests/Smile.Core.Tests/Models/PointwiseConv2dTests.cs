@@ -23,8 +23,8 @@ public sealed class PointwiseConv2dTests
     [InlineData(2, false, 8)] // a size the stride divides: no padding
     [InlineData(3, true, 7)]
     // Shapes whose channels-last fp32 1x1 convolution oneDNN computes wrongly (outputs off by about 2-4 at a scale of
-    // 3-7) on a CPU that hides its cache sizes (docs/PLATFORM-NOTES.md, "Wrong results, not only crashes"): routed
-    // to oneDNN, these two cases failed there.
+    // 3-7) with the one-byte cache sizes it reads on a CPU that hides them (docs/PLATFORM-NOTES.md, "Which 1x1
+    // convolutions crash, and why"; OneDnnCacheSizes): routed to oneDNN before that was mended, these two cases failed there.
     [InlineData(1, false, 7, 512, 512)]
     [InlineData(1, true, 5, 1024, 1024)]
     public void AChannelsLastCallIsAMatrixProductEqualToTheNchwConvolution(long stride, bool bias, long size, long inChannels = 16, long outChannels = 24)
