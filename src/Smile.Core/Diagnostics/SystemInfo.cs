@@ -56,8 +56,9 @@ public sealed record SystemInfo(
     {
         $"strided 1x1 convolutions on CPU computed as slice + stride-1 convolution: {(PointwiseConv2d.SlicesStride(torch.CPU) ? "on" : "off")}" +
             (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
-        "channels-last 1x1 convolutions on CPU computed as matrix products: on" +
-            (cpu.CachesHidden ? " (needed here: this CPU hides its cache sizes)" : ""),
+        PointwiseConv2d.OneDnnSeesCaches
+            ? "channels-last 1x1 convolutions on CPU computed by oneDNN (it has cache sizes to work with; under bf16/fp16 autocast maps under 14x14 as matrix products)"
+            : "channels-last 1x1 convolutions on CPU computed as matrix products: on (needed here: oneDNN cannot see this CPU's cache sizes)",
     };
 
     /// <summary>Names and memory of the CUDA devices (empty without any), or null where they cannot be read.</summary>

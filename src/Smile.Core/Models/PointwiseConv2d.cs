@@ -7,11 +7,13 @@ namespace Smile.Models;
 /// <summary>
 /// A bias-free 1x1 convolution with a stride, parameter named <c>weight</c> like torchvision's Conv2d.
 /// On CPU some of oneDNN's 1x1 convolution primitives divide by zero on virtual machines that hide their cache sizes
-/// (SIGFPE kills the process), and its channels-last fp32 ones return wrong outputs for many shapes there (see
-/// docs/PLATFORM-NOTES.md), so there this class computes the same arithmetic another
-/// way (<see cref="Apply"/>): a strided 1x1 convolution as a strided slice (for a channels-last input, a view that picks
-/// the same pixels) followed by a stride-1 convolution with the same weight, and a channels-last 1x1 convolution as one
-/// matrix product over the image's pixels. Other devices (CUDA) use the ordinary convolution.
+/// (SIGFPE kills the process), and its channels-last fp32 ones return wrong outputs for many shapes there, as long as
+/// oneDNN works with the one-byte cache sizes it reads on such a machine (docs/PLATFORM-NOTES.md; mended by
+/// <see cref="Native.OneDnnCacheSizes"/> on the CPUs it recognises). So on the CPU this class computes the same
+/// arithmetic another way (<see cref="Apply"/>): a strided 1x1 convolution as a strided slice (for a channels-last input,
+/// a view that picks the same pixels) followed by a stride-1 convolution with the same weight, and a stride-1
+/// channels-last 1x1 convolution as one matrix product over the image's pixels unless oneDNN has cache sizes it can
+/// work with. Other devices (CUDA) use the ordinary convolution.
 /// </summary>
 public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
 {
@@ -33,7 +35,8 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
     internal Parameter Weight => weight;
 
     /// <summary>How many 1x1 convolutions this thread has computed as matrix products (a test checks that every one of a
-    /// channels-last model's does, so that none can reach the crashing primitives unnoticed).</summary>
+    /// channels-last model's does where oneDNN does not see the caches, so that none can reach the crashing primitives
+    /// unnoticed).</summary>
     public static long MatrixProducts => matrixProducts;
 
     /// <summary>Whether a strided call on this device is computed by slicing (decided here, once, for the whole model).</summary>
@@ -54,7 +57,7 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
                 : x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
             return Apply(sliced, weight, bias, 1);
         }
-        if (stride == 1 && MultipliesMatrices(x))
+        if (stride == 1 && MultipliesMatrices(x) && !LeftToOneDnn(x))
             return MatrixProduct(x, weight, bias);
         return LowPrecisionConvolution.Conv2d(x, weight, bias, stride == 1 ? null : [stride, stride]);
     }
@@ -65,6 +68,45 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
         conv.kernel_size.All(k => k == 1) && conv.stride.All(s => s == 1) && conv.dilation.All(d => d == 1) && conv.groups == 1
         && conv.padding_type is null or Padding.Valid && (conv.padding is null || conv.padding.All(p => p == 0))
         && conv.padding_mode == PaddingModes.Zeros && MultipliesMatrices(x);
+
+    [ThreadStatic] private static bool? oneDnnOverride;
+
+    /// <summary>Whether oneDNN has cache sizes it can work with: the CPU shows them, or <see cref="Native.OneDnnCacheSizes"/>
+    /// gave it its defaults (only then are its channels-last 1x1 convolutions right and safe on a machine that hides them).</summary>
+    public static bool OneDnnSeesCaches => !Diagnostics.CpuInfo.Machine.CachesHidden || Native.OneDnnCacheSizes.Mended;
+
+    /// <summary>Sends this thread's stride-1 channels-last 1x1 convolutions to oneDNN (true) or to the matrix product
+    /// (false) whatever the machine, until disposed: for tests of each route.</summary>
+    internal static IDisposable RouteToOneDnn(bool oneDnn)
+    {
+        var previous = oneDnnOverride;
+        oneDnnOverride = oneDnn;
+        return new Restore(() => oneDnnOverride = previous);
+    }
+
+    // Where oneDNN sees the caches, its channels-last 1x1 convolution: in fp32 it took 5.7-29 ms for a forward and
+    // backward at ResNet-50's shapes where the matrix product took 14-89 ms; with bf16 kernels under autocast it was
+    // faster at 56x56 to 14x14 and slower at 7x7 (docs/PERFORMANCE.md, "oneDNN told its cache sizes are unknown").
+    private static bool LeftToOneDnn(Tensor x)
+    {
+        if (!(oneDnnOverride ?? OneDnnSeesCaches)) return false;
+        bool lowPrecisionKernels = LowPrecisionConvolution.Rounding is null && Native.Autocast.IsOn(x.device.type);
+        if (!lowPrecisionKernels) return true;
+        var shape = x.shape;
+        return shape[2] * shape[3] >= 14 * 14;
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        private bool done;
+
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            undo();
+        }
+    }
 
     // A channels-last CPU tensor (its channels adjacent in memory, each pixel's after the previous one's; a strided
     // slice of one too; a single pixel's channels are adjacent whatever the layout): oneDNN's channels-last 1x1

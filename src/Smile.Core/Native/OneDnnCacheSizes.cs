@@ -44,6 +44,19 @@ public static class OneDnnCacheSizes
     /// <summary>What <see cref="Apply"/> did, for `smile info` and the run log; null before it ran.</summary>
     public static string? State => state;
 
+    private static bool mended;
+
+    /// <summary>Whether oneDNN was told to use its default cache sizes (decided by <see cref="Apply"/>, called here if it
+    /// has not run yet).</summary>
+    public static bool Mended
+    {
+        get
+        {
+            Apply();
+            return mended;
+        }
+    }
+
     /// <summary>Tells oneDNN its cache sizes are unknown where the machine hides them (once per process; later calls
     /// return the first call's state). Call it after LibTorch is in use and before the model's first convolution:
     /// oneDNN keeps the primitives it made in its cache. Returns one line saying what was done.</summary>
@@ -88,6 +101,7 @@ public static class OneDnnCacheSizes
         uint* sizes = (uint*)(cpu + DataCacheSizes);
         string read = string.Join(", ", Enumerable.Range(0, (int)*levels).Select(i => $"L{i + 1} {sizes[i]} B"));
         *levels = 0;
+        mended = true;
         return $"hidden by the (virtual) machine; oneDNN read them as {read} and now uses its defaults (32 KiB L1, 512 KiB L2, 1 MiB L3 per core)";
     }
 

@@ -7,11 +7,13 @@ using static TorchSharp.torch;
 namespace Smile.Tests.Models;
 
 /// <summary>
-/// <see cref="PointwiseConv2d"/>'s channels-last route on CPU: a 1x1 convolution as one matrix product over the
-/// pixels, which keeps oneDNN's channels-last 1x1 convolution primitives (on CPUs that hide their cache sizes they
-/// divide by zero for some shapes and compute others wrongly, docs/PLATFORM-NOTES.md) out of every ResNet. Its output, input gradient and weight gradient equal the
+/// <see cref="PointwiseConv2d"/>'s channels-last routes on CPU: a 1x1 convolution as one matrix product over the
+/// pixels, which keeps oneDNN's channels-last 1x1 convolution primitives out of every model where oneDNN cannot work
+/// with the CPU's cache sizes (there they divide by zero for some shapes and compute others wrongly,
+/// docs/PLATFORM-NOTES.md), and oneDNN's own convolution where it can. Its output, input gradient and weight gradient equal the
 /// NCHW convolution's (whose forward and stride-1 backward are safe there), strided or not, with a bias or without,
-/// in fp32 and inside a bf16 rounding region; and every 1x1 convolution of a channels-last model goes that way.
+/// in fp32 and inside a bf16 rounding region, by either route; and every 1x1 convolution of a channels-last model goes
+/// the route the machine calls for.
 /// </summary>
 public sealed class PointwiseConv2dTests
 {
@@ -38,16 +40,23 @@ public sealed class PointwiseConv2dTests
         var upstream = randn(2, outChannels, outSize, outSize);
 
         var (nchw, nchwGradX, nchwGradW) = Run(x, weight, b, stride, upstream, channelsLast: false);
-        long before = PointwiseConv2d.MatrixProducts;
-        var (nhwc, nhwcGradX, nhwcGradW) = Run(x, weight, b, stride, upstream, channelsLast: true);
-        Assert.Equal(1, PointwiseConv2d.MatrixProducts - before);
-        Assert.Equal(nchw.shape, nhwc.shape);
-        Assert.True(nhwc.stride(1) == 1, $"output strides [{string.Join(", ", nhwc.stride())}]: not channels-last");
-        // the gradient that flows on to the layers below keeps the layout (a slice's backward made it NCHW)
-        Assert.True(nhwcGradX.stride(1) == 1, $"input gradient strides [{string.Join(", ", nhwcGradX.stride())}]: not channels-last");
-        Close(nchw, nhwc, "output");
-        Close(nchwGradX, nhwcGradX, "input gradient");
-        Close(nchwGradW, nhwcGradW, "weight gradient");
+        // The matrix product, and then the route this machine takes (oneDNN's convolution where it sees cache sizes).
+        foreach (bool forced in new[] { true, false })
+        {
+            long before = PointwiseConv2d.MatrixProducts;
+            Tensor nhwc, nhwcGradX, nhwcGradW;
+            using (forced ? PointwiseConv2d.RouteToOneDnn(false) : null)
+                (nhwc, nhwcGradX, nhwcGradW) = Run(x, weight, b, stride, upstream, channelsLast: true);
+            string route = forced ? "matrix product" : PointwiseConv2d.OneDnnSeesCaches ? "oneDNN" : "matrix product (oneDNN sees no caches)";
+            Assert.Equal(forced || !PointwiseConv2d.OneDnnSeesCaches ? 1 : 0, PointwiseConv2d.MatrixProducts - before);
+            Assert.Equal(nchw.shape, nhwc.shape);
+            Assert.True(nhwc.stride(1) == 1, $"{route}: output strides [{string.Join(", ", nhwc.stride())}]: not channels-last");
+            // the gradient that flows on to the layers below keeps the layout (a slice's backward made it NCHW)
+            Assert.True(nhwcGradX.stride(1) == 1, $"{route}: input gradient strides [{string.Join(", ", nhwcGradX.stride())}]: not channels-last");
+            Close(nchw, nhwc, $"{route}: output");
+            Close(nchwGradX, nhwcGradX, $"{route}: input gradient");
+            Close(nchwGradW, nhwcGradW, $"{route}: weight gradient");
+        }
     }
 
     [Fact]
@@ -80,7 +89,7 @@ public sealed class PointwiseConv2dTests
     /// teacher; DenseNet's 1x1 convolutions are nn.Conv2d modules (through LowPrecisionConvolution.Call).</summary>
     [Theory]
     [MemberData(nameof(Architectures))]
-    public void EveryPointwiseConvolutionOfAChannelsLastModelIsAMatrixProduct(string arch)
+    public void EveryPointwiseConvolutionOfAChannelsLastModelIsAMatrixProductUnlessOneDnnSeesCaches(string arch)
     {
         using var scope = NewDisposeScope();
         torch.random.manual_seed(7);
@@ -89,15 +98,22 @@ public sealed class PointwiseConv2dTests
         if (arch.StartsWith("resnet", StringComparison.Ordinal) || arch.StartsWith("densenet", StringComparison.Ordinal))
             Assert.True(pointwise >= 3, $"{arch}: {pointwise} pointwise convolutions");
         var x = CudaSpeed.ToChannelsLast(randn(2, 3, 32, 32));
-        long before = PointwiseConv2d.MatrixProducts;
         model.train();
-        model.call(x).Logits.sum().backward();
-        Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
-        if (model is not ResNet resnet) return;
-        using var folded = new FoldedResNet(resnet, channelsLast: true);
-        before = PointwiseConv2d.MatrixProducts;
-        folded.Forward(x);
-        Assert.Equal(pointwise, PointwiseConv2d.MatrixProducts - before);
+        // Where oneDNN cannot work with the caches every one is a matrix product (forced here, whatever this machine is);
+        // where it can (this machine's route, fp32), none is.
+        foreach (bool seesCaches in new[] { false, PointwiseConv2d.OneDnnSeesCaches })
+        {
+            using var route = PointwiseConv2d.RouteToOneDnn(seesCaches);
+            long expected = seesCaches ? 0 : pointwise;
+            long before = PointwiseConv2d.MatrixProducts;
+            model.call(x).Logits.sum().backward();
+            Assert.Equal(expected, PointwiseConv2d.MatrixProducts - before);
+            if (model is not ResNet resnet) continue;
+            using var folded = new FoldedResNet(resnet, channelsLast: true);
+            before = PointwiseConv2d.MatrixProducts;
+            folded.Forward(x);
+            Assert.Equal(expected, PointwiseConv2d.MatrixProducts - before);
+        }
     }
 
     private static (Tensor Output, Tensor GradX, Tensor GradW) Run(Tensor x, Tensor weight, Tensor? bias, long stride, Tensor upstream, bool channelsLast)
