@@ -4,10 +4,10 @@
 //                   cache sizes), and 3x3 convolutions channels-last against
 //                   NCHW in fp32 and bf16; prints each wrong one and a count
 //   crash C O H     one channels-last bf16 1x1 convolution C -> O at HxH, forward and backward (may die by SIGFPE)
-//   speed fp32|bf16 forward + backward of channels-last 1x1 convolutions at ResNet-50's 56x56 and 28x28 shapes that do
-//                   not crash: PointwiseConv2d's matrix product against oneDNN's convolution, ms (median of 3 x 10)
+//   speed fp32|bf16 forward + backward of channels-last 1x1 convolutions at ResNet-50's 56x56 and 28x28 shapes (and,
+//                   where oneDNN sees cache sizes, at 14x14 and 7x7): the matrix product over the pixels (as
+//                   PointwiseConv2d computes it) against oneDNN's convolution, ms (median of 3 x 10)
 using System.Diagnostics;
-using Smile.Models;
 using Smile.Native;
 using Smile.Training;
 using TorchSharp;
@@ -89,10 +89,12 @@ switch (args.FirstOrDefault())
         bool bf16 = args.ElementAtOrDefault(1) == "bf16";
         var type = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         Console.WriteLine($"{(bf16 ? "bf16 autocast" : "fp32")}, channels-last, batch 16, forward + backward, ms: matrix product / oneDNN convolution");
-        foreach (var (c, o, h) in new (long, long, long)[] { (64, 64, 56), (64, 256, 56), (256, 64, 56), (256, 128, 56), (128, 512, 28), (512, 128, 28), (256, 512, 28), (512, 256, 28) })
+        var shapes = new List<(long, long, long)> { (64, 64, 56), (64, 256, 56), (256, 64, 56), (256, 128, 56), (128, 512, 28), (512, 128, 28), (256, 512, 28), (512, 256, 28) };
+        if (fixedCaches || !Smile.Diagnostics.CpuInfo.Machine.CachesHidden) // these die with oneDNN's one-byte caches
+            shapes.AddRange([(256, 1024, 14), (1024, 256, 14), (512, 2048, 7), (2048, 512, 7)]);
+        foreach (var (c, o, h) in shapes)
         {
-            var module = new PointwiseConv2d(c, o, 1);
-            var w = module.parameters().First();
+            var w = Weight(o, c, 1).requires_grad_();
             var x = CudaSpeed.ToChannelsLast(randn(16, c, h, h)).to(type).requires_grad_();
             var g = CudaSpeed.ToChannelsLast(randn(16, o, h, h)).to(type);
             double Median(Func<Tensor, Tensor> forward)
@@ -112,7 +114,9 @@ switch (args.FirstOrDefault())
                 }
                 return times.Order().ElementAt(1);
             }
-            double product = Median(t => module.call(t)), convolution = Median(t => nn.functional.conv2d(t, w));
+            // PointwiseConv2d's matrix product, written out as torch_conv1x1.py writes it for PyTorch
+            double product = Median(t => nn.functional.linear(t.permute(0, 2, 3, 1).reshape(-1, c), w.view(o, c)).view(16, h, h, o).permute(0, 3, 1, 2));
+            double convolution = Median(t => nn.functional.conv2d(t, w));
             Console.WriteLine($"{c} -> {o} at {h}x{h}: {product:F1} / {convolution:F1}");
         }
         break;
