@@ -81,9 +81,9 @@ public static class OneDnnCacheSizes
         {
             return Patch();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        catch (Exception e) // a best effort: whatever fails here leaves oneDNN as it was, and says so
         {
-            return $"left as oneDNN read them (one byte each): {e.Message}";
+            return $"left as oneDNN read them: {e.GetType().Name}: {e.Message}";
         }
     }
 
