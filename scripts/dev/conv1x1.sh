@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The 1x1-convolution probe of docs/PLATFORM-NOTES.md ("Which 1x1 convolutions crash, and why; wrong results, not only
-# crashes") and docs/PERFORMANCE.md ("oneDNN's channels-last 1x1 convolutions, measured again"): LibTorch's own
-# convolutions, called directly, which Smile's models never do for these shapes.
+# crashes") and docs/PERFORMANCE.md ("Where the bf16 gap is", "oneDNN told its cache sizes are unknown"): LibTorch's own
+# convolutions, called directly, after OneDnnCacheSizes as a model build applies it (SMILE_ONEDNN_CACHES=keep runs them
+# with oneDNN's own reading of a machine that hides its cache sizes).
 # Usage: scripts/dev/conv1x1.sh correct | crashes | speed fp32|bf16
 set -euo pipefail
 cd "$(dirname "$0")/conv1x1"
