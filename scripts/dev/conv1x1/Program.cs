@@ -3,6 +3,8 @@
 //                   NCHW and channels-last (the crashing pairs only NCHW unless OneDnnCacheSizes changed oneDNN's
 //                   cache sizes), and 3x3 convolutions channels-last against
 //                   NCHW in fp32 and bf16; prints each wrong one and a count
+//   gradients       output and both gradients of ResNet-50's stride-1 channels-last 1x1 shapes (batch 8 and 16,
+//                   fp32) against the NCHW convolution
 //   crash C O H     one channels-last bf16 1x1 convolution C -> O at HxH, forward and backward (may die by SIGFPE)
 //   speed fp32|bf16 forward + backward of channels-last 1x1 convolutions at ResNet-50's 56x56 and 28x28 shapes (and,
 //                   where oneDNN sees cache sizes, at 14x14 and 7x7): the matrix product over the pixels (as
@@ -70,6 +72,40 @@ switch (args.FirstOrDefault())
             Console.WriteLine($"wrong: 3x3 {c} -> {c} {type}, batch {n}, {h}x{h}, stride {s}: channels-last off NCHW by {gap:G3}");
         }
         Console.WriteLine($"{wrong} of {total} convolutions wrong");
+        break;
+    }
+    case "gradients":
+    {
+        // output, input gradient and weight gradient of channels-last fp32 1x1 convolutions against NCHW ones
+        int wrong = 0, total = 0;
+        foreach (long n in new long[] { 8, 16 })
+        foreach (var (c, o, h) in new (long, long, long)[] { (64, 64, 56), (64, 256, 56), (256, 64, 56), (256, 128, 56), (128, 512, 28), (512, 128, 28), (256, 512, 28), (512, 256, 28), (256, 1024, 14), (1024, 256, 14), (512, 1024, 14), (1024, 512, 14), (512, 2048, 7), (2048, 512, 7), (1024, 2048, 7) })
+        {
+            if (Crashes(c, o) && !fixedCaches) continue;
+            using var scope = NewDisposeScope();
+            var w = Weight(o, c, 1);
+            var x = randn(n, c, h, h);
+            var g = randn(n, o, h, h);
+            (Tensor, Tensor, Tensor) Run(bool cl)
+            {
+                var leaf = (cl ? CudaSpeed.ToChannelsLast(x) : x.clone()).requires_grad_();
+                var wl = w.clone().requires_grad_();
+                var y = nn.functional.conv2d(leaf, wl);
+                var grads = torch.autograd.grad([(y * g).sum()], [leaf, wl]);
+                return (y.detach(), grads[0], grads[1]);
+            }
+            var (y0, gx0, gw0) = Run(false);
+            var (y1, gx1, gw1) = Run(true);
+            foreach (var (a, b, what) in new[] { (y0, y1, "output"), (gx0, gx1, "input gradient"), (gw0, gw1, "weight gradient") })
+            {
+                float gap = (a - b).abs().max().item<float>(), scale = a.abs().max().item<float>();
+                total++;
+                if (gap <= 1e-4f * Math.Max(1, scale)) continue;
+                wrong++;
+                Console.WriteLine($"wrong: 1x1 {c} -> {o}, batch {n}, {h}x{h}, channels-last {what}: off by {gap:G3} (up to {scale:G3})");
+            }
+        }
+        Console.WriteLine($"{wrong} of {total} outputs and gradients wrong");
         break;
     }
     case "crash":
