@@ -62,8 +62,13 @@ public static class OneDnnCacheSizes
     /// oneDNN keeps the primitives it made in its cache. Returns one line saying what was done.</summary>
     public static string Apply()
     {
+        // Read on every channels-last 1x1 convolution (PointwiseConv2d.OneDnnSeesCaches): once decided, no lock.
+        if (Volatile.Read(ref state) is { } decided) return decided;
         lock (Gate)
-            return state ??= Decide();
+        {
+            if (state is null) Volatile.Write(ref state, Decide());
+            return state!;
+        }
     }
 
     private static string Decide()
