@@ -3,7 +3,7 @@ AVX-512 kernels". The step of `smile bench train`'s PyTorch child (src/Smile.Ben
 224x224, batch 16, channels-last, 2 threads), 20 timed iterations after 3, a fresh batch each (made outside the stages).
 
 usage: GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184 \
-       [ATEN_CPU_CAPABILITY=avx512] /usr/bin/python3 scripts/dev/torch_stages.py [bf16|fp32]   (bf16 autocast by default)
+       [ATEN_CPU_CAPABILITY=avx512] /usr/bin/python3 scripts/dev/torch_stages.py [bf16|fp32] [smile|l2]   (bf16 autocast and the SMILE step by default)
 """
 import contextlib, os, sys, time, torch, torchvision
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Smile.Bench", "bench"))
@@ -22,15 +22,23 @@ T = {k: 0.0 for k in ["mixup","student forward","teacher forward","losses","zero
 def mark(k, t0):
     t = time.perf_counter(); T[k] += t - t0; return t
 lam = 0.7
+l2 = len(sys.argv) > 2 and sys.argv[2] == "l2"
 for i in range(23):
     if i == 3:
         for k in T: T[k] = 0.0
     x = torch.randn(16,3,224,224).contiguous(memory_format=cl); y = torch.randint(0,200,(16,))
     t = time.perf_counter()
-    perm = torch.randperm(16)
-    xm = lam * x + (1 - lam) * x[perm]
-    t = mark("mixup", t)
-    with amp():
+    if l2:
+        with amp():
+            logits, _, _ = student(x)
+            t = mark("student forward", t)
+            loss = torch.nn.functional.cross_entropy(logits, y) + 1e-4 * 0.5 * sum((p ** 2).sum() for p in heads)
+            loss.item()
+    else:
+      perm = torch.randperm(16)
+      xm = lam * x + (1 - lam) * x[perm]
+      t = mark("mixup", t)
+      with amp():
         logits, feat, aux = student(xm)
         t = mark("student forward", t)
         with torch.no_grad():
@@ -45,7 +53,7 @@ for i in range(23):
     t = mark("backward", t)
     opt.step()
     t = mark("optimizer step", t)
-    if i % 10 == 0:
+    if i % 10 == 0 and not l2:
         with torch.no_grad():
             for tp, sp in pairs: tp.mul_(0.999).add_(sp, alpha=0.001)
     t = mark("EMA", t)

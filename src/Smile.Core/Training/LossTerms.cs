@@ -7,9 +7,21 @@ namespace Smile.Training;
 /// <summary>The loss pieces the regularizers share, each written once, with the reference's mean reductions.</summary>
 public static class LossTerms
 {
-    /// <summary>lam * x + (1 - lam) * x[p] along the batch dimension.</summary>
+    /// <summary>lam * x + (1 - lam) * x[p] along the batch dimension, in x's memory layout.</summary>
     public static Tensor Mix(Tensor x, MixWeights mix) =>
-        (x * mix.Keep).Plus(x.index_select(0, mix.Permutation) * mix.Rest);
+        (x * mix.Keep).Plus(RowsInLayout(x, mix.Permutation) * mix.Rest);
+
+    /// <summary>x[p] with x's NHWC memory order kept for a channels-last image batch: index_select writes a contiguous
+    /// (NCHW) result whatever its input, and an elementwise op that meets both layouts is slow (docs/PERFORMANCE.md,
+    /// "Channels-last gradients"). Picked from the NHWC view, the rows come back channels-last; other tensors as they are.</summary>
+    internal static Tensor RowsInLayout(Tensor x, Tensor permutation)
+    {
+        if (x.dim() != 4 || x.is_contiguous()) return x.index_select(0, permutation);
+        using var nhwc = x.permute(0, 2, 3, 1);
+        if (!nhwc.is_contiguous()) return x.index_select(0, permutation);
+        using var picked = nhwc.index_select(0, permutation);
+        return picked.permute(0, 3, 1, 2);
+    }
 
     /// <summary>Mixup's label loss: lam * CE(logits, y) + (1 - lam) * CE(logits, y[p]), each CE a batch mean.
     /// Equal to CE against the mixed one-hot target, without building it.</summary>

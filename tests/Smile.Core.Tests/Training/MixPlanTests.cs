@@ -123,6 +123,28 @@ public sealed class MixPlanTests
     }
 
     [Fact]
+    public void AChannelsLastBatchMixesIntoAChannelsLastBatchWithTheSameValues()
+    {
+        // x[p] from index_select is NCHW whatever x is; the rows must keep the channels-last layout of the batch, so
+        // that the mixing sum does not meet two layouts (slow), and the mixed batch is channels-last as the student's
+        // convolutions get it.
+        using var scope = NewDisposeScope();
+        var plan = MixPlan.Draw(new Random(3), 0.2, 5);
+        var plain = randn(5, 3, 4, 6);
+        var channelsLast = CudaSpeed.ToChannelsLast(plain);
+        Assert.Equal(new long[] { 72, 1, 18, 3 }, channelsLast.stride());
+        var permutation = tensor(plan.Permutation);
+        var rows = LossTerms.RowsInLayout(channelsLast, permutation);
+        Assert.Equal(new long[] { 72, 1, 18, 3 }, rows.stride());
+        Assert.True(plain.index_select(0, permutation).equal(rows).all().item<bool>());
+        Assert.Equal(new long[] { 72, 24, 6, 1 }, LossTerms.RowsInLayout(plain, permutation).stride());
+        var mixed = LossTerms.Mix(channelsLast, plan.On(channelsLast));
+        Assert.Equal(new long[] { 72, 1, 18, 3 }, mixed.stride());
+        Assert.True(LossTerms.Mix(plain, plan.On(plain)).equal(mixed).all().item<bool>());
+        Assert.Equal(new long[] { 72, 24, 6, 1 }, LossTerms.Mix(plain, plan.On(plain)).stride());
+    }
+
+    [Fact]
     public void TheDeviceFormMixesExactlyAsTheHostNumbersDo()
     {
         // The losses read lam and 1 - lam from 0-dim tensors (so that a captured step can be replayed with new ones):
