@@ -15,6 +15,7 @@ public class BenchTrainCliTests
         Assert.DoesNotContain("warning", r.Stderr); // the PyTorch side ran
         Assert.Contains("GOMP_SPINCOUNT=30000", r.Stdout);
         Assert.Contains("OpenMP's default wait policy", r.Stdout);
+        Assert.Matches(new Regex(@"^Smile's oneDNN cache sizes: (as|left|hidden)", RegexOptions.Multiline), r.Stdout);
         // fp32: PyTorch's own kernel choice (its AVX-512 kernels were no faster there; TorchBaseline.AtenCapability).
         Assert.DoesNotContain("ATEN_CPU_CAPABILITY", r.Stdout);
         Assert.Matches(new Regex(@"^PyTorch [\d.a-z+]+'s ATen kernels: AVX2$", RegexOptions.Multiline), r.Stdout);

@@ -54,6 +54,8 @@ internal static class BenchTrainCommand
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 $"PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB, OpenMP's default wait policy{TorchBaseline.KernelsNote(amp)}" +
                 (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
+            // Smile's convolutions on this CPU depend on it (docs/PLATFORM-NOTES.md, "oneDNN told its cache sizes are unknown").
+            if (!cuda) Console.WriteLine($"Smile's oneDNN cache sizes: {Smile.Native.OneDnnCacheSizes.Apply()}");
             // On CUDA (or with the CPU stand-in, SMILE_STEP_GRAPHS=rerun) Smile's two steps are timed replayed from a graph too.
             bool graphs = new Smile.Training.CudaSpeed().GraphBackend(target, out var noGraphs) is not null;
             if (noGraphs is not null) Console.Error.WriteLine($"warning: {noGraphs}");
