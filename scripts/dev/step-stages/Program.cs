@@ -15,15 +15,7 @@ string regularizer = args.ElementAtOrDefault(0) ?? "l2";
 bool bf16 = args.ElementAtOrDefault(1) != "fp32";
 int iterations = int.Parse(args.ElementAtOrDefault(2) ?? "23");
 if (Environment.GetEnvironmentVariable("PRE") == "1") Pre();
-torch.random.manual_seed(0);
-var teacher = ModelFactory.Create("resnet50", 1000);
-teacher.eval();
-foreach (var p in teacher.parameters()) p.requires_grad = false;
-var student = ModelFactory.Create("resnet50", 200, 1000);
-student.train();
-using var context = new TrainingContext(student, teacher, new LossOptions())
-{ FoldTeacherBatchNorm = true, Precision = bf16 ? MixedPrecision.Create("bf16", out _) : MixedPrecision.Create("fp32", out _), ChannelsLast = true };
-using var sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);
+var (context, sgd) = Setup(MixedPrecision.Create(bf16 ? "bf16" : "fp32", out _), channelsLast: true);
 var x = CudaSpeed.ToChannelsLast(randn(16, 3, 224, 224));
 var y = randint(0, 200, 16);
 var method = Regularizers.Create(regularizer);
@@ -42,23 +34,35 @@ for (int i = 0; i < iterations; i++)
 int n = iterations - 3;
 foreach (var (stage, ms) in timer.Ms) Console.WriteLine($"{stage,-16} {ms / n,8:F1} ms");
 Console.WriteLine($"{"step",-16} {total.Elapsed.TotalMilliseconds / n,8:F1} ms, {(MinorFaults() - faults) / n} minor page faults");
+sgd.Dispose();
+context.Dispose();
 
 static long MinorFaults() => long.Parse(File.ReadAllText("/proc/self/stat").Split(") ")[1].Split(' ')[7]);
+
+// The benchmarks' pair (src/Smile.Bench/BenchmarkWorkload.cs): a frozen 1000-class teacher and a 200-class student
+// with a 1000-class aux head, seeded, and the trainer's optimizer.
+static (TrainingContext, NesterovSgd) Setup(MixedPrecision precision, bool channelsLast)
+{
+    torch.random.manual_seed(0);
+    var teacher = ModelFactory.Create("resnet50", 1000);
+    teacher.eval();
+    foreach (var p in teacher.parameters()) p.requires_grad = false;
+    var student = ModelFactory.Create("resnet50", 200, 1000);
+    student.train();
+    var context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = true, Precision = precision, ChannelsLast = channelsLast };
+    return (context, new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01));
+}
 
 static void Pre()
 {
     // What `smile bench train` runs in the same process before its channels-last rows: an NCHW workload.
-    var t = ModelFactory.Create("resnet50", 1000); t.eval();
-    foreach (var p in t.parameters()) p.requires_grad = false;
-    var s = ModelFactory.Create("resnet50", 200, 1000); s.train();
-    using (var c = new TrainingContext(s, t, new LossOptions()) { FoldTeacherBatchNorm = true, Precision = MixedPrecision.Create("bf16", out _) })
-    using (var o = new NesterovSgd(s.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01))
+    var (c, o) = Setup(MixedPrecision.Create("bf16", out _), channelsLast: false);
     using (var px = randn(16, 3, 224, 224)) using (var py = randint(0, 200, 16))
     {
         var m = Regularizers.Create("smile"); var r = new Random(0);
         for (int i = 0; i < 30; i++) { TrainingStep.Run(c, m, o, new StepBatch(px, py), m.DrawMix(r, 16), i); NativeGarbage.Release(); }
     }
-    s.Dispose(); t.Dispose();
+    o.Dispose(); c.Student.Dispose(); c.Teacher?.Dispose(); c.Dispose();
     NativeGarbage.Release();
 }
 
