@@ -37,31 +37,6 @@ public sealed class HeldBatchNorm : BatchNorm
     public override Tensor forward(Tensor input)
     {
         ValidateInputDimensions(input);
-        double averagingFactor = CountBatch();
-        bool useBatchStatistics = training || (running_mean is null && running_var is null);
-        bool passRunningStats = !training || track_running_stats;
-        return nn.functional.batch_norm(input, passRunningStats ? running_mean : null, passRunningStats ? running_var : null,
-            weight, bias, useBatchStatistics, averagingFactor, eps);
-    }
-
-    /// <summary><c>relu(forward(input) + residual)</c> (no add without a residual), as a ResNet's blocks end: on a bf16
-    /// channels-last map on an AVX-512 CPU in training, one fused operation (<see cref="FusedBatchNormRelu"/>),
-    /// otherwise LibTorch's three.</summary>
-    public Tensor ForwardRelu(Tensor input, Tensor? residual = null)
-    {
-        if (FusedBatchNormRelu.Applies(this, input, residual))
-        {
-            ValidateInputDimensions(input);
-            CountBatch();
-            return FusedBatchNormRelu.Forward(this, input, residual);
-        }
-        var y = call(input);
-        return (residual is null ? y : y.AddInPlace(residual)).relu_();
-    }
-
-    /// <summary>Counts a training batch (num_batches_tracked) and returns the running statistics' averaging factor.</summary>
-    private double CountBatch()
-    {
         double averagingFactor = momentum ?? 0.0;
         if (training && track_running_stats && num_batches_tracked is not null)
         {
@@ -69,6 +44,9 @@ public sealed class HeldBatchNorm : BatchNorm
             // A null momentum is a cumulative average (PyTorch's 1 / num_batches_tracked); Smile's models keep 0.1.
             if (momentum is null) averagingFactor = 1.0 / num_batches_tracked.item<long>();
         }
-        return averagingFactor;
+        bool useBatchStatistics = training || (running_mean is null && running_var is null);
+        bool passRunningStats = !training || track_running_stats;
+        return nn.functional.batch_norm(input, passRunningStats ? running_mean : null, passRunningStats ? running_var : null,
+            weight, bias, useBatchStatistics, averagingFactor, eps);
     }
 }

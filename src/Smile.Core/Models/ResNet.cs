@@ -74,7 +74,7 @@ public sealed class ResNet : ImageClassifier
     public Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = maxpool.call(bn1.ForwardRelu(LowPrecisionConvolution.Call(conv1, x)));
+        var y = maxpool.call(bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_());
         y = layer4.call(layer3.call(layer2.call(layer1.call(y))));
         return y.MoveToOuterDisposeScope();
     }
@@ -104,7 +104,7 @@ public sealed class ResNet : ImageClassifier
         ArgumentNullException.ThrowIfNull(maps);
         if (maps.Length != 4 || lastBlockInputs is { Length: not 4 }) throw new ArgumentException("expected arrays of 4, one per stage");
         using var scope = NewDisposeScope();
-        var y = maxpool.call(bn1.ForwardRelu(LowPrecisionConvolution.Call(conv1, x)));
+        var y = maxpool.call(bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_());
         for (int s = 0; s < 4; s++)
         {
             var blocks = Stage(s).children().Cast<Module<Tensor, Tensor>>().ToArray();

@@ -61,23 +61,23 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>, IResidualBlock
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn1.ForwardRelu(LowPrecisionConvolution.Call(conv1, x));
-        y = LowPrecisionConvolution.Call(conv2, y);
+        var y = bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y));
         var identity = downsample is null ? x : downsample.call(x);
-        return bn2.ForwardRelu(y, identity).MoveToOuterDisposeScope();
+        return y.AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 
     public Tensor InnerMap(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return LowPrecisionConvolution.Call(conv2, bn1.ForwardRelu(LowPrecisionConvolution.Call(conv1, x))).MoveToOuterDisposeScope();
+        return LowPrecisionConvolution.Call(conv2, bn1.call(LowPrecisionConvolution.Call(conv1, x)).relu_()).MoveToOuterDisposeScope();
     }
 
     public Tensor FromInnerMap(Tensor x, Tensor inner)
     {
         using var scope = NewDisposeScope();
         var identity = downsample is null ? x : downsample.call(x);
-        return bn2.ForwardRelu(inner, identity).MoveToOuterDisposeScope();
+        return bn2.call(inner).AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 }
 
@@ -109,18 +109,18 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn1.ForwardRelu(conv1.call(x));
-        y = bn2.ForwardRelu(LowPrecisionConvolution.Call(conv2, y));
-        y = conv3.call(y);
+        var y = bn1.call(conv1.call(x)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y)).relu_();
+        y = bn3.call(conv3.call(y));
         var identity = downsample is null ? x : downsample.call(x);
-        return bn3.ForwardRelu(y, identity).MoveToOuterDisposeScope();
+        return y.AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 
     public Tensor InnerMap(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn1.ForwardRelu(conv1.call(x));
-        y = bn2.ForwardRelu(LowPrecisionConvolution.Call(conv2, y));
+        var y = bn1.call(conv1.call(x)).relu_();
+        y = bn2.call(LowPrecisionConvolution.Call(conv2, y)).relu_();
         return conv3.call(y).MoveToOuterDisposeScope();
     }
 
@@ -128,6 +128,6 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var identity = downsample is null ? x : downsample.call(x);
-        return bn3.ForwardRelu(inner, identity).MoveToOuterDisposeScope();
+        return bn3.call(inner).AddInPlace(identity).relu_().MoveToOuterDisposeScope();
     }
 }
