@@ -53,6 +53,16 @@ public sealed class FoldedResNet : IDisposable
     /// or lets autocast round the fp32 ones at every convolution (false: a test compares the two).</summary>
     internal bool KeepsRoundedCopies { get; init; } = true;
 
+    /// <summary>Whether a channels-last CPU forward may hand each ReLU and residual sum to oneDNN's convolution before it
+    /// (<see cref="FusesOnOneDnn"/>; false: the separate ops, for tests that compare the two).</summary>
+    internal bool MayFuse { get; init; } = true;
+
+    [ThreadStatic] private static long fusedCalls;
+
+    /// <summary>How many convolutions this thread has computed with their ReLU (and residual sum) fused (a test checks
+    /// that a fused forward fuses every one it should, so that a change cannot drop the route unnoticed).</summary>
+    internal static long FusedCalls => fusedCalls;
+
     /// <param name="network">The network whose eval-mode arithmetic this computes.</param>
     /// <param name="channelsLast">Keep the folded weights in channels-last strides (for channels-last inputs).</param>
     public FoldedResNet(ResNet network, bool channelsLast = false)
@@ -154,24 +164,29 @@ public sealed class FoldedResNet : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         bool rounded = UsesRoundedCopies(x);
+        bool fused = FusesOnOneDnn(x, rounded);
         Tensor Conv(Pair pair, Tensor input) => Convolve(pair, input, rounded);
+        // Where the separate route multiplies matrices (bf16 1x1 convolutions of maps under 14x14) it stays.
+        bool Fuses(Pair pair, Tensor input) => fused && !(pair.Conv is PointwiseConv2d && PointwiseConv2d.MultipliesMatricesFor(input));
+        Tensor ConvRelu(Pair pair, Tensor input) => Fuses(pair, input) ? FusedConvolveRelu(pair, input, rounded) : Conv(pair, input).relu_();
+        // Autocast would cast the image to the weights' type at the first convolution; the fused one is outside autocast.
+        Tensor StemInput() => fused && rounded && x.dtype != roundedType ? x.to(roundedType!.Value) : x;
         // Each block's activations are freed once the next block has its input: the forward's dispose scope alone
         // would hold every activation of the network until it ends (at ResNet-50 224x224 about 45 MB an image in
         // fp32), which PyTorch's eval forward never holds (docs/GPU.md, "Peak GPU memory").
-        var y = Stage(() => maxpool.call(Conv(stem, x).relu_()));
+        var y = Stage(() => maxpool.call(ConvRelu(stem, StemInput())));
         foreach (var block in blocks)
         {
             var input = y;
             y = Stage(() =>
             {
                 var h = input;
-                for (int k = 0; k < block.Convs.Length; k++)
-                {
-                    h = Conv(block.Convs[k], h);
-                    if (k < block.Convs.Length - 1) h = h.relu_();
-                }
+                for (int k = 0; k < block.Convs.Length - 1; k++) h = ConvRelu(block.Convs[k], h);
+                var last = block.Convs[^1];
                 var identity = block.Downsample is null ? input : Conv(block.Downsample, input);
-                return h.AddInPlace(identity).relu_();
+                // Fused, the sum is written into the identity: the block's input (this forward's own tensor, freed
+                // after this block) or the downsample's fresh output.
+                return Fuses(last, h) ? FusedConvolveAddReluInto(identity, last, h, rounded) : Conv(last, h).AddInPlace(identity).relu_();
             });
             input.Dispose();
         }
@@ -189,9 +204,39 @@ public sealed class FoldedResNet : IDisposable
         return compute().MoveToOuterDisposeScope();
     }
 
+    // oneDNN's convolution with the bias, ReLU and residual sum in one pass over each output (Native/OneDnnFusedConvolution.cs)
+    // saves a pass over every activation per ReLU and per residual sum (docs/PERFORMANCE.md, "The folded forward's ReLUs
+    // and residual sums inside oneDNN's convolution", has the times). Only where the separate convolutions are oneDNN's own in the same type: a channels-last CPU forward
+    // in fp32, or under bf16 autocast with the rounded copies, where oneDNN sees cache sizes it can work with (its
+    // 1x1 convolutions are unsafe otherwise: Models/PointwiseConv2d.cs) and no convolution is rounded by hand
+    // (LowPrecisionConvolution). In NCHW the fused ops were slower than the separate ones and are not used.
+    private bool FusesOnOneDnn(Tensor x, bool rounded)
+    {
+        if (!MayFuse || !channelsLast || x.device.type != DeviceType.CPU || LowPrecisionConvolution.Rounding is not null) return false;
+        var type = rounded ? roundedType : Autocast.TypeIfOn(x.device.type) is null ? x.dtype : null;
+        return type is ScalarType.Float32 or ScalarType.BFloat16 && PointwiseConv2d.OneDnnSeesCaches && OneDnnFusedConvolution.Available;
+    }
+
+    private static (Tensor Weight, Tensor Bias) Operands(Pair pair, bool rounded) =>
+        rounded ? (pair.RoundedWeight!, pair.RoundedBias!) : (pair.Weight!, pair.Bias!);
+
+    private static Tensor FusedConvolveRelu(Pair pair, Tensor x, bool rounded)
+    {
+        fusedCalls++;
+        var (weight, bias) = Operands(pair, rounded);
+        return OneDnnFusedConvolution.ConvolveRelu(x, weight, bias, pair.Stride, pair.Padding);
+    }
+
+    private static Tensor FusedConvolveAddReluInto(Tensor sum, Pair pair, Tensor x, bool rounded)
+    {
+        fusedCalls++;
+        var (weight, bias) = Operands(pair, rounded);
+        return OneDnnFusedConvolution.ConvolveAddReluInto(sum, x, weight, bias, pair.Stride, pair.Padding);
+    }
+
     private static Tensor Convolve(Pair pair, Tensor x, bool rounded)
     {
-        var (weight, bias) = rounded ? (pair.RoundedWeight!, pair.RoundedBias!) : (pair.Weight!, pair.Bias!);
+        var (weight, bias) = Operands(pair, rounded);
         return pair.Conv is PointwiseConv2d
             ? PointwiseConv2d.Apply(x, weight, bias, pair.Stride)
             : LowPrecisionConvolution.Conv2d(x, weight, bias, strides: [pair.Stride, pair.Stride], padding: [pair.Padding, pair.Padding]);

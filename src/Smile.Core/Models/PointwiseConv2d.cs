@@ -57,10 +57,14 @@ public sealed class PointwiseConv2d : nn.Module<Tensor, Tensor>
                 : x[TensorIndex.Ellipsis, TensorIndex.Slice(null, null, stride), TensorIndex.Slice(null, null, stride)];
             return Apply(sliced, weight, bias, 1);
         }
-        if (stride == 1 && MultipliesMatrices(x) && !LeftToOneDnn(x))
+        if (stride == 1 && MultipliesMatricesFor(x))
             return MatrixProduct(x, weight, bias);
         return LowPrecisionConvolution.Conv2d(x, weight, bias, stride == 1 ? null : [stride, stride]);
     }
+
+    /// <summary>Whether a stride-1 call on <paramref name="x"/> is computed as a matrix product rather than by oneDNN
+    /// (the folded forward fuses a ReLU or sum into oneDNN's convolutions only: FoldedResNet).</summary>
+    internal static bool MultipliesMatricesFor(Tensor x) => MultipliesMatrices(x) && !LeftToOneDnn(x);
 
     /// <summary>Whether <paramref name="conv"/> (an nn.Conv2d, as DenseNet's) is a plain 1x1 convolution that
     /// <see cref="Apply"/> computes as a matrix product for <paramref name="x"/>.</summary>
