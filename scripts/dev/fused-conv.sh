@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The probe behind docs/PERFORMANCE.md, "The folded forward's ReLUs and residual sums inside oneDNN's convolution".
-# Usage: scripts/dev/fused-conv.sh shapes fp32|bf16 [nchw] | forward fp32|bf16
+# Usage: scripts/dev/fused-conv.sh shapes fp32|bf16 [nchw] | pieces fp32|bf16 | forward fp32|bf16
 # (SMILE_ONEDNN_FUSION=off before it: the folded forward with the separate ops)
 set -euo pipefail
 cd "$(dirname "$0")/fused-conv"

@@ -1,6 +1,8 @@
 // LibTorch's fused oneDNN convolutions (Native/OneDnnFusedConvolution.cs) against the separate ops, 2 threads:
 //   shapes fp32|bf16 [nchw]  ResNet-50's shapes, batch 16: max |difference| and ms per call (median of 3 x 10) of
 //                            conv + ReLU and of conv + residual add + ReLU, separate and fused (the sum in place)
+//   pieces fp32|bf16         the forward's other ops at ResNet-50's shapes: max pooling (and its backward), the mean pool,
+//                            the image's cast
 //   forward fp32|bf16        the folded ResNet-50 forward (FoldedResNet, channels-last, batch 16, 224x224), median of
 //                            10 after 3; run it with and without SMILE_ONEDNN_FUSION=off to compare
 using System.Diagnostics;
@@ -34,6 +36,36 @@ if (mode == "forward")
     }
     times.Sort();
     Console.WriteLine($"{precisionName} folded forward: median {times[times.Count / 2]:F1} ms, min {times[0]:F1}, max {times[^1]:F1}");
+    return;
+}
+if (mode == "pieces")
+{
+    // The folded forward's other ops on bf16 channels-last maps of ResNet-50's shapes, batch 16, ms per call.
+    using var scope = NewDisposeScope();
+    using var noGrad = no_grad();
+    var t = precisionName == "fp32" ? ScalarType.Float32 : ScalarType.BFloat16;
+    var stemOut = CudaSpeed.ToChannelsLast(randn(16, 64, 112, 112)).to(t);
+    var last = CudaSpeed.ToChannelsLast(randn(16, 2048, 7, 7)).to(t);
+    var image = CudaSpeed.ToChannelsLast(randn(16, 3, 224, 224));
+    using var pool = nn.MaxPool2d(3, 2, 1);
+    double Ms(Func<Tensor> call)
+    {
+        for (int i = 0; i < 3; i++) call().Dispose();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++) call().Dispose();
+        return clock.Elapsed.TotalMilliseconds / 20;
+    }
+    var leaf = stemOut.detach().requires_grad_(true);
+    double backward;
+    using (enable_grad())
+    {
+        var y = pool.call(leaf);
+        var g = ones_like(y);
+        backward = Ms(() => { using var s = NewDisposeScope(); return autograd.grad([pool.call(leaf)], [leaf], [g])[0].MoveToOuterDisposeScope(); });
+    }
+    Console.WriteLine($"maxpool forward and backward: {backward:F2} ms");
+    Console.WriteLine($"maxpool 3x3/2 of 64 @ 112: {Ms(() => pool.call(stemOut)):F2} ms; mean over 7x7 of 2048: {Ms(() => last.mean([2, 3])):F3} ms; " +
+        $"adaptive_avg_pool2d: {Ms(() => nn.functional.adaptive_avg_pool2d(last, [1, 1])):F3} ms; image to {t}: {Ms(() => image.to(t)):F3} ms");
     return;
 }
 var type = precisionName == "fp32" ? ScalarType.Float32 : ScalarType.BFloat16;
