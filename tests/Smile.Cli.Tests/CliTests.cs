@@ -24,7 +24,19 @@ public class CliTests
             ? "safeguard      channels-last 1x1 convolutions on CPU computed by oneDNN (it has cache sizes to work with; under bf16/fp16 autocast maps under 14x14 as matrix products)\n"
             : "safeguard      channels-last 1x1 convolutions on CPU computed as matrix products: on (needed here: oneDNN cannot see this CPU's cache sizes)\n",
             r.Stdout.ReplaceLineEndings("\n"));
+        Assert.Contains(!hidden || mended
+            ? "oneDNN fusion  ReLUs and residual sums inside oneDNN's convolutions in channels-last CPU eval and teacher forwards (fp32, bf16)\n"
+            : "oneDNN fusion  off (oneDNN cannot see this CPU's cache sizes): separate ReLUs and residual sums\n",
+            r.Stdout.ReplaceLineEndings("\n"));
         Assert.Matches(@"allocator\s+tuned", r.Stdout);
+    }
+
+    [Fact]
+    public void InfoSaysWhenTheFusedConvolutionsAreTurnedOff()
+    {
+        var r = SmileProcess.RunWith(new Dictionary<string, string?> { ["SMILE_ONEDNN_FUSION"] = "off" }, "info");
+        Assert.True(r.ExitCode == 0, r.Describe() + r.Stderr);
+        Assert.Contains("oneDNN fusion  off (SMILE_ONEDNN_FUSION=off): separate ReLUs and residual sums\n", r.Stdout.ReplaceLineEndings("\n"));
     }
 
     [Fact]

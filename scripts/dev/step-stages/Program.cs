@@ -23,9 +23,10 @@ var rng = new Random(0);
 var timer = new Clock();
 var total = Stopwatch.StartNew();
 long faults = MinorFaults();
+int[] collections = new int[3];
 for (int i = 0; i < iterations; i++)
 {
-    if (i == 3) { timer.Ms.Clear(); total.Restart(); faults = MinorFaults(); }
+    if (i == 3) { timer.Ms.Clear(); total.Restart(); faults = MinorFaults(); collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)]; }
     timer.Start();
     TrainingStep.Run(context, method, sgd, new StepBatch(x, y), method.DrawMix(rng, 16), i, timer);
     NativeGarbage.Release();
@@ -33,7 +34,8 @@ for (int i = 0; i < iterations; i++)
 }
 int n = iterations - 3;
 foreach (var (stage, ms) in timer.Ms) Console.WriteLine($"{stage,-16} {ms / n,8:F1} ms");
-Console.WriteLine($"{"step",-16} {total.Elapsed.TotalMilliseconds / n,8:F1} ms, {(MinorFaults() - faults) / n} minor page faults");
+Console.WriteLine($"{"step",-16} {total.Elapsed.TotalMilliseconds / n,8:F1} ms, {(MinorFaults() - faults) / n} minor page faults; " +
+    $".NET collections in the {n} steps: gen0 {GC.CollectionCount(0) - collections[0]}, gen1 {GC.CollectionCount(1) - collections[1]}, gen2 {GC.CollectionCount(2) - collections[2]}");
 sgd.Dispose();
 context.Dispose();
 

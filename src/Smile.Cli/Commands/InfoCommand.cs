@@ -30,6 +30,7 @@ internal static class InfoCommand
             Console.WriteLine($"OpenMP         {Smile.Native.ThreadPolicy.State}");
             Console.WriteLine($"NNPACK         {info.Nnpack}");
             Console.WriteLine($"oneDNN caches  {info.OneDnnCaches}");
+            Console.WriteLine($"oneDNN fusion  {info.OneDnnFusion}");
             Console.WriteLine($"autocast       {(Autocast.Available ? "available (--precision bf16, fp16)" : $"not available ({Autocast.Unavailable}): fp32 only")}");
             Console.WriteLine($"CPU bf16/fp16  {LowPrecisionLine(info.Cpu)}");
             Console.WriteLine($"CUDA switches  {CudaSwitchesLine(info.CudaAvailable)}");

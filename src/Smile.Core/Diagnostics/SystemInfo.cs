@@ -23,6 +23,7 @@ public sealed record SystemInfo(
     string AllocatorPolicy,
     string Nnpack,
     string OneDnnCaches,
+    string OneDnnFusion,
     IReadOnlyList<string> Safeguards)
 {
     public static SystemInfo Collect()
@@ -49,8 +50,15 @@ public sealed record SystemInfo(
             Native.AllocatorPolicy.State,
             Native.Nnpack.Disable(), // as every model build does: info shows the state training runs in
             Native.OneDnnCacheSizes.Apply(), // the same
+            FusionState(),
             ActiveSafeguards(cpu));
     }
+
+    // After OneDnnCacheSizes.Apply: whether oneDNN sees cache sizes decides it too (FoldedResNet.FusesOnOneDnn).
+    private static string FusionState() =>
+        !OneDnnFusedConvolution.Available ? $"off ({OneDnnFusedConvolution.Unavailable}): separate ReLUs and residual sums"
+        : PointwiseConv2d.OneDnnSeesCaches ? "ReLUs and residual sums inside oneDNN's convolutions in channels-last CPU eval and teacher forwards (fp32, bf16)"
+        : "off (oneDNN cannot see this CPU's cache sizes): separate ReLUs and residual sums";
 
     private static IReadOnlyList<string> ActiveSafeguards(CpuInfo cpu) => new[]
     {
