@@ -4,7 +4,7 @@
 //   pieces fp32|bf16         the forward's other ops at ResNet-50's shapes: max pooling (and its backward), the mean pool,
 //                            the image's cast
 //   forward fp32|bf16        the folded ResNet-50 forward (FoldedResNet, channels-last, batch 16, 224x224), median of
-//                            10 after 3; run it with and without SMILE_ONEDNN_FUSION=off to compare
+//                            10 after 3, and its refold; run it with and without SMILE_ONEDNN_FUSION=off to compare
 using System.Diagnostics;
 using Smile;
 using Smile.Models;
@@ -34,6 +34,15 @@ if (mode == "forward")
             folded.Forward(input);
         if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
     }
+    var refolds = new List<double>();
+    for (int i = 0; i < 5; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        folded.Refold(); // the SMILE teacher's after each mean-teacher update
+        refolds.Add(clock.Elapsed.TotalMilliseconds);
+    }
+    refolds.Sort();
+    Console.WriteLine($"refold (fp32 weights and the rounded copies): median {refolds[2]:F1} ms, min {refolds[0]:F1}, max {refolds[^1]:F1}");
     times.Sort();
     Console.WriteLine($"{precisionName} folded forward: median {times[times.Count / 2]:F1} ms, min {times[0]:F1}, max {times[^1]:F1}");
     return;
