@@ -204,11 +204,12 @@ public sealed class FoldedResNet : IDisposable
         return compute().MoveToOuterDisposeScope();
     }
 
-    // oneDNN's convolution with the bias, ReLU and residual sum in one pass over each output (Native/OneDnnFusedConvolution.cs)
-    // saves a pass over every activation per ReLU and per residual sum (docs/PERFORMANCE.md, "The folded forward's ReLUs
-    // and residual sums inside oneDNN's convolution", has the times). Only where the separate convolutions are oneDNN's own in the same type: a channels-last CPU forward
-    // in fp32, or under bf16 autocast with the rounded copies, where oneDNN sees cache sizes it can work with (its
-    // 1x1 convolutions are unsafe otherwise: Models/PointwiseConv2d.cs) and no convolution is rounded by hand
+    // oneDNN's convolution with the bias, ReLU and residual sum in one pass over each output
+    // (Native/OneDnnFusedConvolution.cs) saves a pass over every activation per ReLU and per residual sum
+    // (docs/PERFORMANCE.md, "The folded forward's ReLUs and residual sums inside oneDNN's convolution", has the times).
+    // Only where the separate convolutions are oneDNN's own in the same type: a channels-last CPU forward in fp32, or
+    // under bf16 autocast with the rounded copies, where oneDNN sees cache sizes it can work with (its 1x1
+    // convolutions are unsafe otherwise: Models/PointwiseConv2d.cs) and no convolution is rounded by hand
     // (LowPrecisionConvolution). In NCHW the fused ops were slower than the separate ones and are not used.
     private bool FusesOnOneDnn(Tensor x, bool rounded)
     {

@@ -11,7 +11,7 @@ namespace Smile.Native;
 /// a tensor handle there is an <c>at::Tensor*</c>, as TorchSharp's is, and a result is a new one the caller owns).
 /// No autograd and no autocast: the operands must already be in the arithmetic's type. The ReLU is exact (it commutes
 /// with rounding); the sum is added to the convolution's fp32 accumulator before the one rounding to the output type,
-/// where the separate ops round twice (models/FoldedResNet.cs uses it; docs/PERFORMANCE.md, "The folded forward's
+/// where the separate ops round twice (Models/FoldedResNet.cs uses it; docs/PERFORMANCE.md, "The folded forward's
 /// ReLUs and residual sums inside oneDNN's convolution"). The names are probed once (<see cref="Available"/>);
 /// <c>SMILE_ONEDNN_FUSION=off</c> turns the fused ops off (to measure the separate ones).
 /// </summary>
