@@ -54,10 +54,10 @@ public sealed record SystemInfo(
             ActiveSafeguards(cpu));
     }
 
-    // After OneDnnCacheSizes.Apply: whether oneDNN sees cache sizes decides it too (FoldedResNet.FusesOnOneDnn).
+    // After OneDnnCacheSizes.Apply: whether oneDNN sees cache sizes decides it too (FoldedResNet.FusesOnThisMachine).
     private static string FusionState() =>
         !OneDnnFusedConvolution.Available ? $"off ({OneDnnFusedConvolution.Unavailable}): separate ReLUs and residual sums"
-        : PointwiseConv2d.OneDnnSeesCaches ? "ReLUs and residual sums inside oneDNN's convolutions in channels-last CPU eval and teacher forwards (fp32, bf16)"
+        : FoldedResNet.FusesOnThisMachine ? "ReLUs and residual sums inside oneDNN's convolutions in channels-last CPU eval and teacher forwards (fp32, bf16)"
         : "off (oneDNN cannot see this CPU's cache sizes): separate ReLUs and residual sums";
 
     private static IReadOnlyList<string> ActiveSafeguards(CpuInfo cpu) => new[]

@@ -215,8 +215,12 @@ public sealed class FoldedResNet : IDisposable
     {
         if (!MayFuse || !channelsLast || x.device.type != DeviceType.CPU || LowPrecisionConvolution.Rounding is not null) return false;
         var type = rounded ? roundedType : Autocast.TypeIfOn(x.device.type) is null ? x.dtype : null;
-        return type is ScalarType.Float32 or ScalarType.BFloat16 && PointwiseConv2d.OneDnnSeesCaches && OneDnnFusedConvolution.Available;
+        return type is ScalarType.Float32 or ScalarType.BFloat16 && FusesOnThisMachine;
     }
+
+    /// <summary>Whether this process's oneDNN takes the fused ops at all: the functions are there (and not turned off)
+    /// and oneDNN sees cache sizes it can work with (`smile info` reports it).</summary>
+    internal static bool FusesOnThisMachine => OneDnnFusedConvolution.Available && PointwiseConv2d.OneDnnSeesCaches;
 
     private static (Tensor Weight, Tensor Bias) Operands(Pair pair, bool rounded) =>
         rounded ? (pair.RoundedWeight!, pair.RoundedBias!) : (pair.Weight!, pair.Bias!);
