@@ -54,7 +54,7 @@ public sealed class BenchmarkWorkload : IDisposable
         BatchSize = batchSize;
         (teacher, student) = CreateModels(arch);
         device ??= CPU;
-        speed ??= new CudaSpeed();
+        speed = (speed ?? new CudaSpeed()).ForRun(student, precision ?? MixedPrecision.Fp32);
         SpeedLine = speed.Apply(device, out var warning) + (warning is null ? "" : $" ({warning})");
         ChannelsLast = speed.ChannelsLastOn(device);
         teacher.to(device);

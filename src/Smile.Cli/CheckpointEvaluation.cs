@@ -30,7 +30,8 @@ internal static class CheckpointEvaluation
         using (var display = new ProgressDisplay(console))
             (result, outputs) = Evaluator.EvaluateWithOutputs(trained.Model, loader, device,
                 new SynchronousProgress<int>(images => display.OnEvalProgress(images, folder.Samples.Count)), precision: precision,
-                channelsLast: new CudaSpeed().ChannelsLastOn(device), graphs: Replay(device, console)); // the speed switches' defaults: on CUDA only
+                channelsLast: new CudaSpeed().ForRun(trained.Model, precision ?? Smile.Training.MixedPrecision.Fp32).ChannelsLastOn(device), // the speed switches' defaults
+                graphs: Replay(device, console));
         foreach (var skipped in result.Skipped) console.WriteLine(SkippedLine(skipped));
         return (trained.Info, result, outputs);
     }

@@ -32,6 +32,25 @@ public sealed class CudaSpeedCliTests(TinyTransferFixture data) : IClassFixture<
         Assert.Contains("channels-last off", File.ReadAllText(Path.Combine(save, "s_l2.txt")));
     }
 
+    /// <summary>Under bf16 autocast a ResNet's batches go channels-last by default where this CPU's oneDNN has bf16
+    /// kernels (Training/CudaSpeed.cs, ForRun), and the run log says so; --channels_last off keeps NCHW.</summary>
+    [Fact]
+    public void UnderBf16AResNetRunsChannelsLastByDefaultWhereOneDnnHasBf16Kernels()
+    {
+        var save = Path.Combine(data.Root, "speed-bf16");
+        var r = SmileProcess.Run(Finetune(save, "--precision", "bf16"));
+        Assert.True(r.ExitCode == 0, $"{r.Describe()}: {r.Stderr}");
+        string log = File.ReadAllText(Path.Combine(save, "s_l2.txt"));
+        if (Smile.Diagnostics.CpuInfo.Read().HasOneDnnBf16)
+            Assert.Contains("channels-last on (auto: a ResNet under bf16/fp16 autocast on oneDNN's kernels for it)", log);
+        else
+            Assert.Contains("channels-last off", log);
+        var off = Path.Combine(data.Root, "speed-bf16-off");
+        var nchw = SmileProcess.Run(Finetune(off, "--precision", "bf16", "--channels_last", "off"));
+        Assert.True(nchw.ExitCode == 0, $"{nchw.Describe()}: {nchw.Stderr}");
+        Assert.Contains("channels-last off", File.ReadAllText(Path.Combine(off, "s_l2.txt")));
+    }
+
     [Fact]
     public void AnUnknownChannelsLastValueNamesTheFlag()
     {
@@ -47,12 +66,13 @@ public sealed class CudaSpeedCliTests(TinyTransferFixture data) : IClassFixture<
     {
         var r = SmileProcess.Run("info");
         Assert.True(r.ExitCode == 0, $"{r.Describe()}: {r.Stderr}");
-        Assert.Contains("CUDA switches  cuDNN autotuning and TF32: no-ops on the CPU; channels-last off on the CPU unless --channels_last on", r.Stdout);
+        var cpu = Smile.Diagnostics.CpuInfo.Read();
+        Assert.Contains("CUDA switches  cuDNN autotuning and TF32: no-ops on the CPU; " + (cpu.HasOneDnnBf16
+            ? "channels-last on the CPU by default for ResNets under bf16" : "channels-last off on the CPU unless --channels_last on"), r.Stdout);
         Assert.Contains("autocast       available", r.Stdout);
         // A CPU LibTorch has no CUDA libraries: graphs are unavailable, and info says which library it looked for.
         Assert.Contains("CUDA graphs    not available (libtorch_cuda could not be opened): steps run eagerly", r.Stdout);
         // how this CPU's bf16 convolutions run, read from /proc/cpuinfo here as well
-        var cpu = Smile.Diagnostics.CpuInfo.Read();
         Assert.Contains(cpu.HasOneDnnBf16 ? "CPU bf16/fp16  bf16 oneDNN kernels" : "CPU bf16/fp16  bf16 as rounded fp32 convolutions", r.Stdout);
     }
 }

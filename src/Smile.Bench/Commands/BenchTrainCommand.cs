@@ -50,7 +50,7 @@ internal static class BenchTrainCommand
             // On CUDA Smile's step is channels-last already (a run's default there).
             bool smileCl = !cuda && smileLayout != "no";
             Console.WriteLine($"{a}, {s}x{s}, batch {b}, {arithmetic.Name}, {targetName}, {threads} threads; Smile " +
-                (cuda ? "with a run's CUDA defaults (channels-last, cuDNN autotuning and TF32, PyTorch given the last two; " : $"NCHW{(smileCl ? " and channels-last (the -cl rows)" : " (its CPU default)")} ({Smile.Native.ThreadPolicy.State}; ") +
+                (cuda ? "with a run's CUDA defaults (channels-last, cuDNN autotuning and TF32, PyTorch given the last two; " : $"NCHW{(smileCl ? " and channels-last (the -cl rows)" : "")} ({Smile.Native.ThreadPolicy.State}; ") +
                 $"teacher and eval forward {(folded ? "with BatchNorm folded" : "as modules, BatchNorm not folded")}) against " +
                 $"PyTorch with GLIBC_TUNABLES mmap_max=0, trim_threshold=16 GiB, OpenMP's default wait policy{TorchBaseline.KernelsNote(amp)}" +
                 (rounded ? $"; both compute {arithmetic.Name} convolutions as fp32 kernels on rounded operands (this CPU lacks oneDNN's {arithmetic.Name} kernels)" : ""));
@@ -66,7 +66,8 @@ internal static class BenchTrainCommand
             var cl = new List<JsonElement>();
             for (int round = 0; round < r; round++)
             {
-                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target));
+                // On the CPU the first row is NCHW, as labelled, whatever a run's default there (CudaSpeed.ForRun).
+                smile.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target, speed: cuda ? null : new Smile.Training.CudaSpeed(ChannelsLast: "off")));
                 if (round == 0) Console.WriteLine(smile[0].Switches);
                 if (graphs) replayed.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target, graphs: true));
                 if (smileCl) smileInChannelsLast.Add(TrainingBenchmark.Run(a, s, b, n, folded, arithmetic, target, speed: new Smile.Training.CudaSpeed(ChannelsLast: "on")));

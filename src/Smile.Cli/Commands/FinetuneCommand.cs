@@ -52,7 +52,7 @@ internal static class FinetuneCommand
         var noCudnnBenchmark = Flags.Make("no_cudnn_benchmark", "Turn cuDNN autotuning off (on by default on CUDA; no effect on the CPU).", false);
         var noTf32 = Flags.Make("no_tf32", "Keep fp32 matrix products and convolutions in full fp32 on CUDA (TF32 is on by default on GPUs that have it; no effect on the CPU).", false);
         var noCudaGraphs = Flags.Make("no_cuda_graphs", "Run every training step eagerly on CUDA (by default the step is captured as a CUDA graph after 3 eager steps and replayed; no effect on the CPU).", false);
-        var channelsLast = Flags.Make("channels_last", "auto (on on CUDA, off on the CPU), on or off: training batches in channels-last (NHWC) memory format.", "auto");
+        var channelsLast = Flags.Make("channels_last", "auto (on on CUDA; on the CPU, on for ResNets under bf16/fp16 autocast where oneDNN has kernels for it, else off), on or off: training batches in channels-last (NHWC) memory format.", "auto");
         var seed = Flags.Make("seed", "Random seed: data order, augmentation, mixup and initialisation.", d.Seed);
         var printFrequency = Flags.Make("print_frequency", "Log a training line every N iterations.", d.PrintFrequency);
         var evalFrequency = Flags.Make("eval_frequency", "Evaluate every N iterations (and after the last).", d.EvalFrequency);

@@ -66,7 +66,17 @@ internal static class InfoCommand
     private static string CudaSwitchesLine(bool cuda) =>
         !CudaSwitches.Available ? $"not available ({CudaSwitches.Unavailable}): cuDNN autotuning and TF32 left as LibTorch sets them"
         : cuda ? "cuDNN autotuning, TF32 and channels-last batches on by default on CUDA (--no_cudnn_benchmark, --no_tf32, --channels_last off)"
-        : "cuDNN autotuning and TF32: no-ops on the CPU; channels-last off on the CPU unless --channels_last on";
+        : $"cuDNN autotuning and TF32: no-ops on the CPU; {CpuChannelsLastLine()}";
+
+    /// <summary>Where `--channels_last auto` puts a run's batches channels-last on this CPU (CudaSpeed.ForRun).</summary>
+    private static string CpuChannelsLastLine()
+    {
+        var chosen = Smile.Training.MixedPrecision.Names
+            .Where(name => Autocast.Available && Smile.Training.CudaSpeed.CpuPrefersChannelsLast(Smile.Training.MixedPrecision.Create(name, out _)))
+            .ToList();
+        return chosen.Count == 0 ? "channels-last off on the CPU unless --channels_last on"
+            : $"channels-last on the CPU by default for ResNets under {string.Join(" and ", chosen)} autocast (oneDNN's kernels for it), otherwise off unless --channels_last on";
+    }
 
     private static string LibTorchPath(LibTorchLocation? location) =>
         location is null ? "unknown (no libtorch_cpu.so or libtorch.so in /proc/self/maps)"

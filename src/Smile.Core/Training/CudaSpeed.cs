@@ -1,3 +1,4 @@
+using Smile.Diagnostics;
 using Smile.Models;
 using Smile.Native;
 using TorchSharp;
@@ -9,8 +10,9 @@ namespace Smile.Training;
 /// The CUDA speed switches of a run, each on by default on CUDA and each with a way off: cuDNN autotuning, TF32 for
 /// fp32 matrix products and convolutions (<see cref="CudaSwitches"/>), channels-last batches, and the training step
 /// replayed as a CUDA graph (<see cref="StepGraphs"/>). On the CPU the first two and the graphs change nothing, and
-/// channels-last is off unless asked for (the reference's NCHW); asked for, its 1x1 convolutions run as matrix
-/// products there (<see cref="PointwiseConv2d"/>), since oneDNN's crashed on CPUs that hide their cache sizes.
+/// channels-last is on by default only where it was measured faster (<see cref="ForRun"/>), otherwise off (the
+/// reference's NCHW); its 1x1 convolutions there run as matrix products where oneDNN cannot work with the CPU's cache
+/// sizes (<see cref="PointwiseConv2d"/>), since oneDNN's crashed on CPUs that hide them.
 /// </summary>
 public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, string ChannelsLast = "auto", bool CudaGraphs = true)
 {
@@ -37,10 +39,36 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
 
     public static IReadOnlyList<string> ChannelsLastModes { get; } = ["auto", "on", "off"];
 
-    /// <summary>Whether batches go channels-last on <paramref name="device"/>: auto means on CUDA only.</summary>
+    /// <summary>Whether "auto" puts batches channels-last on the CPU too (set by <see cref="ForRun"/>).</summary>
+    public bool CpuChannelsLast { get; init; }
+
+    /// <summary>
+    /// These switches for a run of <paramref name="model"/> in <paramref name="precision"/>: "auto" then also means
+    /// channels-last on the CPU for a ResNet under bf16 or fp16 autocast whose convolutions run as oneDNN's own kernels
+    /// of that type, where oneDNN can work with the cache sizes. Those kernels compute in NHWC, so an NCHW batch costs a
+    /// reorder at every convolution; Smile's folded forward also fuses its ReLUs there (<see cref="FoldedResNet"/>).
+    /// Measured on ResNet-50 in bf16: the SMILE step 1.33x and evaluation 1.65x the NCHW ones (docs/PERFORMANCE.md,
+    /// "Channels-last by default for bf16 ResNets on the CPU"). fp32 and other models keep the reference's NCHW.
+    /// <paramref name="cpu"/>: this machine's when null (tests pass others).
+    /// </summary>
+    public CudaSpeed ForRun(nn.Module model, MixedPrecision precision, CpuInfo? cpu = null) =>
+        this with { CpuChannelsLast = model is ResNet && CpuPrefersChannelsLast(precision, cpu) };
+
+    /// <summary>Whether a ResNet in <paramref name="precision"/> runs channels-last on this CPU by default (<see cref="ForRun"/>).</summary>
+    public static bool CpuPrefersChannelsLast(MixedPrecision precision, CpuInfo? cpu = null)
+    {
+        if (precision.AutocastType is not { } type || !PointwiseConv2d.OneDnnSeesCaches) return false;
+        cpu ??= CpuInfo.Machine;
+        return type == ScalarType.BFloat16 ? cpu.HasOneDnnBf16 : type == ScalarType.Float16 && cpu.HasOneDnnFp16;
+    }
+
+    private bool IsAuto => ChannelsLast.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether batches go channels-last on <paramref name="device"/>: auto means on CUDA, and on the CPU where
+    /// <see cref="ForRun"/> chose it.</summary>
     public bool ChannelsLastOn(Device device) => ChannelsLast.Trim().ToLowerInvariant() switch
     {
-        "auto" => device.type == DeviceType.CUDA,
+        "auto" => device.type == DeviceType.CUDA || (device.type == DeviceType.CPU && CpuChannelsLast),
         "on" => true,
         "off" => false,
         _ => throw new ModelConfigException($"`channels_last` {ChannelsLast}: expected {string.Join(", ", ChannelsLastModes)}"),
@@ -55,6 +83,7 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
         warning = null;
         if (device.type != DeviceType.CUDA)
             return $"CUDA speed switches: cuDNN autotuning, TF32 and CUDA graphs do not apply on the {device.type}; channels-last {(channelsLast ? "on" : "off")}"
+                + (channelsLast && device.type == DeviceType.CPU && IsAuto ? " (auto: a ResNet under bf16/fp16 autocast on oneDNN's kernels for it)" : "")
                 + (GraphBackend(device, out _) is null ? "" : "; steps replayed by the CPU stand-in for graphs (SMILE_STEP_GRAPHS=rerun)");
         if (!CudaSwitches.Available)
             warning = $"cuDNN autotuning and TF32 left as LibTorch set them: {CudaSwitches.Unavailable}";

@@ -48,7 +48,6 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
         this.monitor = monitor ?? new NullMonitor();
         current = method.Name;
         device = DeviceSelection.Parse(o.Device);
-        channelsLast = o.Speed.ChannelsLastOn(device);
         torch.random.manual_seed(o.Seed);
         Directory.CreateDirectory(o.Save);
 
@@ -72,7 +71,9 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             var precision = MixedPrecision.Create(o.Precision, out var fallback);
             if (fallback is not null) log.Warning("{Fallback}", fallback);
             if (precision.SpeedWarning(device) is { } slow) log.Warning("{Slow}", slow);
-            string speed = o.Speed.Apply(device, out var speedWarning);
+            var switches = o.Speed.ForRun(models.Student, precision);
+            channelsLast = switches.ChannelsLastOn(device);
+            string speed = switches.Apply(device, out var speedWarning);
             if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
             log.Information("{Speed}", speed);
             context = new TrainingContext(models.Student, models.Teacher, new LossOptions(o.ClsLambda, o.EffectiveL2spLambda(method)) { ClassWeights = classWeights }) { Precision = precision, ChannelsLast = channelsLast };

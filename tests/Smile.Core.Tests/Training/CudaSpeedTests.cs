@@ -57,6 +57,39 @@ public sealed class CudaSpeedTests
         Assert.Contains("`channels_last` nhwc", e.Message);
     }
 
+    /// <summary>"auto" on the CPU: channels-last for a ResNet under bf16/fp16 autocast where oneDNN has kernels for that
+    /// type (and can work with the cache sizes), NCHW for fp32, for other models, and where oneDNN lacks the kernels;
+    /// "on" and "off" are kept as asked.</summary>
+    [Fact]
+    public void ForARunAutoPutsLowPrecisionResNetsChannelsLastWhereOneDnnHasTheKernels()
+    {
+        var avx2 = new Smile.Diagnostics.CpuInfo("AVX2 CPU", ["avx", "avx2", "fma"], []);
+        var avx512 = new Smile.Diagnostics.CpuInfo("AVX-512 CPU", ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"], []);
+        var fp16Cpu = new Smile.Diagnostics.CpuInfo("AVX-512 FP16 CPU", ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_fp16"], []);
+        var bf16 = MixedPrecision.Create("bf16", out _);
+        var fp16 = MixedPrecision.Create("fp16", out _);
+        using var resnet = ModelFactory.Create("resnet18", 3); // building it settles oneDNN's cache sizes (OneDnnCacheSizes)
+        using var shallow = ModelFactory.Create(ShallowCnn.Name, 3);
+        bool seesCaches = PointwiseConv2d.OneDnnSeesCaches;
+        var auto = new CudaSpeed();
+
+        Assert.Equal(seesCaches, auto.ForRun(resnet, bf16, avx512).ChannelsLastOn(CPU));
+        Assert.Equal(seesCaches, auto.ForRun(resnet, fp16, fp16Cpu).ChannelsLastOn(CPU));
+        Assert.False(auto.ForRun(resnet, bf16, avx2).ChannelsLastOn(CPU));   // bf16 as rounded fp32 convolutions there
+        Assert.False(auto.ForRun(resnet, fp16, avx512).ChannelsLastOn(CPU)); // no fp16 kernels without AVX-512 FP16
+        Assert.False(auto.ForRun(resnet, MixedPrecision.Fp32, avx512).ChannelsLastOn(CPU));
+        Assert.False(auto.ForRun(shallow, bf16, avx512).ChannelsLastOn(CPU));
+        Assert.False(new CudaSpeed(ChannelsLast: "off").ForRun(resnet, bf16, avx512).ChannelsLastOn(CPU));
+        Assert.True(new CudaSpeed(ChannelsLast: "on").ForRun(resnet, MixedPrecision.Fp32, avx2).ChannelsLastOn(CPU));
+        Assert.True(auto.ForRun(resnet, MixedPrecision.Fp32, avx2).ChannelsLastOn(new Device(DeviceType.CUDA, 0)));
+
+        if (!seesCaches) return;
+        string line = auto.ForRun(resnet, bf16, avx512).Apply(CPU, out var warning);
+        Assert.Null(warning);
+        Assert.EndsWith("channels-last on (auto: a ResNet under bf16/fp16 autocast on oneDNN's kernels for it)", line);
+        Assert.EndsWith("channels-last on", new CudaSpeed(ChannelsLast: "on").ForRun(resnet, bf16, avx512).Apply(CPU, out _));
+    }
+
     [Fact]
     public void ChannelsLastKeepsTheValuesAndChangesTheStrides()
     {
@@ -69,7 +102,8 @@ public sealed class CudaSpeedTests
     }
 
     /// <summary>`smile bench train` times the step as a run has it: on CUDA a run's defaults put the batch
-    /// channels-last; on the CPU nothing changes unless asked for (here: asked, to see the layout reach the batch).</summary>
+    /// channels-last; on the CPU an fp32 run's batch stays NCHW unless asked for (here: asked, to see the layout reach
+    /// the batch).</summary>
     [Fact]
     public void TheBenchmarkWorkloadLaysOutItsBatchAsARunDoes()
     {
@@ -79,6 +113,9 @@ public sealed class CudaSpeedTests
             Assert.Equal(new long[] { 3 * 32 * 32, 32 * 32, 32, 1 }, plain.BatchStrides);
             Assert.Contains("do not apply on the CPU; channels-last off", plain.SpeedLine);
         }
+        // Under bf16 a run on this CPU puts a ResNet's batches channels-last where oneDNN has bf16 kernels.
+        using (var bf16 = new Smile.Bench.BenchmarkWorkload("resnet18", 32, 2, precision: MixedPrecision.Create("bf16", out _)))
+            Assert.Equal(CudaSpeed.CpuPrefersChannelsLast(MixedPrecision.Create("bf16", out _)), bf16.ChannelsLast);
         using var nhwc = new Smile.Bench.BenchmarkWorkload("resnet18", 32, 2, speed: new CudaSpeed(ChannelsLast: "on"));
         Assert.True(nhwc.ChannelsLast);
         Assert.Equal(new long[] { 3 * 32 * 32, 1, 32 * 3, 3 }, nhwc.BatchStrides);
