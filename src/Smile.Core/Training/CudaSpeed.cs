@@ -47,7 +47,7 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
     /// channels-last on the CPU for a ResNet under bf16 or fp16 autocast whose convolutions run as oneDNN's own kernels
     /// of that type, where oneDNN can work with the cache sizes. Those kernels compute in NHWC, so an NCHW batch costs a
     /// reorder at every convolution; Smile's folded forward also fuses its ReLUs there (<see cref="FoldedResNet"/>).
-    /// Measured on ResNet-50 in bf16: the SMILE step 1.33x and evaluation 1.65x the NCHW ones (docs/PERFORMANCE.md,
+    /// Measured on ResNet-50 in bf16: the SMILE step 1.36x and evaluation 1.68x the NCHW ones (docs/PERFORMANCE.md,
     /// "Channels-last by default for bf16 ResNets on the CPU"). fp32 and other models keep the reference's NCHW.
     /// <paramref name="cpu"/>: this machine's when null (tests pass others).
     /// </summary>
