@@ -54,8 +54,7 @@ internal static class InfoCommand
         {
             if (!Autocast.Available) return $"{name} n/a";
             var precision = Smile.Training.MixedPrecision.Create(name, out _);
-            bool kernels = name == "bf16" ? cpu.HasOneDnnBf16 : cpu.HasOneDnnFp16;
-            return kernels ? $"{name} oneDNN kernels"
+            return precision.OneDnnHasKernels(cpu) ? $"{name} oneDNN kernels"
                 : precision.RoundsConvolutions(cpuDevice, cpu) ? $"{name} as rounded fp32 convolutions (no {name} kernels; no faster than fp32)"
                 : $"{name} LibTorch's generic kernels (SMILE_LOW_PRECISION_CONV=native; far slower than fp32)";
         }

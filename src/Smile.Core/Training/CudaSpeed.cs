@@ -55,12 +55,8 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
         this with { CpuChannelsLast = model is ResNet && CpuPrefersChannelsLast(precision, cpu) };
 
     /// <summary>Whether a ResNet in <paramref name="precision"/> runs channels-last on this CPU by default (<see cref="ForRun"/>).</summary>
-    public static bool CpuPrefersChannelsLast(MixedPrecision precision, CpuInfo? cpu = null)
-    {
-        if (precision.AutocastType is not { } type || !PointwiseConv2d.OneDnnSeesCaches) return false;
-        cpu ??= CpuInfo.Machine;
-        return type == ScalarType.BFloat16 ? cpu.HasOneDnnBf16 : type == ScalarType.Float16 && cpu.HasOneDnnFp16;
-    }
+    public static bool CpuPrefersChannelsLast(MixedPrecision precision, CpuInfo? cpu = null) =>
+        precision.OneDnnHasKernels(cpu) && PointwiseConv2d.OneDnnSeesCaches;
 
     private bool IsAuto => ChannelsLast.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
 

@@ -56,11 +56,17 @@ public sealed class MixedPrecision
     /// kernels for it (<see cref="CpuInfo.HasOneDnnBf16"/>, <see cref="CpuInfo.HasOneDnnFp16"/>), unless
     /// SMILE_LOW_PRECISION_CONV=native asks for LibTorch's generic kernels (to measure them).
     /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
-    public bool RoundsConvolutions(Device device, CpuInfo? cpu = null)
+    public bool RoundsConvolutions(Device device, CpuInfo? cpu = null) =>
+        AutocastType is not null && device.type == DeviceType.CPU && !NativeConvolutionsAsked && !OneDnnHasKernels(cpu);
+
+    /// <summary>Whether the CPU's oneDNN has convolution kernels for this precision's autocast type
+    /// (<see cref="CpuInfo.HasOneDnnBf16"/>, <see cref="CpuInfo.HasOneDnnFp16"/>); false for fp32, which has no autocast.
+    /// <paramref name="cpu"/>: this machine's when null (tests pass others).</summary>
+    public bool OneDnnHasKernels(CpuInfo? cpu = null)
     {
-        if (AutocastType is not { } type || device.type != DeviceType.CPU || NativeConvolutionsAsked) return false;
+        if (AutocastType is not { } type) return false;
         cpu ??= CpuInfo.Machine;
-        return type == ScalarType.BFloat16 ? !cpu.HasOneDnnBf16 : !cpu.HasOneDnnFp16;
+        return type == ScalarType.BFloat16 ? cpu.HasOneDnnBf16 : cpu.HasOneDnnFp16;
     }
 
     private static bool NativeConvolutionsAsked =>
@@ -74,8 +80,7 @@ public sealed class MixedPrecision
     {
         if (AutocastType is not { } type || device.type != DeviceType.CPU) return null;
         cpu ??= CpuInfo.Machine;
-        bool kernels = type == ScalarType.BFloat16 ? cpu.HasOneDnnBf16 : cpu.HasOneDnnFp16;
-        if (kernels) return null;
+        if (OneDnnHasKernels(cpu)) return null;
         string lacks = type == ScalarType.BFloat16 ? "AVX-512 (BW, VL, DQ)" : "AVX-512 FP16";
         return RoundsConvolutions(device, cpu)
             ? $"{Name} on this CPU ({cpu.Model}) is no faster than fp32: it lacks {lacks}, so Smile computes {Name} convolutions as fp32 ones on {Name}-rounded values (the same results as {Name} kernels; docs/PERFORMANCE.md)"
