@@ -71,7 +71,7 @@ internal static class InfoCommand
     private static string CpuChannelsLastLine()
     {
         var chosen = Smile.Training.MixedPrecision.Names
-            .Where(name => Autocast.Available && Smile.Training.CudaSpeed.CpuPrefersChannelsLast(Smile.Training.MixedPrecision.Create(name, out _)))
+            .Where(name => Smile.Training.CudaSpeed.CpuPrefersChannelsLast(Smile.Training.MixedPrecision.Create(name, out _))) // false for fp32, and where autocast is missing (Create gives fp32)
             .ToList();
         return chosen.Count == 0 ? "channels-last off on the CPU unless --channels_last on"
             : $"channels-last on the CPU by default for ResNets under {string.Join(" and ", chosen)} autocast (oneDNN's kernels for it), otherwise off unless --channels_last on";
