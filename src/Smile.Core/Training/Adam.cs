@@ -110,18 +110,22 @@ public sealed class Adam : FlatOptimizer
         return steps.All(s => s == steps[0]);
     }
 
-    private protected override void StepFlat(FlatGroup group, Tensor grad)
+    private protected override void BeginFlatStep(FlatGroup group)
+    {
+        var steps = states[group.Index].Steps;
+        Array.Fill(steps, steps[0] + 1);
+    }
+
+    private protected override void StepFlat(FlatGroup group, FlatChunk chunk, Tensor grad)
     {
         var state = states[group.Index];
-        long step = state.Steps[0] + 1;
-        Array.Fill(state.Steps, step);
-        var p = group.Values;
+        var p = chunk.Of(group.Values);
         if (group.Decay && weightDecay != 0)
         {
             using Scalar wd = weightDecay;
             grad.add_(p, wd);
         }
-        Update(p, grad, state.M, state.V, step, RateOf(group));
+        Update(p, grad, chunk.Of(state.M), chunk.Of(state.V), state.Steps[0], RateOf(group));
     }
 
     private protected override void StepOne(FlatSlot slot, Tensor grad)

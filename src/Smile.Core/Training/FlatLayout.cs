@@ -22,6 +22,14 @@ internal sealed class FlatSlot(string name, Parameter param, bool decay, FlatGro
     public Tensor ViewOf(Tensor flat) => flat.narrow(0, Offset, Numel).view(Shape);
 }
 
+/// <summary>Slots [From, To) of a <see cref="FlatGroup"/> and the elements of its buffers they span, padding included:
+/// [Start, Start + Length).</summary>
+internal readonly record struct FlatChunk(int From, int To, long Start, long Length)
+{
+    /// <summary>This chunk's elements of a buffer laid out like the group's (a new handle).</summary>
+    public Tensor Of(Tensor flat) => flat.narrow(0, Start, Length);
+}
+
 /// <summary>Parameters of one device, dtype, decay flag, requires-grad flag and learning-rate scale, each a contiguous
 /// view of <see cref="Values"/>, so that one kernel on the buffer updates all of them.</summary>
 internal sealed class FlatGroup : IDisposable
@@ -71,16 +79,41 @@ internal sealed class FlatGroup : IDisposable
         }
     }
 
-    /// <summary>Every slot's gradient in one buffer laid out like <see cref="Values"/> (one cat, padding as zeros), or
-    /// null when some parameter has none: then the step must skip that parameter, as torch.optim does. The result
-    /// belongs to the caller's dispose scope and may be overwritten.</summary>
-    public Tensor? GatherGrads()
+    /// <summary>Whether every slot has a gradient; otherwise the step must skip those without, as torch.optim does.</summary>
+    public bool AllHaveGradients()
     {
-        var pieces = new List<Tensor>(slots.Count * 2);
-        for (int i = 0; i < slots.Count; i++)
+        foreach (var slot in slots)
         {
-            var grad = slots[i].Param.grad;
-            if (grad is null) return null;
+            using var grad = slot.Param.grad;
+            if (grad is null) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The buffer cut into runs of whole slots of at most <paramref name="maxElements"/> elements each (a
+    /// larger slot alone), padding included, tiling it from start to end.</summary>
+    public List<FlatChunk> Chunks(long maxElements)
+    {
+        var chunks = new List<FlatChunk>();
+        for (int from = 0, to; from < slots.Count; from = to)
+        {
+            to = from + 1;
+            while (to < slots.Count && slots[to].Offset + slots[to].Numel - slots[from].Offset <= maxElements) to++;
+            long end = to < slots.Count ? slots[to].Offset : slots[to - 1].Offset + slots[to - 1].Numel;
+            chunks.Add(new FlatChunk(from, to, slots[from].Offset, end - slots[from].Offset));
+        }
+        return chunks;
+    }
+
+    /// <summary>The gradients of a chunk's slots in one buffer laid out like the chunk of <see cref="Values"/> (one cat,
+    /// padding as zeros); every slot must have one (<see cref="AllHaveGradients"/>). The result belongs to the
+    /// caller's dispose scope and may be overwritten.</summary>
+    public Tensor GatherGrads(FlatChunk chunk)
+    {
+        var pieces = new List<Tensor>((chunk.To - chunk.From) * 2);
+        for (int i = chunk.From; i < chunk.To; i++)
+        {
+            var grad = slots[i].Param.grad ?? throw new InvalidOperationException($"'{slots[i].Name}' has no gradient");
             pieces.Add(grad.reshape(-1));
             if (padsAfter[i] is { } pad) pieces.Add(pad);
         }

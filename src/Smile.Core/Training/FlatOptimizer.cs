@@ -14,7 +14,7 @@ namespace Smile.Training;
 /// ratio, as torch.optim's parameter groups with their own lr), so a schedule that sets the rate scales every group.
 /// Build the optimizer once the models are built and on their device; weights loaded afterwards (a resume) must be
 /// copied into the parameters, as StateDictLoader does. A step then gathers each group's gradients with one cat and
-/// updates the whole group with a handful of kernels. A group in which some parameter has no gradient, or whose
+/// updates the whole group with a handful of kernels (on the CPU a cache-sized chunk at a time). A group in which some parameter has no gradient, or whose
 /// parameters' state differs (some never stepped, Adam step counts apart), is stepped parameter by parameter with the
 /// same arithmetic, skipping parameters without a gradient as torch.optim does. Both paths give the same bits:
 /// the elementwise kernels compute each element alone (tests/Smile.Core.Tests/Training/FlatOptimizerTests.cs).
@@ -47,6 +47,10 @@ public abstract class FlatOptimizer : IOptimizer
             ? value
             : throw new ArgumentOutOfRangeException(nameof(value), value, "the learning rate must be finite and 0 or more");
     }
+
+    /// <summary>The most elements a flat update of a CPU group takes at a time: 4 MiB of float32, so that a chunk's
+    /// parameters, gradients and state stay in cache between the update's kernels.</summary>
+    internal long CpuChunkElements { get; init; } = 1 << 20;
 
     /// <summary>How many parameter groups the last <see cref="Step"/> updated as whole buffers (the rest went
     /// parameter by parameter).</summary>
@@ -90,11 +94,17 @@ public abstract class FlatOptimizer : IOptimizer
 
     private bool TryStepFlat(FlatGroup group)
     {
-        if (group.Evicted || !StateIsUniform(group)) return false;
-        using var scope = NewDisposeScope();
-        var grad = group.GatherGrads();
-        if (grad is null) return false;
-        StepFlat(group, grad);
+        if (group.Evicted || !StateIsUniform(group) || !group.AllHaveGradients()) return false;
+        BeginFlatStep(group);
+        // On the CPU the update goes a cache-sized chunk at a time: its handful of kernels then reuse the chunk from
+        // cache instead of each streaming the whole group through memory (docs/PERFORMANCE.md, "The optimizer a chunk
+        // at a time"). Elementwise kernels give the same bits either way.
+        long limit = group.Values.device_type == DeviceType.CPU ? CpuChunkElements : long.MaxValue;
+        foreach (var chunk in group.Chunks(limit))
+        {
+            using var scope = NewDisposeScope();
+            StepFlat(group, chunk, group.GatherGrads(chunk));
+        }
         return true;
     }
 
@@ -145,8 +155,12 @@ public abstract class FlatOptimizer : IOptimizer
     /// <summary>Whether every parameter of the group is at the same point of its state (so one update fits all).</summary>
     private protected abstract bool StateIsUniform(FlatGroup group);
 
-    /// <summary>Updates the whole group; <paramref name="grad"/> is the gathered gradient, a temporary the update may overwrite.</summary>
-    private protected abstract void StepFlat(FlatGroup group, Tensor grad);
+    /// <summary>What a whole-group update does once before its chunks (Adam: count the step).</summary>
+    private protected virtual void BeginFlatStep(FlatGroup group) { }
+
+    /// <summary>Updates one chunk of the group; <paramref name="grad"/> is the chunk's gathered gradient, a temporary the
+    /// update may overwrite.</summary>
+    private protected abstract void StepFlat(FlatGroup group, FlatChunk chunk, Tensor grad);
 
     /// <summary>Updates one parameter; <paramref name="grad"/> is the parameter's own gradient, not to be changed.</summary>
     private protected abstract void StepOne(FlatSlot slot, Tensor grad);

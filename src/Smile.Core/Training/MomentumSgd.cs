@@ -25,6 +25,8 @@ public class MomentumSgd : FlatOptimizer
         public Tensor Buffer { get; } = buffer;
         public bool[] Started { get; } = new bool[group.Slots.Count];
         public int StartedCount { get; set; }
+        /// <summary>The current whole-group step is the buffer's first.</summary>
+        public bool FirstFlatStep { get; set; }
         /// <summary>Each parameter's view of <see cref="Buffer"/>, made when first asked for.</summary>
         public Tensor?[] Views { get; } = new Tensor?[group.Slots.Count];
     }
@@ -112,10 +114,20 @@ public class MomentumSgd : FlatOptimizer
         return momentum == 0 || started == 0 || started == group.Slots.Count;
     }
 
-    private protected override void StepFlat(FlatGroup group, Tensor grad)
+    private protected override void BeginFlatStep(FlatGroup group)
+    {
+        var state = states[group.Index];
+        // A buffer's first step copies the gradient in (torch.optim's buf = g), in every chunk of this step.
+        state.FirstFlatStep = momentum != 0 && state.StartedCount == 0;
+        if (!state.FirstFlatStep) return;
+        Array.Fill(state.Started, true);
+        state.StartedCount = state.Started.Length;
+    }
+
+    private protected override void StepFlat(FlatGroup group, FlatChunk chunk, Tensor grad)
     {
         using Scalar wd = weightDecay, mu = momentum, negLr = -RateOf(group);
-        var p = group.Values;
+        var p = chunk.Of(group.Values);
         if (group.Decay && weightDecay != 0) grad.add_(p, wd);
         if (momentum == 0)
         {
@@ -123,17 +135,9 @@ public class MomentumSgd : FlatOptimizer
             return;
         }
         var state = states[group.Index];
-        var buf = state.Buffer;
-        if (state.StartedCount == 0)
-        {
-            buf.copy_(grad);
-            Array.Fill(state.Started, true);
-            state.StartedCount = state.Started.Length;
-        }
-        else
-        {
-            buf.mul_(mu).AddInPlace(grad);
-        }
+        var buf = chunk.Of(state.Buffer);
+        if (state.FirstFlatStep) buf.copy_(grad);
+        else buf.mul_(mu).AddInPlace(grad);
         if (Nesterov) p.add_(grad.add_(buf, mu), negLr);
         else p.add_(buf, negLr);
     }

@@ -38,15 +38,20 @@ public sealed class FlatOptimizerTests
     /// momentum starts then, its neighbour's did at step 1); for Adam from then on (step counts apart).</summary>
     private static readonly string?[] Missing = ["bn", null, "bias", null, null];
 
-    public static TheoryData<bool> NesterovOrNot() => new() { true, false };
+    /// <summary>Chunk sizes of the CPU's flat update: the default (each group one chunk here) and 120 elements, which
+    /// cuts the decayed float32 group into three chunks ("conv" with its padding, "fc" alone as larger than a chunk,
+    /// "bias") and the other into two.</summary>
+    private const long DefaultChunk = 1 << 20, SmallChunk = 120;
+
+    public static TheoryData<bool, long> NesterovOrNotByChunk() => new() { { true, DefaultChunk }, { false, DefaultChunk }, { true, SmallChunk }, { false, SmallChunk } };
 
     [Theory]
-    [MemberData(nameof(NesterovOrNot))]
-    public void SgdMatchesThePerTensorLoopBitForBit(bool nesterov)
+    [MemberData(nameof(NesterovOrNotByChunk))]
+    public void SgdMatchesThePerTensorLoopBitForBit(bool nesterov, long chunkElements)
     {
         using var scope = NewDisposeScope();
         var (flat, reference) = TwinParameters(seed: 1);
-        using var sgd = new MomentumSgd(flat, Rates[0], Momentum, WeightDecay, nesterov);
+        using var sgd = new MomentumSgd(flat, Rates[0], Momentum, WeightDecay, nesterov) { CpuChunkElements = chunkElements };
         using var loop = new PerTensorReference.Sgd(reference, Momentum, WeightDecay, nesterov);
         Assert.Equal(3, sgd.GroupCount);
 
@@ -70,12 +75,14 @@ public sealed class FlatOptimizerTests
         Assert.Equal([2, 2, 2, 3, 3], flatGroupsPerStep);
     }
 
-    [Fact]
-    public void AdamMatchesThePerTensorLoopBitForBit()
+    [Theory]
+    [InlineData(DefaultChunk)]
+    [InlineData(SmallChunk)]
+    public void AdamMatchesThePerTensorLoopBitForBit(long chunkElements)
     {
         using var scope = NewDisposeScope();
         var (flat, reference) = TwinParameters(seed: 3);
-        using var adam = new Adam(flat, Rates[0], WeightDecay);
+        using var adam = new Adam(flat, Rates[0], WeightDecay) { CpuChunkElements = chunkElements };
         using var loop = new PerTensorReference.Adam(reference, WeightDecay);
 
         var rng = new Random(4);
@@ -220,6 +227,28 @@ public sealed class FlatOptimizerTests
             Assert.Equal(0, first.LastStepFlatGroups);
             AssertParametersIdentical(reference, flat, $"step {step + 1}");
         }
+    }
+
+    /// <summary>The chunks of a flat update tile the group's buffer, padding included, in runs of whole slots no longer
+    /// than the limit unless one slot alone is.</summary>
+    [Theory]
+    [InlineData(SmallChunk, new[] { 0, 1, 2, 3 })]
+    [InlineData(300L, new[] { 0, 3 })]
+    [InlineData(DefaultChunk, new[] { 0, 3 })]
+    public void ChunksTileTheBufferInRunsOfWholeSlots(long limit, int[] firstSlots)
+    {
+        using var scope = NewDisposeScope();
+        var (flat, _) = TwinParameters(seed: 12);
+        var decayed = flat.Where(p => p.Decay && p.Param.dtype == ScalarType.Float32).ToList(); // conv, fc, bias
+        using var layout = FlatLayout.Flatten(decayed);
+        var group = Assert.Single(layout.Groups);
+        var chunks = group.Chunks(limit);
+        Assert.Equal(firstSlots[..^1], chunks.Select(c => c.From));
+        Assert.Equal(firstSlots[1..], chunks.Select(c => c.To));
+        Assert.Equal(0, chunks[0].Start);
+        for (int i = 1; i < chunks.Count; i++) Assert.Equal(chunks[i - 1].Start + chunks[i - 1].Length, chunks[i].Start);
+        Assert.Equal(group.Values.numel(), chunks[^1].Start + chunks[^1].Length);
+        Assert.All(chunks, c => Assert.True(c.Length <= limit || c.To - c.From == 1, $"chunk [{c.From}, {c.To}) spans {c.Length} elements"));
     }
 
     [Fact]
