@@ -59,6 +59,7 @@ public sealed class BenchmarkWorkload : IDisposable
         ChannelsLast = speed.ChannelsLastOn(device);
         teacher.to(device);
         student.to(device);
+        if (ChannelsLast) CudaSpeed.WeightsToChannelsLast(student); // as a run does, before the optimizer flattens them
         context = new TrainingContext(student, teacher, new LossOptions())
         { FoldTeacherBatchNorm = foldBatchNorm, Precision = precision ?? MixedPrecision.Fp32, ChannelsLast = ChannelsLast };
         sgd = new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01);

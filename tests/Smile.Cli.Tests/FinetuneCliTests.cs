@@ -203,20 +203,25 @@ public sealed class FinetuneCliTests(TinyTransferFixture data) : IClassFixture<T
         Assert.Equal(evals.OrderBy(e => e.Loss).First().Iteration, root.GetProperty("BestIteration").GetInt64());
     }
 
-    [Fact]
-    public void ResumeGivesTheSameLossesAsAnUninterruptedRun()
+    /// <summary>Also channels-last, where the student's weights, their momentum and the mean teacher's are NHWC-strided
+    /// views of the flat buffers (Training/CudaSpeed.cs, WeightsToChannelsLast): the checkpoint must hold and restore
+    /// their values whatever the strides.</summary>
+    [Theory]
+    [InlineData("off")]
+    [InlineData("on")]
+    public void ResumeGivesTheSameLossesAsAnUninterruptedRun(string channelsLast)
     {
         // 8 iterations straight, against a run stopped after 5 (--stop_after writes _Last) and resumed to 8.
         // Same seed, CPU: the logged losses of iterations 5..7 (two of them SMILE's plain tail) must agree.
-        var straight = Path.Combine(data.Root, "straight");
-        var a = SmileProcess.Run(Finetune(straight, "smile", 8));
+        var straight = Path.Combine(data.Root, "straight-cl-" + channelsLast);
+        var a = SmileProcess.Run(Finetune(straight, "smile", 8, "--channels_last", channelsLast));
         Assert.True(a.ExitCode == 0, a.Stdout + a.Stderr);
 
-        var interrupted = Path.Combine(data.Root, "interrupted");
-        var b1 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--stop_after", "5"));
+        var interrupted = Path.Combine(data.Root, "interrupted-cl-" + channelsLast);
+        var b1 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--channels_last", channelsLast, "--stop_after", "5"));
         Assert.True(b1.ExitCode == 130, b1.Describe() + b1.Stdout + b1.Stderr); // stopped, not finished
         Assert.Contains("Stopped after 5 of 8 iterations", b1.Stderr);
-        var b2 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--resume"));
+        var b2 = SmileProcess.Run(Finetune(interrupted, "smile", 8, "--channels_last", channelsLast, "--resume"));
         Assert.True(b2.ExitCode == 0, b2.Stdout + b2.Stderr);
         Assert.Contains("Resuming tiny_smile after iteration 4", b2.Stderr);
 

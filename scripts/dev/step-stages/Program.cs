@@ -51,6 +51,7 @@ static (TrainingContext, NesterovSgd) Setup(MixedPrecision precision, bool chann
     foreach (var p in teacher.parameters()) p.requires_grad = false;
     var student = ModelFactory.Create("resnet50", 200, 1000);
     student.train();
+    if (channelsLast) CudaSpeed.WeightsToChannelsLast(student); // as a run does
     var context = new TrainingContext(student, teacher, new LossOptions()) { FoldTeacherBatchNorm = true, Precision = precision, ChannelsLast = channelsLast };
     return (context, new NesterovSgd(student.named_parameters().Select(p => (p.name, p.parameter, true)), 0.01));
 }

@@ -101,4 +101,28 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
         using var packed = nhwc.contiguous();
         return packed.permute(0, 3, 1, 2);
     }
+
+    /// <summary>Gives the model's 4-D weights NHWC strides in place (<c>Tensor.set_</c>: the same Parameter objects), as
+    /// PyTorch's <c>model.to(memory_format=torch.channels_last)</c> does, for runs whose batches are channels-last: each
+    /// convolution then meets its weight in its input's layout instead of re-laying it out on every call, and the
+    /// weight's gradient needs no copy back into NCHW strides (docs/PERFORMANCE.md, "Channels-last weights"). Build the
+    /// optimizer afterwards: its flat buffers keep each parameter's layout (Training/FlatLayout.cs).</summary>
+    public static void WeightsToChannelsLast(nn.Module model)
+    {
+        using var noGrad = no_grad();
+        foreach (var p in model.parameters())
+        {
+            if (p.dim() != 4 || IsChannelsLast(p)) continue;
+            using var packed = ToChannelsLast(p);
+            p.set_(packed);
+        }
+    }
+
+    /// <summary>Whether a tensor has NHWC strides and not NCHW ones (a 1x1 kernel's strides are both: false).</summary>
+    public static bool IsChannelsLast(Tensor t)
+    {
+        if (t.dim() != 4 || t.is_contiguous()) return false;
+        long[] size = t.shape, stride = t.stride();
+        return stride[1] == 1 && stride[3] == size[1] && stride[2] == size[1] * size[3] && stride[0] == size[1] * size[2] * size[3];
+    }
 }

@@ -73,6 +73,7 @@ public sealed class FinetuneStrategy : ITrainingStrategy, IDisposable
             if (precision.SpeedWarning(device) is { } slow) log.Warning("{Slow}", slow);
             var switches = o.Speed.ForRun(models.Student, precision);
             channelsLast = switches.ChannelsLastOn(device);
+            if (channelsLast) CudaSpeed.WeightsToChannelsLast(models.Student); // before the optimizer flattens them
             string speed = switches.Apply(device, out var speedWarning);
             if (speedWarning is not null) log.Warning("{SpeedWarning}", speedWarning);
             log.Information("{Speed}", speed);

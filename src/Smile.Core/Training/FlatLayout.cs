@@ -18,8 +18,29 @@ internal sealed class FlatSlot(string name, Parameter param, bool decay, FlatGro
     public long Numel { get; } = param.numel();
     public long[] Shape { get; } = param.shape;
 
+    /// <summary>The parameter had NHWC strides when it was flattened (CudaSpeed.WeightsToChannelsLast), and keeps them
+    /// as a view of the buffer: its slot holds its elements in NHWC order.</summary>
+    public bool ChannelsLast { get; } = CudaSpeed.IsChannelsLast(param);
+
     /// <summary>Elements of this slot's range in any buffer laid out like the group's (a new handle).</summary>
-    public Tensor ViewOf(Tensor flat) => flat.narrow(0, Offset, Numel).view(Shape);
+    public Tensor ViewOf(Tensor flat) => Shaped(flat.narrow(0, Offset, Numel));
+
+    /// <summary>A 1-D range of this slot's length as the parameter: its shape, and its NHWC strides where it has them.</summary>
+    public Tensor Shaped(Tensor range)
+    {
+        if (!ChannelsLast) return range.view(Shape);
+        using var nhwc = range.view(Shape[0], Shape[2], Shape[3], Shape[1]);
+        return nhwc.permute(0, 3, 1, 2);
+    }
+
+    /// <summary>A tensor of the parameter's shape as this slot's elements, in the slot's order (a view where the
+    /// strides allow, a copy otherwise).</summary>
+    public Tensor Flattened(Tensor value)
+    {
+        if (!ChannelsLast) return value.reshape(-1);
+        using var nhwc = value.permute(0, 2, 3, 1);
+        return nhwc.reshape(-1);
+    }
 }
 
 /// <summary>Slots [From, To) of a <see cref="FlatGroup"/> and the elements of its buffers they span, padding included:
@@ -114,7 +135,7 @@ internal sealed class FlatGroup : IDisposable
         for (int i = chunk.From; i < chunk.To; i++)
         {
             var grad = slots[i].Param.grad ?? throw new InvalidOperationException($"'{slots[i].Name}' has no gradient");
-            pieces.Add(grad.reshape(-1));
+            pieces.Add(slots[i].Flattened(grad));
             if (padsAfter[i] is { } pad) pieces.Add(pad);
         }
         return torch.cat(pieces, 0);

@@ -85,7 +85,7 @@ internal sealed class MeanTeacherLayout
                 var buffer = zeros(length, first.Teacher.dtype, first.Teacher.device);
                 foreach (var (teacher, _, home) in members)
                 {
-                    var view = buffer.narrow(0, home.Offset - begin, home.Numel).view(home.Shape);
+                    var view = home.Shaped(buffer.narrow(0, home.Offset - begin, home.Numel));
                     view.copy_(teacher);
                     teacher.set_(view);
                 }

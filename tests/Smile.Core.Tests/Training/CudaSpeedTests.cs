@@ -99,6 +99,27 @@ public sealed class CudaSpeedTests
         Assert.Equal(x.shape, cl.shape);
         Assert.Equal(new long[] { 105, 1, 21, 3 }, cl.stride());
         Assert.Equal(0f, (x - cl).abs().max().item<float>());
+        Assert.True(CudaSpeed.IsChannelsLast(cl));
+        Assert.False(CudaSpeed.IsChannelsLast(x));
+        Assert.False(CudaSpeed.IsChannelsLast(CudaSpeed.ToChannelsLast(randn(4, 3, 1, 1)))); // a 1x1 kernel's strides are NCHW's too
+    }
+
+    /// <summary>A model's weights made channels-last in place: the same Parameter objects and values, NHWC strides on
+    /// the 4-D ones, the rest untouched.</summary>
+    [Fact]
+    public void WeightsToChannelsLastKeepsTheParametersAndTheirValues()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.Create("resnet18", 3);
+        var before = model.named_parameters().ToDictionary(p => p.name, p => (p.parameter, Values: p.parameter.detach().clone()));
+        CudaSpeed.WeightsToChannelsLast(model);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            Assert.Same(before[name].parameter, p);
+            Assert.True(p.requires_grad, name);
+            Assert.True(before[name].Values.allclose(p, rtol: 0, atol: 0), $"{name} changed value");
+            Assert.Equal(p.dim() == 4 && p.shape[2] * p.shape[3] > 1, CudaSpeed.IsChannelsLast(p));
+        }
     }
 
     /// <summary>`smile bench train` times the step as a run has it: on CUDA a run's defaults put the batch
@@ -153,6 +174,7 @@ public sealed class CudaSpeedTests
         teacher?.eval();
         using var student = ModelFactory.Create("resnet18", 3, method.NeedsTeacher ? 10 : null);
         student.train();
+        if (channelsLast) CudaSpeed.WeightsToChannelsLast(student); // as a channels-last run does
         using var ctx = new TrainingContext(student, teacher, new LossOptions(1e-4, method.DefaultL2spLambda));
         using var optimizer = Optimizers.Create("sgd",
             student.named_parameters().Select(p => (p.name, p.parameter, method.WeightDecayApplies(p.name))), lr, 1e-4);
@@ -164,6 +186,7 @@ public sealed class CudaSpeedTests
         var mix = method.UsesMixup ? method.DrawMix(new Random(7), 4) : null;
         var result = TrainingStep.Run(ctx, method.ForIteration(0, 100), optimizer, new StepBatch(images, labels), mix, 0);
         var conv1 = student.named_parameters().First(p => p.name == "conv1.weight").parameter;
+        Assert.Equal(channelsLast, CudaSpeed.IsChannelsLast(conv1)); // the optimizer kept the weights' layout
         return (result.Loss, conv1.detach().contiguous().data<float>().ToArray());
     }
 }

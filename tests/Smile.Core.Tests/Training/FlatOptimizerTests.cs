@@ -110,9 +110,14 @@ public sealed class FlatOptimizerTests
     }
 
     /// <summary>A ResNet-18 trained three steps (forward, backward, Nesterov SGD with decay on the backbone only), then
-    /// the mean-teacher EMA: the flattened student and teacher against an untouched copy with the per-tensor loops.</summary>
-    [Fact]
-    public void ResNetStepsAndMeanTeacherMatchThePerTensorLoopsBitForBit()
+    /// the mean-teacher EMA: the flattened student and teacher against an untouched copy with the per-tensor loops.
+    /// With <paramref name="channelsLast"/> both students' weights are NHWC-strided first, as a channels-last run has
+    /// them (CudaSpeed.WeightsToChannelsLast): the flat buffers keep that layout, the student's and the re-homed
+    /// teacher's, and give the same bits.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ResNetStepsAndMeanTeacherMatchThePerTensorLoopsBitForBit(bool channelsLast)
     {
         using var scope = NewDisposeScope();
         using var student = ModelFactory.Create("resnet18", 3, 5);
@@ -121,6 +126,8 @@ public sealed class FlatOptimizerTests
         using var teacherTwin = ModelFactory.Create("resnet18", 5);
         Copy(student, twin);
         Copy(teacher, teacherTwin);
+        if (channelsLast)
+            foreach (var model in new[] { student, twin }) CudaSpeed.WeightsToChannelsLast(model);
         foreach (var t in new[] { teacher, teacherTwin })
             foreach (var p in t.parameters()) p.requires_grad = false;
         student.train();
@@ -149,6 +156,9 @@ public sealed class FlatOptimizerTests
             AssertStatesIdentical(twin, student, $"student after step {step + 1}");
         }
 
+        // 3x3 weights keep NHWC strides as views of the flat buffer; 1x1 ones have NCHW's, which are the same order.
+        Assert.Equal(channelsLast, CudaSpeed.IsChannelsLast(Find(student, "layer1.0.conv1.weight")));
+        Assert.False(CudaSpeed.IsChannelsLast(Find(student, "layer2.0.downsample.0.weight")));
         MeanTeacher.Update(teacher, student, 0.75);
         var averaged = teacher.named_parameters().Where(p => !p.name.StartsWith("fc.", StringComparison.Ordinal)).ToList();
         PerTensorReference.Ema(averaged.Select(p => (Find(teacherTwin, p.name), Find(twin, p.name))), 0.75);
@@ -156,6 +166,7 @@ public sealed class FlatOptimizerTests
         // The flat path re-homed the teacher's averaged parameters into one buffer, in the student's layout.
         Assert.Equal(Find(student, averaged[1].name).storage_offset(), averaged[1].parameter.storage_offset());
         Assert.Equal(0, Find(teacher, "fc.weight").storage_offset());
+        Assert.Equal(channelsLast, CudaSpeed.IsChannelsLast(Find(teacher, "layer1.0.conv1.weight")));
 
         MeanTeacher.Update(teacher, student, 0.5);
         PerTensorReference.Ema(averaged.Select(p => (Find(teacherTwin, p.name), Find(twin, p.name))), 0.5);
