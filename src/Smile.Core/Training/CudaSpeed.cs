@@ -105,8 +105,9 @@ public sealed record CudaSpeed(bool CudnnBenchmark = true, bool Tf32 = true, str
     /// <summary>Gives the model's 4-D weights NHWC strides in place (<c>Tensor.set_</c>: the same Parameter objects), as
     /// PyTorch's <c>model.to(memory_format=torch.channels_last)</c> does, for runs whose batches are channels-last: each
     /// convolution then meets its weight in its input's layout instead of re-laying it out on every call, and the
-    /// weight's gradient needs no copy back into NCHW strides (docs/PERFORMANCE.md, "Channels-last weights"). Build the
-    /// optimizer afterwards: its flat buffers keep each parameter's layout (Training/FlatLayout.cs).</summary>
+    /// weight's gradient needs no copy back into NCHW strides (docs/PERFORMANCE.md, "The optimizer a chunk at a time,
+    /// and channels-last weights"). Build the optimizer afterwards: its flat buffers keep each parameter's layout
+    /// (Training/FlatLayout.cs).</summary>
     public static void WeightsToChannelsLast(nn.Module model)
     {
         using var noGrad = no_grad();

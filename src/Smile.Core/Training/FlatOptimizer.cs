@@ -14,10 +14,11 @@ namespace Smile.Training;
 /// ratio, as torch.optim's parameter groups with their own lr), so a schedule that sets the rate scales every group.
 /// Build the optimizer once the models are built and on their device; weights loaded afterwards (a resume) must be
 /// copied into the parameters, as StateDictLoader does. A step then gathers each group's gradients with one cat and
-/// updates the whole group with a handful of kernels (on the CPU a cache-sized chunk at a time). A group in which some parameter has no gradient, or whose
-/// parameters' state differs (some never stepped, Adam step counts apart), is stepped parameter by parameter with the
-/// same arithmetic, skipping parameters without a gradient as torch.optim does. Both paths give the same bits:
-/// the elementwise kernels compute each element alone (tests/Smile.Core.Tests/Training/FlatOptimizerTests.cs).
+/// updates the whole group with a handful of kernels (on the CPU a cache-sized chunk at a time). A group in which
+/// some parameter has no gradient, or whose parameters' state differs (some never stepped, Adam step counts apart), is
+/// stepped parameter by parameter with the same arithmetic, skipping parameters without a gradient as torch.optim
+/// does. Both paths give the same bits: the elementwise kernels compute each element alone
+/// (tests/Smile.Core.Tests/Training/FlatOptimizerTests.cs).
 /// </para>
 /// </summary>
 public abstract class FlatOptimizer : IOptimizer
@@ -98,7 +99,7 @@ public abstract class FlatOptimizer : IOptimizer
         BeginFlatStep(group);
         // On the CPU the update goes a cache-sized chunk at a time: its handful of kernels then reuse the chunk from
         // cache instead of each streaming the whole group through memory (docs/PERFORMANCE.md, "The optimizer a chunk
-        // at a time"). Elementwise kernels give the same bits either way.
+        // at a time, and channels-last weights"). Elementwise kernels give the same bits either way.
         long limit = group.Values.device_type == DeviceType.CPU ? CpuChunkElements : long.MaxValue;
         foreach (var chunk in group.Chunks(limit))
         {
