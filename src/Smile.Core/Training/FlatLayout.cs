@@ -59,6 +59,7 @@ internal sealed class FlatGroup : IDisposable
     /// <summary>Zeros standing for the padding after each slot (null where there is none), for <see cref="GatherGrads"/>.</summary>
     private readonly List<Tensor?> padsAfter = [];
     private Tensor? zeros;
+    private (long Limit, List<FlatChunk> Chunks)? chunked;
 
     public FlatGroup(int index, bool decay, double lrScale = 1.0) => (Index, Decay, LrScale) = (index, decay, lrScale);
 
@@ -112,9 +113,10 @@ internal sealed class FlatGroup : IDisposable
     }
 
     /// <summary>The buffer cut into runs of whole slots of at most <paramref name="maxElements"/> elements each (a
-    /// larger slot alone), padding included, tiling it from start to end.</summary>
-    public List<FlatChunk> Chunks(long maxElements)
+    /// larger slot alone), padding included, tiling it from start to end; worked out once per limit, not every step.</summary>
+    public IReadOnlyList<FlatChunk> Chunks(long maxElements)
     {
+        if (chunked is { } known && known.Limit == maxElements) return known.Chunks;
         var chunks = new List<FlatChunk>();
         for (int from = 0, to; from < slots.Count; from = to)
         {
@@ -123,6 +125,7 @@ internal sealed class FlatGroup : IDisposable
             long end = to < slots.Count ? slots[to].Offset : slots[to - 1].Offset + slots[to - 1].Numel;
             chunks.Add(new FlatChunk(from, to, slots[from].Offset, end - slots[from].Offset));
         }
+        chunked = (maxElements, chunks);
         return chunks;
     }
 
